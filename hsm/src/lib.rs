@@ -1,0 +1,24 @@
+//! Custody of the region's certificate pair towards the national gateway.
+//!
+//! The region owns one *authentication* key (TLS client certificate) and one
+//! *signature* key (JWTs). Everything that signs goes through the [`Signer`]
+//! trait, so the private key can live in an HSM (PKCS#11) while the rest of the
+//! product never sees it. The PEM backend exists for development only.
+//!
+//! # Layout
+//! - [`error`]: the crate's error enum.
+//! - [`cert`]: parsed X.509 certificates (CN, expiry, public key, issuer checks).
+//! - [`signer`]: the [`Signer`] trait and the regional key pair.
+//! - [`pem_signer`]: the dev-only backend holding a key from a PEM file.
+//! - [`jwt`]: compact JWS parsing, RS256 verification and signing through a [`Signer`].
+
+pub mod cert;
+pub mod error;
+pub mod jwt;
+pub mod pem_signer;
+pub mod signer;
+
+pub use cert::Certificate;
+pub use error::Error;
+pub use pem_signer::PemSigner;
+pub use signer::{RegionalKeys, Signer};

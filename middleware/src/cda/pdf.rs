@@ -1,0 +1,195 @@
+//! CDA extraction from a PDF.
+//!
+//! ATTACHMENT: catalog → `/Names` → `/EmbeddedFiles` name tree (flat `/Names`
+//! or `/Kids`), the entry whose key or filespec `/F` is exactly `cda.xml`, its
+//! `/EF /F` stream. RESOURCE: catalog → `/Names` → `/XFAResources` → the
+//! `datasets` stream, whose `ClinicalDocument` element is the CDA. Without a
+//! mode, RESOURCE is tried first, then ATTACHMENT.
+
+use lopdf::{Dictionary, Document, Object};
+
+use super::CdaError;
+
+/// Where the CDA is injected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub enum ExtractionMode {
+    /// Embedded file `cda.xml`.
+    #[serde(rename = "ATTACHMENT")]
+    Attachment,
+    /// XFA `datasets` resource.
+    #[serde(rename = "RESOURCE")]
+    Resource,
+}
+
+/// Largest decompressed stream read (a CDA is far smaller).
+const MAX_STREAM: usize = 64 << 20;
+
+/// Extracts the CDA text; `mode = None` tries RESOURCE then ATTACHMENT.
+pub fn extract_cda(pdf: &[u8], mode: Option<ExtractionMode>) -> Result<String, CdaError> {
+    let doc = Document::load_mem(pdf).map_err(|e| CdaError::Pdf(e.to_string()))?;
+    let names = names_dictionary(&doc).ok_or(CdaError::NotFound("no /Names in the catalog"))?;
+    match mode {
+        Some(ExtractionMode::Attachment) => attachment(&doc, names),
+        Some(ExtractionMode::Resource) => resource(&doc, names),
+        None => resource(&doc, names).or_else(|_| attachment(&doc, names)),
+    }
+}
+
+/// Whether the PDF has a signature dictionary with a byte range (PAdES/CAdES).
+pub fn is_signed(pdf: &[u8]) -> bool {
+    let Ok(doc) = Document::load_mem(pdf) else {
+        return false;
+    };
+    doc.objects.values().any(|o| {
+        let dict = match o {
+            Object::Dictionary(d) => d,
+            _ => return false,
+        };
+        let is_sig = dict
+            .get(b"Type")
+            .and_then(Object::as_name)
+            .map(|n| n == b"Sig")
+            .unwrap_or(false)
+            || dict.get(b"SubFilter").is_ok();
+        is_sig && dict.get(b"ByteRange").is_ok() && dict.get(b"Contents").is_ok()
+    })
+}
+
+fn names_dictionary(doc: &Document) -> Option<&Dictionary> {
+    let catalog = doc.catalog().ok()?;
+    deref(doc, catalog.get(b"Names").ok()?)?.as_dict().ok()
+}
+
+fn deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
+    doc.dereference(o).ok().map(|(_, o)| o)
+}
+
+fn attachment(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
+    let tree = names
+        .get(b"EmbeddedFiles")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_dict().ok())
+        .ok_or(CdaError::NotFound("no /EmbeddedFiles"))?;
+    let spec = find_in_name_tree(doc, tree, 0).ok_or(CdaError::NotFound("no embedded cda.xml"))?;
+    let stream = spec
+        .get(b"EF")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_dict().ok())
+        .and_then(|ef| ef.get(b"F").ok())
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_stream().ok())
+        .ok_or(CdaError::NotFound("cda.xml has no /EF /F stream"))?;
+    let bytes = stream_bytes(stream)?;
+    decode_xml_text(&bytes)
+}
+
+/// Walks a name tree for the `cda.xml` file specification.
+fn find_in_name_tree<'a>(
+    doc: &'a Document,
+    node: &'a Dictionary,
+    depth: u8,
+) -> Option<&'a Dictionary> {
+    if depth > 8 {
+        return None;
+    }
+    if let Some(arr) = node
+        .get(b"Names")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_array().ok())
+    {
+        for pair in arr.chunks(2) {
+            let [key, value] = pair else { continue };
+            let spec = deref(doc, value).and_then(|o| o.as_dict().ok());
+            let key_is_cda = key.as_str().map(|k| k == b"cda.xml").unwrap_or(false);
+            let f_is_cda = spec
+                .and_then(|d| d.get(b"F").ok())
+                .and_then(|o| o.as_str().ok())
+                .map(|f| f == b"cda.xml")
+                .unwrap_or(false);
+            if key_is_cda || f_is_cda {
+                return spec;
+            }
+        }
+    }
+    let kids = node
+        .get(b"Kids")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_array().ok())?;
+    kids.iter()
+        .filter_map(|k| deref(doc, k).and_then(|o| o.as_dict().ok()))
+        .find_map(|kid| find_in_name_tree(doc, kid, depth + 1))
+}
+
+fn resource(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
+    let xfa = names
+        .get(b"XFAResources")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_dict().ok())
+        .ok_or(CdaError::NotFound("no /XFAResources"))?;
+    let arr = xfa
+        .get(b"Names")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_array().ok())
+        .ok_or(CdaError::NotFound("/XFAResources has no /Names"))?;
+    let stream = arr
+        .chunks(2)
+        .find(|p| p.len() == 2 && p[0].as_str().map(|k| k == b"datasets").unwrap_or(false))
+        .and_then(|p| deref(doc, &p[1]))
+        .and_then(|o| o.as_stream().ok())
+        .ok_or(CdaError::NotFound("no datasets resource"))?;
+    let text = decode_xml_text(&stream_bytes(stream)?)?;
+    let start = text
+        .find("<ClinicalDocument")
+        .ok_or(CdaError::NotFound("datasets has no ClinicalDocument"))?;
+    let end_tag = "</ClinicalDocument>";
+    let end = text
+        .rfind(end_tag)
+        .ok_or(CdaError::NotFound("ClinicalDocument is not closed"))?;
+    if end < start {
+        return Err(CdaError::NotFound("ClinicalDocument is not closed"));
+    }
+    Ok(text[start..end + end_tag.len()].to_string())
+}
+
+fn stream_bytes(stream: &lopdf::Stream) -> Result<Vec<u8>, CdaError> {
+    if stream.dict.get(b"Filter").is_ok() {
+        stream
+            .decompressed_content_with_limit(MAX_STREAM)
+            .map_err(|e| CdaError::Pdf(e.to_string()))
+    } else {
+        Ok(stream.content.clone())
+    }
+}
+
+/// Decodes XML bytes: UTF-16 by byte-order mark or by its first `<`, else UTF-8.
+pub fn decode_xml_text(bytes: &[u8]) -> Result<String, CdaError> {
+    let utf16 = |b: &[u8], le: bool| {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| {
+                if le {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|e| CdaError::Xml(e.to_string()))
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        [b'<', 0, ..] => utf16(bytes, true),
+        [0, b'<', ..] => utf16(bytes, false),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            String::from_utf8(rest.to_vec()).map_err(|e| CdaError::Xml(e.to_string()))
+        }
+        _ => String::from_utf8(bytes.to_vec()).map_err(|e| CdaError::Xml(e.to_string())),
+    }
+}

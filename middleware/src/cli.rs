@@ -1,0 +1,142 @@
+//! Command line of `fsemw`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::devtools::dev_jwt::JwtOperation;
+use crate::gateway_sim::SimOptions;
+
+/// Regional FSE 2.0 middleware in front of the national gateway.
+#[derive(Debug, Parser)]
+#[command(name = "fsemw", version)]
+pub struct Cli {
+    /// Configuration file (TOML); `FSEMW_*` variables override it.
+    #[arg(
+        long,
+        short,
+        env = "FSEMW_CONFIG",
+        global = true,
+        default_value = "/etc/fsemw/fsemw.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the middleware (migrations are applied at start).
+    Serve,
+    /// Validate the configuration and exit.
+    CheckConfig,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage the producer registry.
+    Producer {
+        /// Action.
+        #[command(subcommand)]
+        action: ProducerCommand,
+    },
+    /// Read the audit trail.
+    Tx {
+        /// Action.
+        #[command(subcommand)]
+        action: TxCommand,
+    },
+    /// Mint a producer's JWT pair for a PDF (development and tests).
+    DevJwt {
+        /// The PDF the tokens are for.
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        /// Operation.
+        #[arg(long, value_enum)]
+        operation: JwtOperation,
+        /// JSON object of claims overriding the defaults.
+        #[arg(long)]
+        claims: Option<String>,
+        /// Signing key (PEM); default: the demo producer's.
+        #[arg(
+            long,
+            env = "FSEMW_DEV_JWT_KEY",
+            default_value = ".demo/pki/producer.key"
+        )]
+        key: String,
+        /// Signing certificate (PEM); default: the demo producer's.
+        #[arg(
+            long,
+            env = "FSEMW_DEV_JWT_CERT",
+            default_value = ".demo/pki/producer.pem"
+        )]
+        cert: String,
+    },
+    /// Generate a development PKI (CAs, server, regional and producer certificates).
+    DevPki {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Region code used in the regional certificate CNs.
+        #[arg(long, default_value = "160")]
+        region_code: String,
+    },
+    /// Run the national gateway simulator.
+    GatewaySim(SimOptions),
+}
+
+/// `fsemw producer …`
+#[derive(Debug, Subcommand)]
+pub enum ProducerCommand {
+    /// Register (or update and re-enable) a producer.
+    Add {
+        /// CN of its TLS client certificate.
+        #[arg(long)]
+        cn: String,
+        /// Accredited `subject_application_id`.
+        #[arg(long)]
+        app_id: String,
+        /// Accredited `subject_application_vendor`.
+        #[arg(long)]
+        app_vendor: String,
+        /// Accredited `subject_application_version`.
+        #[arg(long)]
+        app_version: String,
+        /// `producer` or `repository`.
+        #[arg(long, default_value = "producer", value_parser = ["producer", "repository"])]
+        role: String,
+        /// ASL or structure.
+        #[arg(long)]
+        organization: String,
+        /// Certificate (PEM) whose key signs its JWTs, if not its TLS certificate.
+        #[arg(long)]
+        signing_cert: Option<PathBuf>,
+    },
+    /// List producers.
+    List,
+    /// Disable a producer.
+    Disable {
+        /// CN of its TLS client certificate.
+        #[arg(long)]
+        cn: String,
+    },
+}
+
+/// `fsemw tx …`
+#[derive(Debug, Subcommand)]
+pub enum TxCommand {
+    /// Show the trail of a transaction id, gateway traceID or workflowInstanceId.
+    Show {
+        /// The id.
+        id: Option<String>,
+        /// Or: every transaction of a document id.
+        #[arg(long)]
+        document: Option<String>,
+        /// Or: every transaction of a patient (fiscal code, hashed before the query).
+        #[arg(long)]
+        cf: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,325 @@
+//! Configuration: one TOML file plus `FSEMW_`-prefixed environment overrides.
+//!
+//! Nested keys use `__` in the environment: `FSEMW_DATABASE__URL` overrides
+//! `[database] url`. Unknown keys are refused, and every semantic problem names
+//! the key that carries it. Secrets are [`SecretString`]s and never printed.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The whole configuration of `fsemw serve`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Producer-facing and admin listeners.
+    pub server: ServerConfig,
+    /// The national gateway (or its simulator).
+    pub gateway: GatewayConfig,
+    /// The regional certificate pair.
+    pub keys: KeysConfig,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Audit trail.
+    pub audit: AuditConfig,
+    /// The regional profile: everything that differs between regions.
+    pub region: RegionConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Listeners.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Producer-facing HTTPS address (mutual TLS), e.g. `0.0.0.0:8443`; port 0 picks one.
+    pub listen: String,
+    /// Admin address (plain HTTP: health, metrics, transactions); keep it on a private network.
+    pub admin_listen: String,
+    /// Server certificate chain (PEM) of the producer-facing listener.
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// Trust roots (PEM bundle) for producer client certificates.
+    pub client_ca: String,
+    /// Base path of the gateway-identical API.
+    #[serde(default = "default_base_path")]
+    pub base_path: String,
+    /// Further base paths serving the same contract (e.g. `/gateway/v2`).
+    #[serde(default)]
+    pub alias_base_paths: Vec<String>,
+    /// Largest accepted request body in bytes; larger ones get 413.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    /// TLS handshake timeout in milliseconds.
+    #[serde(default = "default_handshake_ms")]
+    pub handshake_timeout_ms: u64,
+}
+
+/// The national gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Base URL including the version, e.g. `https://modipa-val.fse.salute.gov.it/govway/rest/in/FSE/gateway/v1`.
+    pub base_url: String,
+    /// Trust roots (PEM) for the gateway's server certificate.
+    pub ca: String,
+    /// Connection timeout in milliseconds.
+    #[serde(default = "default_connect_ms")]
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout in milliseconds (headers and body of the answer).
+    #[serde(default = "default_request_ms")]
+    pub request_timeout_ms: u64,
+    /// 1: producer-signed JWTs forwarded untouched; 2: the region re-signs them.
+    #[serde(default = "default_case")]
+    pub certificate_case: u8,
+    /// Lifetime of re-issued tokens (case 2), seconds.
+    #[serde(default = "default_jwt_lifetime")]
+    pub jwt_lifetime_secs: i64,
+    /// Clock skew tolerated on producer tokens' `exp`, seconds.
+    #[serde(default = "default_skew")]
+    pub jwt_clock_skew_secs: i64,
+}
+
+/// Where the regional keys are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// `pem` (development only: keys in files).
+    pub backend: KeyBackend,
+    /// Authentication (TLS client) certificate chain, PEM.
+    pub auth_cert: String,
+    /// Authentication private key, PEM (backend `pem`).
+    pub auth_key: String,
+    /// Signature (JWT) certificate chain, PEM.
+    pub signature_cert: String,
+    /// Signature private key, PEM (backend `pem`).
+    pub signature_key: String,
+}
+
+/// Key custody backends.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyBackend {
+    /// Private keys read from PEM files: development only.
+    Pem,
+}
+
+/// PostgreSQL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// libpq-style connection string (`host=/run/postgresql user=fsemw dbname=fsemw`).
+    pub url: String,
+    /// Password, if not in a `.pgpass` (prefer `FSEMW_DATABASE__PASSWORD`).
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Pool size.
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
+}
+
+/// Audit trail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Key of the HMAC that turns patient fiscal codes into searchable hashes.
+    pub cf_hmac_key: SecretString,
+}
+
+/// A regional profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Region name, e.g. `Puglia`.
+    pub name: String,
+    /// Region code (organisation code), e.g. `160`.
+    pub code: String,
+    /// `test` or `production`.
+    pub environment: Environment,
+    /// Regexes over the client certificate CN; the first that matches identifies a producer.
+    pub cn_patterns: Vec<String>,
+    /// Regex that `identificativoDoc` should match (non-blocking check).
+    pub document_id_pattern: String,
+    /// Regex that `identificativoRep` should match (non-blocking check).
+    pub repository_id_pattern: String,
+    /// Fiscal codes reserved to the test environment.
+    #[serde(default)]
+    pub test_fiscal_codes: Vec<String>,
+    /// Name of the transaction-id response header.
+    #[serde(default = "default_tx_header")]
+    pub transaction_header: String,
+}
+
+/// Deployment environment.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Test / validation environment.
+    Test,
+    /// Production.
+    Production,
+}
+
+/// Logging.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `plain` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// tracing filter, e.g. `info,middleware=debug`.
+    #[serde(default = "default_log_filter")]
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            filter: default_log_filter(),
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+// === impl Config ===
+
+impl Config {
+    /// Loads `path` (TOML) with environment overrides, then validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        if !path.exists() {
+            return Err(ConfigError(format!("file {} not found", path.display())));
+        }
+        let config: Config = Figment::new()
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("FSEMW_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Semantic checks that serde cannot express; each error names its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        if !matches!(self.gateway.certificate_case, 1 | 2) {
+            return bad("gateway.certificate_case", "must be 1 or 2".into());
+        }
+        match reqwest::Url::parse(&self.gateway.base_url) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(_) => return bad("gateway.base_url", "must be an https URL".into()),
+            Err(e) => return bad("gateway.base_url", e.to_string()),
+        }
+        for (i, p) in self.region.cn_patterns.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(p) {
+                return bad(&format!("region.cn_patterns[{i}]"), e.to_string());
+            }
+        }
+        if self.region.cn_patterns.is_empty() {
+            return bad(
+                "region.cn_patterns",
+                "at least one pattern is needed".into(),
+            );
+        }
+        for (key, p) in [
+            (
+                "region.document_id_pattern",
+                &self.region.document_id_pattern,
+            ),
+            (
+                "region.repository_id_pattern",
+                &self.region.repository_id_pattern,
+            ),
+        ] {
+            if let Err(e) = regex::Regex::new(p) {
+                return bad(key, e.to_string());
+            }
+        }
+        for (key, base) in std::iter::once(("server.base_path", &self.server.base_path)).chain(
+            self.server
+                .alias_base_paths
+                .iter()
+                .map(|b| ("server.alias_base_paths", b)),
+        ) {
+            if !base.starts_with('/') || base.ends_with('/') || base.len() < 2 {
+                return bad(
+                    key,
+                    format!("{base:?} must start with '/' and not end with '/'"),
+                );
+            }
+        }
+        for (key, file) in [
+            ("server.tls_cert", &self.server.tls_cert),
+            ("server.tls_key", &self.server.tls_key),
+            ("server.client_ca", &self.server.client_ca),
+            ("gateway.ca", &self.gateway.ca),
+            ("keys.auth_cert", &self.keys.auth_cert),
+            ("keys.auth_key", &self.keys.auth_key),
+            ("keys.signature_cert", &self.keys.signature_cert),
+            ("keys.signature_key", &self.keys.signature_key),
+        ] {
+            if !Path::new(file).is_file() {
+                return bad(key, format!("file {file:?} not found"));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return bad("server.max_body_bytes", "must be positive".into());
+        }
+        if http::HeaderName::from_bytes(self.region.transaction_header.as_bytes()).is_err() {
+            return bad(
+                "region.transaction_header",
+                "not a valid header name".into(),
+            );
+        }
+        if self.gateway.jwt_lifetime_secs <= 0 {
+            return bad("gateway.jwt_lifetime_secs", "must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+fn default_base_path() -> String {
+    "/v1".into()
+}
+fn default_max_body() -> u64 {
+    20 * 1024 * 1024
+}
+fn default_handshake_ms() -> u64 {
+    10_000
+}
+fn default_connect_ms() -> u64 {
+    3_000
+}
+fn default_request_ms() -> u64 {
+    30_000
+}
+fn default_case() -> u8 {
+    2
+}
+fn default_jwt_lifetime() -> i64 {
+    300
+}
+fn default_skew() -> i64 {
+    60
+}
+fn default_pool() -> usize {
+    16
+}
+fn default_tx_header() -> String {
+    "X-Transaction-Id".into()
+}
+fn default_log_format() -> String {
+    "plain".into()
+}
+fn default_log_filter() -> String {
+    "info".into()
+}

@@ -1,0 +1,75 @@
+//! PostgreSQL: the pool, the migrations, and one module per aggregate.
+//!
+//! - [`producers`]: the producer registry.
+//! - [`transactions`]: the audit trail.
+
+pub mod producers;
+pub mod transactions;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use secrecy::ExposeSecret;
+
+use crate::config::DatabaseConfig;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// A database problem.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The connection string is invalid.
+    #[error("database.url: {0}")]
+    Config(String),
+    /// No connection could be taken from the pool.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed.
+    #[error("database statement failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+}
+
+/// Builds the pool (connections are opened lazily).
+pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
+    let mut pg: tokio_postgres::Config = config
+        .url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| DbError::Config(e.to_string()))?;
+    if let Some(pw) = &config.password {
+        pg.password(pw.expose_secret());
+    }
+    if pg.get_application_name().is_none() {
+        pg.application_name("fsemw");
+    }
+    let manager = Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Config(e.to_string()))
+}
+
+/// Applies pending migrations; returns how many ran.
+pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
+    let mut conn = pool.get().await?;
+    let client: &mut tokio_postgres::Client = &mut conn;
+    let report = embedded::migrations::runner().run_async(client).await?;
+    Ok(report.applied_migrations().len())
+}
+
+/// Whether the database answers.
+pub async fn ping(pool: &Pool) -> Result<(), DbError> {
+    pool.get().await?.simple_query("SELECT 1").await?;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The audit trail: one row per producer request.
+
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::DbError;
+
+/// One audited request. Never holds clinical content or a clear fiscal code.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionRecord {
+    /// The id returned to the producer in the transaction header.
+    pub tx_id: uuid::Uuid,
+    /// When the request arrived.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// Registry id of the producer, when identified.
+    pub producer_id: Option<i64>,
+    /// CN of the client certificate, when one was presented.
+    pub client_cn: Option<String>,
+    /// `subject_application_id` of the JWT.
+    pub application_id: Option<String>,
+    /// `subject_application_vendor` of the JWT.
+    pub application_vendor: Option<String>,
+    /// `subject_application_version` of the JWT.
+    pub application_version: Option<String>,
+    /// Gateway operation (`validation`, `create`, …).
+    pub operation: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request path as received.
+    pub path: String,
+    /// Status returned to the producer.
+    pub http_status: i32,
+    /// `forwarded`, `refused`, `gateway_unreachable`, `too_large`, `internal_error`, `not_found`.
+    pub outcome: String,
+    /// `type` of the problem returned, if any (gateway's or ours).
+    pub problem_type: Option<String>,
+    /// `title` of the problem returned, if any.
+    pub problem_title: Option<String>,
+    /// Gateway `traceID`.
+    pub gtw_trace_id: Option<String>,
+    /// Gateway `spanID`.
+    pub gtw_span_id: Option<String>,
+    /// Gateway `workflowInstanceId`.
+    pub workflow_instance_id: Option<String>,
+    /// `identificativoDoc` (body) or the document id of the path.
+    pub document_id: Option<String>,
+    /// SHA-256 (hex) of the `file` part.
+    pub file_sha256: Option<String>,
+    /// Size of the `file` part.
+    pub file_bytes: Option<i64>,
+    /// HMAC-SHA-256 (hex) of the patient's fiscal code.
+    pub patient_cf_hmac: Option<String>,
+    /// Certificate case in force (1 or 2).
+    pub certificate_case: i16,
+    /// Regional warnings appended to the answer.
+    pub local_warnings: Option<String>,
+    /// Time spent answering, milliseconds.
+    pub duration_ms: f64,
+    /// Time spent waiting for the gateway, milliseconds.
+    pub gtw_duration_ms: Option<f64>,
+}
+
+/// Search filters of `GET /admin/transactions` and `fsemw tx show`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TransactionQuery {
+    /// Matches transaction id, gateway traceID or workflowInstanceId.
+    pub id: Option<String>,
+    /// Document id (`identificativoDoc`).
+    pub document_id: Option<String>,
+    /// Patient fiscal-code hash (the HTTP layer computes it from `cf`).
+    #[serde(skip)]
+    pub patient_cf_hmac: Option<String>,
+    /// Patient fiscal code in clear: hashed before it reaches the database.
+    pub cf: Option<String>,
+    /// Producer certificate CN.
+    pub client_cn: Option<String>,
+    /// Lower bound on `received_at` (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub from: Option<OffsetDateTime>,
+    /// Upper bound on `received_at` (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub to: Option<OffsetDateTime>,
+    /// Most rows (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "tx_id, received_at, producer_id, client_cn, application_id, application_vendor, \
+    application_version, operation, method, path, http_status, outcome, problem_type, problem_title, \
+    gtw_trace_id, gtw_span_id, workflow_instance_id, document_id, file_sha256, file_bytes, \
+    patient_cf_hmac, certificate_case, local_warnings, duration_ms, gtw_duration_ms";
+
+/// Writes one record.
+#[tracing::instrument(skip_all)]
+pub async fn insert(pool: &Pool, r: &TransactionRecord) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+        ))
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &r.tx_id,
+                &r.received_at,
+                &r.producer_id,
+                &r.client_cn,
+                &r.application_id,
+                &r.application_vendor,
+                &r.application_version,
+                &r.operation,
+                &r.method,
+                &r.path,
+                &r.http_status,
+                &r.outcome,
+                &r.problem_type,
+                &r.problem_title,
+                &r.gtw_trace_id,
+                &r.gtw_span_id,
+                &r.workflow_instance_id,
+                &r.document_id,
+                &r.file_sha256,
+                &r.file_bytes,
+                &r.patient_cf_hmac,
+                &r.certificate_case,
+                &r.local_warnings,
+                &r.duration_ms,
+                &r.gtw_duration_ms,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Finds records matching every given filter, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn search(pool: &Pool, q: &TransactionQuery) -> Result<Vec<TransactionRecord>, DbError> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut push = |clause: &str, value: Box<dyn ToSql + Sync + Send>| {
+        params.push(value);
+        clauses.push(clause.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(id) = &q.id {
+        match uuid::Uuid::parse_str(id) {
+            Ok(u) => push("tx_id = ?", Box::new(u)),
+            Err(_) => push(
+                "(gtw_trace_id = ? OR workflow_instance_id = ?)",
+                Box::new(id.clone()),
+            ),
+        }
+    }
+    if let Some(v) = &q.document_id {
+        push("document_id = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &q.patient_cf_hmac {
+        push("patient_cf_hmac = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &q.client_cn {
+        push("client_cn = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = q.from {
+        push("received_at >= ?", Box::new(v));
+    }
+    if let Some(v) = q.to {
+        push("received_at <= ?", Box::new(v));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM transactions {filter} ORDER BY received_at DESC LIMIT {limit}"
+    );
+    let client = pool.get().await?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = client.query(&sql, &refs).await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+fn from_row(r: &Row) -> TransactionRecord {
+    TransactionRecord {
+        tx_id: r.get(0),
+        received_at: r.get(1),
+        producer_id: r.get(2),
+        client_cn: r.get(3),
+        application_id: r.get(4),
+        application_vendor: r.get(5),
+        application_version: r.get(6),
+        operation: r.get(7),
+        method: r.get(8),
+        path: r.get(9),
+        http_status: r.get(10),
+        outcome: r.get(11),
+        problem_type: r.get(12),
+        problem_title: r.get(13),
+        gtw_trace_id: r.get(14),
+        gtw_span_id: r.get(15),
+        workflow_instance_id: r.get(16),
+        document_id: r.get(17),
+        file_sha256: r.get(18),
+        file_bytes: r.get(19),
+        patient_cf_hmac: r.get(20),
+        certificate_case: r.get(21),
+        local_warnings: r.get(22),
+        duration_ms: r.get(23),
+        gtw_duration_ms: r.get(24),
+    }
+}

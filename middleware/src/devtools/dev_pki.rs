@@ -1,0 +1,232 @@
+//! A throw-away PKI for the demo and the tests.
+//!
+//! Two CAs, as in real life: the *national* CA (it issues the gateway's server
+//! certificate and the region's certificate pair, as central provisioning does)
+//! and a *regional* CA (it issues producer certificates and the middleware's
+//! server certificate). Extra certificates exercise the refusal paths: expired,
+//! unknown CA, CN outside the regional conventions.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize,
+};
+use time::{Duration, OffsetDateTime};
+
+/// CNs used by the generated PKI.
+#[derive(Debug, Clone)]
+pub struct PkiNames {
+    /// Region code, e.g. `160`.
+    pub region_code: String,
+    /// CN of the demo producer (Puglia convention `<PIVA>.<domain>.it`).
+    pub producer_cn: String,
+}
+
+impl Default for PkiNames {
+    fn default() -> Self {
+        Self {
+            region_code: "160".into(),
+            producer_cn: "01234567890.labdemo.it".into(),
+        }
+    }
+}
+
+/// Paths of every generated file (`<name>.pem` + `<name>.key`).
+#[derive(Debug, Clone)]
+pub struct DevPki {
+    /// Output folder.
+    pub dir: PathBuf,
+}
+
+// === impl DevPki ===
+
+impl DevPki {
+    /// The certificate file of `name`.
+    pub fn cert(&self, name: &str) -> String {
+        self.dir.join(format!("{name}.pem")).display().to_string()
+    }
+
+    /// The key file of `name`.
+    pub fn key(&self, name: &str) -> String {
+        self.dir.join(format!("{name}.key")).display().to_string()
+    }
+}
+
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+}
+
+fn params(cn: &str, sans: &[&str], days_valid: i64) -> Result<CertificateParams, rcgen::Error> {
+    let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "FSE middleware dev PKI");
+    p.distinguished_name = dn;
+    let now = OffsetDateTime::now_utc();
+    p.not_before = now - Duration::days(1);
+    p.not_after = now + Duration::days(days_valid);
+    Ok(p)
+}
+
+fn write(dir: &Path, name: &str, cert_pem: &str, key: &KeyPair) -> std::io::Result<()> {
+    std::fs::write(dir.join(format!("{name}.pem")), cert_pem)?;
+    let key_path = dir.join(format!("{name}.key"));
+    std::fs::write(&key_path, key.serialize_pem())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn new_ca(dir: &Path, name: &str, cn: &str) -> anyhow::Result<Ca> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut p = params(cn, &[], 3650)?;
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = p.self_signed(&key)?;
+    write(dir, name, &cert.pem(), &key)?;
+    Ok(Ca { params: p, key })
+}
+
+/// Kinds of leaf certificate.
+#[derive(Clone, Copy)]
+enum Leaf {
+    Server,
+    Client,
+    Signature,
+}
+
+fn issue(dir: &Path, ca: &Ca, name: &str, cn: &str, leaf: Leaf, days: i64) -> anyhow::Result<()> {
+    let (key, sans): (KeyPair, &[&str]) = match leaf {
+        Leaf::Server => (
+            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?,
+            &["localhost", "127.0.0.1"],
+        ),
+        _ => (
+            KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)?,
+            &[],
+        ),
+    };
+    let mut p = params(cn, sans, days)?;
+    if days < 0 {
+        p.not_before = OffsetDateTime::now_utc() - Duration::days(30);
+    }
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = match leaf {
+        Leaf::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+        Leaf::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Leaf::Signature => {
+            p.key_usages.push(KeyUsagePurpose::ContentCommitment);
+            vec![ExtendedKeyUsagePurpose::ClientAuth]
+        }
+    };
+    let issuer = Issuer::from_params(&ca.params, &ca.key);
+    let cert = p.signed_by(&key, &issuer)?;
+    Ok(write(dir, name, &cert.pem(), &key)?)
+}
+
+/// Generates the whole dev PKI into `dir` (created if missing).
+pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
+    std::fs::create_dir_all(dir)?;
+    let r = &names.region_code;
+    let national = new_ca(dir, "national-ca", "Dev National FSE CA")?;
+    let regional = new_ca(dir, "regional-ca", &format!("Dev Regional CA {r}"))?;
+    let stranger = new_ca(dir, "stranger-ca", "Unknown CA")?;
+    issue(
+        dir,
+        &national,
+        "gtw-sim",
+        "gateway-sim.localhost",
+        Leaf::Server,
+        365,
+    )?;
+    issue(
+        dir,
+        &national,
+        "region-auth",
+        &format!("A1#{r}#80017210727FSEMW"),
+        Leaf::Client,
+        365,
+    )?;
+    issue(
+        dir,
+        &national,
+        "region-sig",
+        &format!("S1#{r}#80017210727FSEMW"),
+        Leaf::Signature,
+        365,
+    )?;
+    issue(
+        dir,
+        &regional,
+        "mw-server",
+        "fsemw.localhost",
+        Leaf::Server,
+        365,
+    )?;
+    issue(
+        dir,
+        &regional,
+        "producer",
+        &names.producer_cn,
+        Leaf::Client,
+        365,
+    )?;
+    issue(
+        dir,
+        &national,
+        "producer-national-sig",
+        &format!("S1#{r}#01234567890LABDEMO"),
+        Leaf::Signature,
+        365,
+    )?;
+    issue(
+        dir,
+        &regional,
+        "producer-expired",
+        "09876543210.scaduto.it",
+        Leaf::Client,
+        -1,
+    )?;
+    issue(
+        dir,
+        &regional,
+        "producer-unregistered",
+        "11111111111.ignoto.it",
+        Leaf::Client,
+        365,
+    )?;
+    issue(
+        dir,
+        &regional,
+        "producer-badcn",
+        "laboratorio-senza-piva",
+        Leaf::Client,
+        365,
+    )?;
+    issue(
+        dir,
+        &stranger,
+        "producer-stranger",
+        "22222222222.estraneo.it",
+        Leaf::Client,
+        365,
+    )?;
+    let bundle = [
+        std::fs::read_to_string(dir.join("national-ca.pem"))?,
+        std::fs::read_to_string(dir.join("regional-ca.pem"))?,
+    ]
+    .concat();
+    std::fs::write(dir.join("ca-bundle.pem"), bundle)?;
+    Ok(DevPki {
+        dir: dir.to_path_buf(),
+    })
+}

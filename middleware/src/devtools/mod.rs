@@ -1,0 +1,7 @@
+//! Development and test tooling shipped in the binary (never used in production paths).
+//!
+//! - [`dev_pki`]: `fsemw dev-pki`, certificates and keys for the demo and the tests.
+//! - [`dev_jwt`]: `fsemw dev-jwt`, a producer's JWT pair minted like the Ministry's generator.
+
+pub mod dev_jwt;
+pub mod dev_pki;

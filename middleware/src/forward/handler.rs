@@ -1,0 +1,398 @@
+//! One producer request: authenticate, forward, merge warnings, audit.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+
+use super::checks::{CheckInput, fiscal_code_of};
+use super::gateway_client::describe;
+use super::inspect::{BodyFacts, BodyKind, tee};
+use super::tokens::SIGNATURE_HEADER;
+use super::{Operation, warnings};
+use crate::audit::TxContext;
+use crate::db::producers::Producer;
+use crate::db::transactions::TransactionRecord;
+use crate::problem::MwError;
+use crate::server::identity::ClientIdentity;
+use crate::startup::AppState;
+
+/// Largest gateway answer read (answers are small JSON documents).
+const MAX_GATEWAY_ANSWER: usize = 16 << 20;
+
+/// Request headers forwarded besides the tokens.
+const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
+
+/// Serves one gateway operation; `base` is the base path the request came in under.
+pub async fn handle(
+    state: Arc<AppState>,
+    op: Option<Operation>,
+    base: &'static str,
+    tx: TxContext,
+    identity: ClientIdentity,
+    req: Request<Body>,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let name = op.map(Operation::name).unwrap_or("unknown");
+    let mut rec = tx.record(name, req.method().as_str(), &path, state.certificate_case);
+    let result = match op {
+        Some(op) => forward(&state, op, base, &identity, req, &mut rec).await,
+        None => match authenticate(&state, &identity, &mut rec).await {
+            Ok(_) => Err(MwError::NotFound(path)),
+            Err(e) => Err(e),
+        },
+    };
+    let response = match result {
+        Ok(resp) => {
+            rec.outcome = "forwarded".into();
+            resp
+        }
+        Err(e) => {
+            let (_, kind, title) = e.parts();
+            rec.outcome = e.outcome().into();
+            rec.problem_type = Some(kind.into());
+            rec.problem_title = Some(title.into());
+            if let MwError::Unauthorized { reason, .. } = &e {
+                state.metrics.refusals.with_label_values(&[reason]).inc();
+            }
+            if let MwError::GatewayUnreachable(_) = &e {
+                state
+                    .metrics
+                    .gateway_failures
+                    .with_label_values(&["unreachable"])
+                    .inc();
+            }
+            e.into_response_for(&tx.id.to_string())
+        }
+    };
+    finish(&state, rec, response, &tx).await
+}
+
+async fn finish(
+    state: &AppState,
+    mut rec: TransactionRecord,
+    resp: Response,
+    tx: &TxContext,
+) -> Response {
+    let elapsed = tx.started.elapsed();
+    rec.http_status = i32::from(resp.status().as_u16());
+    rec.duration_ms = elapsed.as_secs_f64() * 1000.0;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[&rec.operation, resp.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .request_latency
+        .with_label_values(&[&rec.operation])
+        .observe(elapsed.as_secs_f64());
+    if let Err(e) = crate::db::transactions::insert(&state.pool, &rec).await {
+        // The producer still gets the gateway's answer; the gap is counted and logged.
+        state.metrics.audit_write_failures.inc();
+        tracing::error!(tx = %tx.id, error = %e, "audit row not written");
+    }
+    resp
+}
+
+/// Resolves the calling producer from its certificate and the registry.
+pub async fn authenticate(
+    state: &AppState,
+    identity: &ClientIdentity,
+    rec: &mut TransactionRecord,
+) -> Result<Producer, MwError> {
+    let refuse = |status, detail: String, reason| MwError::Unauthorized {
+        status,
+        detail,
+        reason,
+    };
+    let cert = identity
+        .certificate
+        .as_ref()
+        .map_err(|why| refuse(StatusCode::UNAUTHORIZED, why.clone(), "certificate"))?;
+    let cn = cert.subject_cn().to_string();
+    rec.client_cn = Some(cn.clone());
+    if !state.cn_patterns.accepts(&cn) {
+        let detail = format!("il CN {cn:?} non segue le convenzioni regionali");
+        return Err(refuse(StatusCode::FORBIDDEN, detail, "cn_pattern"));
+    }
+    let producer = crate::db::producers::find_by_cn(&state.pool, &cn)
+        .await
+        .map_err(|e| MwError::Internal(format!("producer registry: {e}")))?
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                format!("il CN {cn:?} non è registrato"),
+                "unregistered",
+            )
+        })?;
+    rec.producer_id = Some(producer.id);
+    if !producer.enabled {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("il produttore {cn:?} è disabilitato"),
+            "disabled",
+        ));
+    }
+    Ok(producer)
+}
+
+async fn forward(
+    state: &AppState,
+    op: Operation,
+    base: &str,
+    identity: &ClientIdentity,
+    req: Request<Body>,
+    rec: &mut TransactionRecord,
+) -> Result<Response, MwError> {
+    let producer = authenticate(state, identity, rec).await?;
+    let (parts, body) = req.into_parts();
+    if let Some(len) = content_length(&parts.headers) {
+        if len > state.max_body {
+            return Err(MwError::PayloadTooLarge {
+                limit: state.max_body,
+            });
+        }
+    }
+    let signing_cert = producer_signing_cert(&producer, identity)?;
+    let tokens = state.tokens.process(&parts.headers, &signing_cert)?;
+    if let Some(claims) = &tokens.claims {
+        rec.application_id = claims.string("subject_application_id");
+        rec.application_vendor = claims.string("subject_application_vendor");
+        rec.application_version = claims.string("subject_application_version");
+        rec.patient_cf_hmac = claims
+            .string("person_id")
+            .map(|p| state.cf_hasher.hash(&fiscal_code_of(&p)));
+    }
+    if op.path_is_document_id() {
+        rec.document_id = document_id_from_path(parts.uri.path());
+    }
+
+    let suffix = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let url = state
+        .gateway
+        .url(suffix.strip_prefix(base).unwrap_or(suffix));
+    let ct = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let (outbound, facts_task, too_large) = tee(
+        body.into_data_stream(),
+        BodyKind::from_content_type(ct),
+        state.max_body,
+    );
+    let mut upstream = state.gateway.http().request(parts.method.clone(), url);
+    for name in FORWARDED_HEADERS {
+        if let Some(v) = parts.headers.get(name) {
+            upstream = upstream.header(name, v);
+        }
+    }
+    if let Some(v) = tokens.authorization {
+        upstream = upstream.header(header::AUTHORIZATION, v);
+    }
+    if let Some(v) = tokens.signature {
+        upstream = upstream.header(SIGNATURE_HEADER, v);
+    }
+
+    let gtw_started = Instant::now();
+    let sent = upstream
+        .body(reqwest::Body::wrap_stream(outbound))
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(r) => read_answer(r).await,
+        Err(e) => Err(e),
+    };
+    let gtw_elapsed = gtw_started.elapsed();
+    rec.gtw_duration_ms = Some(gtw_elapsed.as_secs_f64() * 1000.0);
+    state
+        .metrics
+        .gateway_latency
+        .with_label_values(&[op.name()])
+        .observe(gtw_elapsed.as_secs_f64());
+    let (status, headers, answer) = match answer {
+        Ok(a) => a,
+        Err(_) if too_large.is_set() => {
+            return Err(MwError::PayloadTooLarge {
+                limit: state.max_body,
+            });
+        }
+        Err(e) => return Err(MwError::GatewayUnreachable(describe(&e))),
+    };
+    let facts = facts_task.await.unwrap_or_default();
+    Ok(respond(
+        state,
+        &producer,
+        &tokens.claims,
+        facts,
+        status,
+        &headers,
+        answer,
+        rec,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn respond(
+    state: &AppState,
+    producer: &Producer,
+    claims: &Option<hsm::jwt::RawClaims>,
+    facts: BodyFacts,
+    status: StatusCode,
+    headers: &HeaderMap,
+    answer: Bytes,
+    rec: &mut TransactionRecord,
+) -> Response {
+    rec.file_sha256 = facts.file_sha256;
+    rec.file_bytes = facts.file_bytes.map(|b| b as i64);
+    let request: Option<serde_json::Value> = facts
+        .request_json
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    if let Some(doc) = request
+        .as_ref()
+        .and_then(|r| r.get("identificativoDoc"))
+        .and_then(|v| v.as_str())
+    {
+        rec.document_id = Some(doc.to_string());
+    }
+    let answer_json: Option<serde_json::Value> = serde_json::from_slice(&answer).ok();
+    if let Some(a) = &answer_json {
+        let field = |k: &str| a.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        rec.gtw_trace_id = field("traceID");
+        rec.gtw_span_id = field("spanID");
+        rec.workflow_instance_id = field("workflowInstanceId");
+        rec.problem_type = field("type");
+        rec.problem_title = field("title");
+    }
+    let input = CheckInput {
+        producer,
+        claims: claims.as_ref(),
+        request: request.as_ref(),
+    };
+    let local = state.checks.run(&input);
+    for w in &local {
+        state
+            .metrics
+            .regional_warnings
+            .with_label_values(&[w.check])
+            .inc();
+    }
+    let texts: Vec<String> = local.into_iter().map(|w| w.text).collect();
+    let mut body = answer;
+    if status.is_success() && !texts.is_empty() {
+        if let Some(merged) = warnings::apply(&body, &texts) {
+            body = Bytes::from(merged);
+            rec.local_warnings = Some(texts.join(","));
+        }
+    }
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    }
+    resp
+}
+
+async fn read_answer(
+    r: reqwest::Response,
+) -> Result<(StatusCode, HeaderMap, Bytes), reqwest::Error> {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let mut body = Vec::new();
+    let mut stream = r;
+    while let Some(chunk) = stream.chunk().await? {
+        if body.len() + chunk.len() > MAX_GATEWAY_ANSWER {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, headers, Bytes::from(body)))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn producer_signing_cert(
+    producer: &Producer,
+    identity: &ClientIdentity,
+) -> Result<hsm::Certificate, MwError> {
+    match &producer.signing_cert_pem {
+        Some(pem) => {
+            hsm::Certificate::parse_pem_chain(pem.as_bytes(), "registered signing certificate")
+                .map(|mut chain| chain.remove(0))
+                .map_err(|e| MwError::Internal(e.to_string()))
+        }
+        None => identity.certificate.clone().map_err(MwError::Internal),
+    }
+}
+
+/// The `identificativoDocUpdate` segment of a document path, percent-decoded.
+fn document_id_from_path(path: &str) -> Option<String> {
+    let after = path.split("/documents/").nth(1)?;
+    let after = after.strip_prefix("validate-and-replace/").unwrap_or(after);
+    let raw = after.split('/').next()?;
+    Some(percent_decode(raw))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Adds the transaction header to any response.
+pub fn with_transaction_header(
+    mut resp: Response,
+    name: &http::HeaderName,
+    tx: &TxContext,
+) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&tx.id.to_string()) {
+        resp.headers_mut().insert(name.clone(), v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_ids_from_paths() {
+        assert_eq!(
+            document_id_from_path("/v1/documents/2.16.840.1.113883.2.9.2.160.4.4%5E1/metadata")
+                .as_deref(),
+            Some("2.16.840.1.113883.2.9.2.160.4.4^1")
+        );
+        assert_eq!(
+            document_id_from_path("/v1/documents/validate-and-replace/a^b").as_deref(),
+            Some("a^b")
+        );
+        assert_eq!(percent_decode("%5"), "%5");
+    }
+}

@@ -1,0 +1,20 @@
+//! Synchronous forwarding of producer calls to the national gateway.
+//!
+//! - [`operation`]: the gateway's endpoint catalogue.
+//! - [`inspect`]: the body passes through untouched while a copy of each chunk
+//!   is read for the file hash and the `requestBody` fields.
+//! - [`tokens`]: case 1 (tokens untouched) and case 2 (verified, re-signed by the region).
+//! - [`checks`]: the non-blocking regional checks.
+//! - [`warnings`]: the `--middlewarewarning--` merge rule.
+//! - [`gateway_client`]: the mTLS client towards the gateway.
+//! - [`handler`]: one request, from producer to gateway and back, with its audit row.
+
+pub mod checks;
+pub mod gateway_client;
+pub mod handler;
+pub mod inspect;
+pub mod operation;
+pub mod tokens;
+pub mod warnings;
+
+pub use operation::Operation;

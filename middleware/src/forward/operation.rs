@@ -1,0 +1,102 @@
+//! The gateway's endpoint catalogue (contract §2).
+
+use http::Method;
+
+/// One endpoint of the national gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /documents/validation`
+    Validation,
+    /// `POST /documents/fhir-validation`
+    FhirValidation,
+    /// `POST /documents`
+    Create,
+    /// `PUT /documents/{id}`
+    Replace,
+    /// `DELETE /documents/{id}`
+    Delete,
+    /// `PUT /documents/{id}/metadata`
+    Metadata,
+    /// `PUT /documents/{id}/metadata-iti-57`
+    MetadataIti57,
+    /// `POST /documents/validate-and-create`
+    ValidateAndCreate,
+    /// `PUT /documents/validate-and-replace/{id}`
+    ValidateAndReplace,
+    /// `GET /status/{workflowInstanceId}`
+    StatusByWorkflow,
+    /// `GET /status/search/{traceId}`
+    StatusByTrace,
+}
+
+// === impl Operation ===
+
+impl Operation {
+    /// Every operation, with its method and axum route (relative to the base path).
+    pub const ROUTES: [(Operation, Method, &'static str); 11] = [
+        (Self::Validation, Method::POST, "/documents/validation"),
+        (
+            Self::FhirValidation,
+            Method::POST,
+            "/documents/fhir-validation",
+        ),
+        (Self::Create, Method::POST, "/documents"),
+        (Self::Replace, Method::PUT, "/documents/{id}"),
+        (Self::Delete, Method::DELETE, "/documents/{id}"),
+        (Self::Metadata, Method::PUT, "/documents/{id}/metadata"),
+        (
+            Self::MetadataIti57,
+            Method::PUT,
+            "/documents/{id}/metadata-iti-57",
+        ),
+        (
+            Self::ValidateAndCreate,
+            Method::POST,
+            "/documents/validate-and-create",
+        ),
+        (
+            Self::ValidateAndReplace,
+            Method::PUT,
+            "/documents/validate-and-replace/{id}",
+        ),
+        (Self::StatusByWorkflow, Method::GET, "/status/{id}"),
+        (Self::StatusByTrace, Method::GET, "/status/search/{id}"),
+    ];
+
+    /// Stable name for metrics and the audit trail.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Validation => "validation",
+            Self::FhirValidation => "fhir_validation",
+            Self::Create => "create",
+            Self::Replace => "replace",
+            Self::Delete => "delete",
+            Self::Metadata => "metadata",
+            Self::MetadataIti57 => "metadata_iti57",
+            Self::ValidateAndCreate => "validate_and_create",
+            Self::ValidateAndReplace => "validate_and_replace",
+            Self::StatusByWorkflow => "status",
+            Self::StatusByTrace => "status_search",
+        }
+    }
+
+    /// Whether the path's `{id}` is a document id (`identificativoDocUpdate`).
+    pub fn path_is_document_id(self) -> bool {
+        matches!(
+            self,
+            Self::Replace
+                | Self::Delete
+                | Self::Metadata
+                | Self::MetadataIti57
+                | Self::ValidateAndReplace
+        )
+    }
+
+    /// Whether the operation publishes (create/replace and their validate-and- forms).
+    pub fn publishes(self) -> bool {
+        matches!(
+            self,
+            Self::Create | Self::Replace | Self::ValidateAndCreate | Self::ValidateAndReplace
+        )
+    }
+}

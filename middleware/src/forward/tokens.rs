@@ -1,0 +1,142 @@
+//! The producer's JWT pair on its way to the gateway.
+//!
+//! Case 1: both tokens go through untouched; the middleware only reads their claims.
+//! Case 2: each token must carry a valid signature by the producer's registered key
+//! and an `exp` in the future; the middleware then re-issues it, signed with the
+//! regional signature key. Every claim keeps its position and its exact JSON text,
+//! except `iss` (`auth:`/`integrity:` + regional CN), `aud` (gateway base URL),
+//! `iat`, `exp` and `jti`, which are issued anew. `x5c` carries the regional chain.
+//!
+//! A header that is absent or is not a decodable JWT is forwarded as received in
+//! both cases: the gateway answers it with its own contract error.
+
+use std::sync::Arc;
+
+use hsm::jwt::{Jwt, RawClaims, sign_rs256};
+use hsm::{Certificate, Signer};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::problem::MwError;
+
+/// Name of the header carrying the signature token.
+pub const SIGNATURE_HEADER: &str = "fse-jwt-signature";
+
+/// How tokens are treated.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// 1 or 2.
+    pub case: u8,
+    /// The regional signature key.
+    pub signer: Arc<dyn Signer>,
+    /// `aud` of re-issued tokens: the gateway base URL.
+    pub audience: String,
+    /// Lifetime of re-issued tokens, seconds.
+    pub lifetime_secs: i64,
+    /// Tolerated clock skew on producer `exp`, seconds.
+    pub skew_secs: i64,
+}
+
+/// The headers to send and the claims read.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    /// `Authorization` value to forward.
+    pub authorization: Option<HeaderValue>,
+    /// `FSE-JWT-Signature` value to forward.
+    pub signature: Option<HeaderValue>,
+    /// Claims of the signature token (or of the bearer token when it is the only one).
+    pub claims: Option<RawClaims>,
+}
+
+// === impl TokenPolicy ===
+
+impl TokenPolicy {
+    /// Processes both headers; `producer_key` is the certificate whose key must have signed them.
+    pub fn process(
+        &self,
+        headers: &HeaderMap,
+        producer_key: &Certificate,
+    ) -> Result<Tokens, MwError> {
+        let mut out = Tokens::default();
+        if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+            let (v, claims) = self.one(value, true, producer_key)?;
+            out.authorization = Some(v);
+            out.claims = claims;
+        }
+        if let Some(value) = headers.get(SIGNATURE_HEADER) {
+            let (v, claims) = self.one(value, false, producer_key)?;
+            out.signature = Some(v);
+            if claims.is_some() {
+                out.claims = claims;
+            }
+        }
+        Ok(out)
+    }
+
+    fn one(
+        &self,
+        value: &HeaderValue,
+        bearer: bool,
+        producer_key: &Certificate,
+    ) -> Result<(HeaderValue, Option<RawClaims>), MwError> {
+        let Ok(text) = value.to_str() else {
+            return Ok((value.clone(), None));
+        };
+        let token = if bearer {
+            match text.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case("bearer ") => &text[7..],
+                _ => return Ok((value.clone(), None)),
+            }
+        } else {
+            text
+        };
+        let Ok(jwt) = Jwt::parse(token) else {
+            return Ok((value.clone(), None));
+        };
+        if self.case == 1 {
+            return Ok((value.clone(), Some(jwt.claims)));
+        }
+        let which = if bearer {
+            "Authorization"
+        } else {
+            "FSE-JWT-Signature"
+        };
+        let refuse = |detail: String| MwError::Unauthorized {
+            status: StatusCode::FORBIDDEN,
+            detail: format!("{which}: {detail}"),
+            reason: "jwt",
+        };
+        jwt.verify_with(producer_key)
+            .map_err(|e| refuse(e.to_string()))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match jwt.claims.integer("exp") {
+            None => return Err(refuse("the exp claim is missing".into())),
+            Some(exp) if exp + self.skew_secs < now => {
+                return Err(refuse("the token has expired".into()));
+            }
+            Some(_) => {}
+        }
+        let original = jwt.claims;
+        let mut claims = original.clone();
+        let prefix = if bearer { "auth:" } else { "integrity:" };
+        claims.set(
+            "iss",
+            &serde_json::json!(format!(
+                "{prefix}{}",
+                self.signer.certificate().subject_cn()
+            )),
+        );
+        claims.set("aud", &serde_json::json!(self.audience));
+        claims.set("iat", &serde_json::json!(now));
+        claims.set("exp", &serde_json::json!(now + self.lifetime_secs));
+        claims.set("jti", &serde_json::json!(uuid::Uuid::new_v4().to_string()));
+        let signed = sign_rs256(&claims, self.signer.as_ref())
+            .map_err(|e| MwError::Internal(format!("regional JWT signature: {e}")))?;
+        let header = if bearer {
+            format!("Bearer {signed}")
+        } else {
+            signed
+        };
+        let value = HeaderValue::from_str(&header).map_err(|e| MwError::Internal(e.to_string()))?;
+        Ok((value, Some(original)))
+    }
+}

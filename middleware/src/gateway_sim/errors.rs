@@ -1,0 +1,226 @@
+//! The gateway's error catalogue (contract §5.3–5.5) and status selection.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+/// Error kinds of the national gateway (`/msg/...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `/msg/cda-element`
+    CdaElement,
+    /// `/msg/syntax`
+    Syntax,
+    /// `/msg/semantic`
+    Semantic,
+    /// `/msg/vocabulary`
+    Vocabulary,
+    /// `/msg/cda-match`
+    CdaMatch,
+    /// `/msg/empty-file`
+    EmptyFile,
+    /// `/msg/document-type`
+    DocumentType,
+    /// `/msg/document-hash`
+    DocumentHash,
+    /// `/msg/mandatory-element`
+    MandatoryElement,
+    /// `/msg/invalid-format`
+    InvalidFormat,
+    /// `/msg/mandatory-element-token`
+    MandatoryElementToken,
+    /// `/msg/jwt-validation`
+    JwtValidation,
+    /// `/msg/missing-token`
+    MissingToken,
+    /// `/msg/id-doc`
+    IdDoc,
+    /// `/msg/sign-error`
+    SignError,
+    /// `/msg/max-day-limit-exceed`
+    MaxDayLimit,
+    /// `/msg/record-not-found`
+    RecordNotFound,
+    /// `/msg/generic-error`
+    GenericError,
+    /// `/msg/unauthorized`
+    Unauthorized,
+    /// `/msg/wii`
+    Wii,
+}
+
+/// Which exception path of the dispatcher produced the error (contract §5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrPath {
+    /// Validation errors (with `workflowInstanceId`).
+    A,
+    /// Publication errors.
+    B,
+    /// Raw validation exceptions (delete, metadata path id, status).
+    C,
+}
+
+// === impl Kind ===
+
+impl Kind {
+    /// `type` and `title`.
+    pub fn type_title(self) -> (&'static str, &'static str) {
+        match self {
+            Self::CdaElement => ("/msg/cda-element", "Errore in fase di estrazione del CDA."),
+            Self::Syntax => ("/msg/syntax", "Errore di sintassi."),
+            Self::Semantic => ("/msg/semantic", "Errore semantico."),
+            Self::Vocabulary => ("/msg/vocabulary", "Errore vocabolario."),
+            Self::CdaMatch => (
+                "/msg/cda-match",
+                "Errore in fase di recupero dell'esito della verifica.",
+            ),
+            Self::EmptyFile => ("/msg/empty-file", "File vuoto."),
+            Self::DocumentType => ("/msg/document-type", "Il documento non è pdf."),
+            Self::DocumentHash => ("/msg/document-hash", "Verifica hash fallita."),
+            Self::MandatoryElement => {
+                ("/msg/mandatory-element", "Campo obbligatorio non presente.")
+            }
+            Self::InvalidFormat => ("/msg/invalid-format", "Formato campo non valido."),
+            Self::MandatoryElementToken => {
+                ("/msg/mandatory-element-token", "Token JWT non valido.")
+            }
+            Self::JwtValidation => ("/msg/jwt-validation", "Campo token JWT non valido."),
+            Self::MissingToken => ("/msg/missing-token", "Token non fornito."),
+            Self::IdDoc => ("/msg/id-doc", "Campo id documento non valido"),
+            Self::SignError => ("/msg/sign-error", "/msg/sign-error"),
+            Self::MaxDayLimit => (
+                "/msg/max-day-limit-exceed",
+                "Error: document exceeded the maximum period to be published.",
+            ),
+            Self::RecordNotFound => ("/msg/record-not-found", "Record non trovato."),
+            Self::GenericError => ("/msg/generic-error", "Errore generico."),
+            Self::Unauthorized => ("/msg/unauthorized", "Unauthorized access"),
+            Self::Wii => ("/msg/wii", "Campo worflow instance id non valido"),
+        }
+    }
+
+    /// HTTP status on a given path.
+    pub fn status(self, path: ErrPath) -> StatusCode {
+        use Kind::*;
+        let code = match (path, self) {
+            (_, RecordNotFound) => 404,
+            (_, Unauthorized) => 401,
+            (ErrPath::A, Semantic) | (ErrPath::C, Semantic) => 422,
+            (ErrPath::A, MandatoryElementToken | JwtValidation | MissingToken) => 403,
+            (ErrPath::A, DocumentType) => 415,
+            (ErrPath::B, MandatoryElementToken | JwtValidation) => 403,
+            (ErrPath::C, MandatoryElementToken) => 401,
+            (ErrPath::C, JwtValidation) => 403,
+            _ => 400,
+        };
+        StatusCode::from_u16(code).expect("valid status")
+    }
+}
+
+/// One error answer of the gateway.
+#[derive(Debug, Clone)]
+pub struct GtwError {
+    /// Kind.
+    pub kind: Kind,
+    /// `detail`.
+    pub detail: String,
+    /// `instance`.
+    pub instance: String,
+}
+
+/// Builds a [`GtwError`].
+pub fn err(kind: Kind, detail: impl Into<String>, instance: impl Into<String>) -> GtwError {
+    GtwError {
+        kind,
+        detail: detail.into(),
+        instance: instance.into(),
+    }
+}
+
+/// Where the error is being answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `traceID` (also `spanID`: first operation of the request).
+    pub trace_id: String,
+    /// Error path.
+    pub path: ErrPath,
+    /// `workflowInstanceId` for path A errors.
+    pub wii: Option<String>,
+}
+
+// === impl Answer ===
+
+impl Answer {
+    /// A fresh trace on `path`.
+    pub fn new(path: ErrPath) -> Self {
+        Self {
+            trace_id: new_trace_id(),
+            path,
+            wii: None,
+        }
+    }
+
+    /// The problem response for `e`.
+    pub fn error(&self, e: &GtwError) -> Response {
+        let (kind, title) = e.kind.type_title();
+        let status = e.kind.status(self.path);
+        let mut body = serde_json::json!({
+            "traceID": self.trace_id, "spanID": self.trace_id, "type": kind, "title": title,
+            "detail": e.detail, "status": status.as_u16(), "instance": e.instance,
+        });
+        if self.path == ErrPath::A {
+            body["workflowInstanceId"] = self
+                .wii
+                .clone()
+                .unwrap_or_else(|| "UNKNOWN_WORKFLOW_ID".into())
+                .into();
+        }
+        json_response(status, &body, "application/problem+json")
+    }
+
+    /// A success response with `traceID`, `spanID`, and the given extra fields.
+    pub fn success(
+        &self,
+        status: StatusCode,
+        wii: Option<&str>,
+        warning: Option<&str>,
+    ) -> Response {
+        let mut body = serde_json::json!({ "traceID": self.trace_id, "spanID": self.trace_id });
+        if let Some(w) = wii {
+            body["workflowInstanceId"] = w.into();
+        }
+        if let Some(w) = warning {
+            body["warning"] = w.into();
+        }
+        json_response(status, &body, "application/json")
+    }
+}
+
+/// 16 hex characters, like the gateway's OpenTelemetry ids.
+pub fn new_trace_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+/// A JSON response with the given content type.
+pub fn json_response(
+    status: StatusCode,
+    body: &serde_json::Value,
+    content_type: &'static str,
+) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// An error of the GovWay frontier (token signature, certificate, expiry), which
+/// never reaches the dispatcher and carries `govway_id`.
+pub fn frontier_error(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("https://govway.org/handling-errors/{}/{title}.html", status.as_u16()),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+        "govway_id": uuid::Uuid::new_v4().to_string(),
+    });
+    json_response(status, &body, "application/problem+json")
+}

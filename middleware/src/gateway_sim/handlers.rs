@@ -1,0 +1,504 @@
+//! The gateway operations as the simulator performs them.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use bytes::Bytes;
+use hsm::jwt::{Jwt, RawClaims};
+use http::{HeaderMap, StatusCode};
+
+use super::errors::{Answer, ErrPath, GtwError, Kind, err, frontier_error};
+use super::jwt_checks::{against_cda, dispatcher, frontier};
+use super::request::{
+    Dto, check_document_id, check_publication, check_validation, parse_body, parse_form,
+};
+use super::store::{DocumentRecord, Event, ValidationRecord};
+use super::{SimOp, SimState, ValidatorVerdict};
+use crate::cda::document::validation_hash;
+use crate::cda::{CdaFacts, extract_cda, pdf};
+
+const EXTRACT_WARNING: &str =
+    "Attenzione, non è stata selezionata la modalità di estrazione del CDA";
+const SIGN_WARNING: &str = "[SIGN_WARN - Attenzione il documento risulta firmato in validazione]";
+const FIVE_DAYS: i64 = 5 * 24 * 3600;
+
+/// An early exit: a dispatcher error or a frontier refusal.
+pub enum Stop {
+    /// A `/msg/...` error.
+    Gtw(GtwError),
+    /// A ready response (frontier).
+    Ready(Response),
+}
+
+impl From<GtwError> for Stop {
+    fn from(e: GtwError) -> Self {
+        Stop::Gtw(e)
+    }
+}
+
+fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
+    match r {
+        Ok(resp) => resp,
+        Err(Stop::Gtw(e)) => ans.error(&e),
+        Err(Stop::Ready(resp)) => resp,
+    }
+}
+
+/// Frontier and dispatcher checks of the tokens; returns the signature claims.
+fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<RawClaims, Stop> {
+    let now = state.now();
+    let audience = state.audience.as_deref();
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            Stop::Ready(frontier_error(
+                StatusCode::UNAUTHORIZED,
+                "AuthenticationRequired",
+                "token Authorization assente",
+            ))
+        })?;
+    let bearer = Jwt::parse(bearer).map_err(|e| {
+        Stop::Ready(frontier_error(
+            StatusCode::BAD_REQUEST,
+            "InteroperabilityInvalidRequest",
+            &e.to_string(),
+        ))
+    })?;
+    frontier(&bearer, &state.jwt_roots, audience, now)
+        .map_err(|(s, t, d)| Stop::Ready(frontier_error(s, t, &d)))?;
+    let Some(op) = op else {
+        return Ok(bearer.claims);
+    };
+    let signature = headers
+        .get("fse-jwt-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim();
+    if signature.is_empty() {
+        return Err(err(
+            Kind::MissingToken,
+            "Attenzione il jwt fornito risulta essere vuoto",
+            "/missing-jwt",
+        )
+        .into());
+    }
+    let jwt = Jwt::parse(signature).map_err(|_| {
+        err(
+            Kind::MandatoryElementToken,
+            "Token JWT non valido.",
+            "/jwt-mandatory-field-missing",
+        )
+    })?;
+    frontier(&jwt, &state.jwt_roots, audience, now)
+        .map_err(|(s, t, d)| Stop::Ready(frontier_error(s, t, &d)))?;
+    dispatcher(&jwt.claims, op)?;
+    Ok(jwt.claims)
+}
+
+fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
+    if file.is_empty() {
+        return Err(err(Kind::EmptyFile, "File vuoto.", "/empty-multipart-file"));
+    }
+    if !file.starts_with(b"%PDF") {
+        return Err(err(
+            Kind::DocumentType,
+            "Il documento non è pdf.",
+            "/multipart-file",
+        ));
+    }
+    Ok(())
+}
+
+fn cda_of(
+    file: &Bytes,
+    mode: Option<crate::cda::ExtractionMode>,
+) -> Result<(String, CdaFacts), GtwError> {
+    let extraction = || {
+        err(
+            Kind::CdaElement,
+            "Error while extracting CDA from PDF document",
+            "/cda-extraction",
+        )
+    };
+    let xml = extract_cda(file, mode).map_err(|_| extraction())?;
+    let facts = CdaFacts::parse(&xml)
+        .map_err(|e| err(Kind::Syntax, format!("ERROR: 1,1 {e}"), "/validation/error"))?;
+    Ok((xml, facts))
+}
+
+fn validator(state: &SimState, xml: &str, facts: &CdaFacts) -> Result<Vec<String>, GtwError> {
+    match state.validator.validate(xml, facts) {
+        ValidatorVerdict::Pass { warnings } => Ok(warnings),
+        ValidatorVerdict::Syntax(d) => Err(err(Kind::Syntax, d, "/validation/error")),
+        ValidatorVerdict::Semantic(d) => Err(err(Kind::Semantic, d, "/validation/error")),
+        ValidatorVerdict::Vocabulary(d) => Err(err(Kind::Vocabulary, d, "/validation/error")),
+    }
+}
+
+fn event(
+    ans: &Answer,
+    kind: &str,
+    claims: Option<&RawClaims>,
+    doc: Option<&str>,
+    e: Option<&GtwError>,
+) -> Event {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    Event {
+        event_type: kind.into(),
+        event_date: fmt(now),
+        event_status: if e.is_some() {
+            "BLOCKING_ERROR"
+        } else {
+            "SUCCESS"
+        }
+        .into(),
+        message: e.map(|e| e.detail.clone()),
+        identificativo_documento: doc.map(str::to_owned),
+        subject: claims.and_then(|c| c.string("sub")),
+        organizzazione: claims.and_then(|c| c.string("subject_organization_id")),
+        workflow_instance_id: ans.wii.clone().unwrap_or_default(),
+        trace_id: ans.trace_id.clone(),
+        issuer: claims.and_then(|c| c.string("iss")),
+        expiring_date: Some(fmt(now + time::Duration::days(5))),
+    }
+}
+
+/// `POST /documents/validation`.
+pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut ans = Answer::new(ErrPath::A);
+    let r = validation_flow(&state, &headers, body, &mut ans).await;
+    finish(&ans, r)
+}
+
+async fn validation_flow(
+    state: &SimState,
+    headers: &HeaderMap,
+    body: Bytes,
+    ans: &mut Answer,
+) -> Result<Response, Stop> {
+    let form = parse_form(content_type(headers), body).await?;
+    let claims = tokens(state, headers, Some(SimOp::Validation))?;
+    let req = parse_body(form.request_body.as_deref(), Dto::Validation)?;
+    check_validation(&req)?;
+    let file = form.file.unwrap_or_default();
+    pdf_checks(&file)?;
+    let (xml, facts) = cda_of(&file, req.mode)?;
+    ans.wii = Some(facts.new_workflow_instance_id());
+    let outcome = against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts));
+    let mut store = state.store.lock().expect("store lock");
+    let semantic = match outcome {
+        Ok(w) => w,
+        Err(e) => {
+            store
+                .events
+                .push(event(ans, "VALIDATION", Some(&claims), None, Some(&e)));
+            return Err(e.into());
+        }
+    };
+    let mut parts: Vec<String> = Vec::new();
+    if pdf::is_signed(&file) {
+        parts.push(SIGN_WARNING.into());
+    }
+    parts.extend(semantic);
+    let mut warning = parts.join(",");
+    if req.mode.is_none() {
+        warning = format!("[{warning}[WARNING_EXTRACT]{EXTRACT_WARNING}]");
+    }
+    let wii = ans.wii.clone().unwrap_or_default();
+    let status = if req.str("activity") == Some("VALIDATION") {
+        store.validations.insert(
+            validation_hash(&xml),
+            ValidationRecord {
+                wii: wii.clone(),
+                at: state.now(),
+            },
+        );
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    store
+        .events
+        .push(event(ans, "VALIDATION", Some(&claims), None, None));
+    Ok(ans.success(
+        status,
+        Some(&wii),
+        (!warning.is_empty()).then_some(warning.as_str()),
+    ))
+}
+
+/// `POST /documents`, `PUT /documents/{id}`, and the validate-and- forms.
+pub async fn publication(
+    state: Arc<SimState>,
+    op: SimOp,
+    path_id: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
+    let mut ans = Answer::new(if validate_first {
+        ErrPath::A
+    } else {
+        ErrPath::B
+    });
+    let r = publication_flow(&state, op, path_id, &headers, body, &mut ans).await;
+    finish(&ans, r)
+}
+
+async fn publication_flow(
+    state: &SimState,
+    op: SimOp,
+    path_id: Option<String>,
+    headers: &HeaderMap,
+    body: Bytes,
+    ans: &mut Answer,
+) -> Result<Response, Stop> {
+    let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
+    let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
+    let form = parse_form(content_type(headers), body).await?;
+    let claims = tokens(state, headers, Some(op))?;
+    let req = parse_body(
+        form.request_body.as_deref(),
+        if replace { Dto::Update } else { Dto::Creation },
+    )?;
+    check_publication(&req, replace)?;
+    if op == SimOp::Replace {
+        check_document_id(path_id.as_deref().unwrap_or_default(), "/invalid-req-id")?;
+    }
+    let file = form.file.unwrap_or_default();
+    pdf_checks(&file)?;
+    let ts_issuer = claims
+        .string("iss")
+        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
+    if !ts_issuer && !pdf::is_signed(&file) {
+        return Err(err(
+            Kind::SignError,
+            "Il pdf non risulta firmato",
+            "/msg/sign-error",
+        )
+        .into());
+    }
+    let (xml, facts) = cda_of(&file, req.mode)?;
+    against_cda(&claims, &facts)?;
+    let mut warnings = Vec::new();
+    if validate_first {
+        ans.wii = Some(facts.new_workflow_instance_id());
+        warnings = validator(state, &xml, &facts)?;
+        ans.path = ErrPath::B;
+    }
+    let mut store = state.store.lock().expect("store lock");
+    if replace
+        && !store
+            .documents
+            .contains_key(path_id.as_deref().unwrap_or_default())
+    {
+        let detail = "IniException: documento da sostituire non trovato su INI";
+        return Err(err(Kind::RecordNotFound, detail, "/record-not-found").into());
+    }
+    if !validate_first {
+        // The record is consumed by the first attempt that finds it.
+        let rec = store.validations.remove(&validation_hash(&xml));
+        let rec = rec.ok_or_else(|| {
+            err(
+                Kind::CdaMatch,
+                "Il CDA non risulta validato",
+                "/cda-validation",
+            )
+        })?;
+        if req.str("workflowInstanceId").is_some_and(|w| w != rec.wii) {
+            return Err(err(
+                Kind::CdaMatch,
+                "Il CDA non risulta validato",
+                "/cda-validation",
+            )
+            .into());
+        }
+        ans.wii = Some(rec.wii.clone());
+        if state.now() - rec.at > FIVE_DAYS {
+            let detail = "Error: cannot publish documents older than 5 days";
+            return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
+        }
+    }
+    let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &file).as_ref());
+    if !claims
+        .string("attachment_hash")
+        .is_some_and(|h| h.eq_ignore_ascii_case(&hash))
+    {
+        return Err(err(
+            Kind::DocumentHash,
+            "Verifica hash fallita.",
+            "/jwt-hash-match",
+        )
+        .into());
+    }
+    let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
+    let wii = ans.wii.clone().unwrap_or_default();
+    if let (true, Some(old)) = (replace, path_id.as_deref()) {
+        store.documents.remove(old);
+    }
+    store
+        .documents
+        .insert(new_id.clone(), DocumentRecord { wii: wii.clone() });
+    let kind = if replace { "REPLACE" } else { "PUBLICATION" };
+    store
+        .events
+        .push(event(ans, kind, Some(&claims), Some(&new_id), None));
+    let warning = if validate_first {
+        (!warnings.is_empty()).then(|| warnings.join(","))
+    } else {
+        Some(if req.mode.is_none() {
+            EXTRACT_WARNING.to_string()
+        } else {
+            String::new()
+        })
+    };
+    Ok(ans.success(StatusCode::ACCEPTED, Some(&wii), warning.as_deref()))
+}
+
+/// `DELETE /documents/{id}` and the metadata updates.
+pub async fn document_change(
+    state: Arc<SimState>,
+    op: SimOp,
+    id: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut ans = Answer::new(ErrPath::C);
+    let r = change_flow(&state, op, &id, &headers, body, &mut ans);
+    finish(&ans, r)
+}
+
+fn change_flow(
+    state: &SimState,
+    op: SimOp,
+    id: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    ans: &mut Answer,
+) -> Result<Response, Stop> {
+    let claims = tokens(state, headers, Some(op))?;
+    check_document_id(id, "/invalid-id")?;
+    if op == SimOp::Metadata {
+        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
+            .map_err(|_| {
+                err(
+                    Kind::MandatoryElement,
+                    "Il corpo della richiesta non è un JSON valido",
+                    "/request-missing-field",
+                )
+            })?;
+        if fields
+            .get("tipoDocumentoLivAlto")
+            .and_then(|v| v.as_str())
+            .is_none_or(str::is_empty)
+        {
+            let d = "Il campo tipo documento liv alto deve essere valorizzato.";
+            return Err(err(Kind::MandatoryElement, d, "/request-missing-field").into());
+        }
+    }
+    let digest =
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes()).as_ref());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    ans.wii = Some(format!(
+        "{digest}.{}^^^^urn:ihe:iti:xdw:2013:workflowInstanceId",
+        &random[..10]
+    ));
+    let mut store = state.store.lock().expect("store lock");
+    if !store.documents.contains_key(id) {
+        return Err(err(
+            Kind::RecordNotFound,
+            "IniException: documento non trovato su INI",
+            "/record-not-found",
+        )
+        .into());
+    }
+    let kind = if op == SimOp::Delete {
+        store.documents.remove(id);
+        "DELETE"
+    } else {
+        "UPDATE"
+    };
+    store
+        .events
+        .push(event(ans, kind, Some(&claims), Some(id), None));
+    let wii = ans.wii.clone();
+    Ok(ans.success(StatusCode::OK, wii.as_deref(), None))
+}
+
+/// `GET /status/{wii}` and `GET /status/search/{traceId}`.
+pub async fn status(
+    state: Arc<SimState>,
+    by_trace: bool,
+    id: String,
+    headers: HeaderMap,
+) -> Response {
+    let ans = Answer::new(ErrPath::C);
+    let r = status_flow(&state, by_trace, &id, &headers, &ans);
+    finish(&ans, r)
+}
+
+fn status_flow(
+    state: &SimState,
+    by_trace: bool,
+    id: &str,
+    headers: &HeaderMap,
+    ans: &Answer,
+) -> Result<Response, Stop> {
+    let bearer = tokens(state, headers, None)?;
+    if !by_trace && id == "UNKNOWN_WORKFLOW_ID" {
+        return Err(err(Kind::Wii, "Workflow instance id non valido", "/invalid-id").into());
+    }
+    let store = state.store.lock().expect("store lock");
+    let events = if by_trace {
+        store.events_for_trace(id)
+    } else {
+        store.events_for_wii(id)
+    };
+    if events.is_empty() {
+        return Err(err(Kind::RecordNotFound, "No Record Found", "").into());
+    }
+    if !by_trace {
+        let sub = bearer.string("sub").unwrap_or_default();
+        let region = |s: &str| {
+            s.split_once('#')
+                .map(|(_, r)| r.chars().take(3).collect::<String>())
+        };
+        let Some(mine) = region(&sub) else {
+            return Err(err(
+                Kind::MandatoryElementToken,
+                "Il campo sub del token non consente la verifica",
+                "/missing-jwt",
+            )
+            .into());
+        };
+        if !events
+            .iter()
+            .any(|e| e.issuer.as_deref().and_then(region).as_deref() == Some(mine.as_str()))
+        {
+            return Err(err(
+                Kind::Unauthorized,
+                "Issuer non autorizzato",
+                "/msg/invalid-issuer-sub",
+            )
+            .into());
+        }
+    }
+    let body = serde_json::json!({ "traceID": ans.trace_id, "spanID": ans.trace_id, "transactionData": events });
+    Ok(super::errors::json_response(
+        StatusCode::OK,
+        &body,
+        "application/json",
+    ))
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,454 @@
+//! The national gateway simulator (`fsemw gateway-sim`).
+//!
+//! The real gateway cannot be reached from development and CI machines, so this
+//! module serves its contract over mutual TLS: GovWay frontier checks on both
+//! tokens, the dispatcher's validation pipeline (steps 1–8: claims, coherence,
+//! body, file, CDA extraction, JWT↔CDA), the single-use validation record with
+//! its 5-day limit, `attachment_hash`, INI-like document state, status events,
+//! and the gateway's error documents and status codes.
+//!
+//! XSD, schematron and vocabulary checks plug in through [`CdaValidator`]; until
+//! the validation engine lands, [`NoSchemaValidation`] accepts every document.
+//!
+//! - [`errors`]: the error catalogue and status selection.
+//! - [`jwt_checks`]: frontier and dispatcher token checks.
+//! - [`request`]: multipart form and body DTO rules.
+//! - [`handlers`]: the operations.
+//! - [`store`]: records, documents, events.
+//! - [`faults`]: fault injection.
+//! - [`fiscal_code`]: Italian fiscal-code check character.
+
+pub mod errors;
+pub mod faults;
+pub mod fiscal_code;
+pub mod handlers;
+pub mod jwt_checks;
+pub mod request;
+pub mod store;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use bytes::Bytes;
+use hsm::Certificate;
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cda::CdaFacts;
+use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
+use crate::server::tls::strict_server_config;
+use faults::{FaultConfig, FaultMode, Faults};
+use store::Store;
+
+/// Operations whose tokens the dispatcher checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimOp {
+    /// Validation and FHIR validation.
+    Validation,
+    /// Create.
+    Create,
+    /// Replace.
+    Replace,
+    /// Validate-and-create.
+    ValidateAndCreate,
+    /// Validate-and-replace.
+    ValidateAndReplace,
+    /// Metadata updates.
+    Metadata,
+    /// Delete.
+    Delete,
+}
+
+/// What the schema/schematron/vocabulary stage says of a CDA.
+#[derive(Debug, Clone)]
+pub enum ValidatorVerdict {
+    /// Passed, with semantic warnings.
+    Pass {
+        /// Report texts.
+        warnings: Vec<String>,
+    },
+    /// XSD errors.
+    Syntax(String),
+    /// Schematron failed asserts.
+    Semantic(String),
+    /// Terminology errors.
+    Vocabulary(String),
+}
+
+/// The seam for the gateway's steps 9–11 (XSD, schematron, vocabulary).
+pub trait CdaValidator: Send + Sync {
+    /// Judges a CDA.
+    fn validate(&self, xml: &str, facts: &CdaFacts) -> ValidatorVerdict;
+}
+
+/// Steps 9–11 not performed: every CDA passes. Replaced by the validation engine.
+#[derive(Debug, Default)]
+pub struct NoSchemaValidation;
+
+impl CdaValidator for NoSchemaValidation {
+    fn validate(&self, _xml: &str, _facts: &CdaFacts) -> ValidatorVerdict {
+        ValidatorVerdict::Pass {
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Simulator settings (`fsemw gateway-sim --help`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimOptions {
+    /// HTTPS (mutual TLS) address.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    pub listen: String,
+    /// Admin address (plain HTTP: faults, clock, observed requests).
+    #[arg(long, default_value = "127.0.0.1:9444")]
+    pub admin_listen: String,
+    /// Server certificate chain (PEM).
+    #[arg(long)]
+    pub cert: String,
+    /// Server private key (PEM).
+    #[arg(long)]
+    pub key: String,
+    /// CA bundle that client (regional authentication) certificates must chain to.
+    #[arg(long)]
+    pub client_ca: String,
+    /// CA bundle(s) that JWT `x5c` certificates must chain to.
+    #[arg(long, required = true)]
+    pub jwt_ca: Vec<String>,
+    /// Expected `aud` of every token (unchecked when absent).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Base path of the API.
+    #[arg(long, default_value = "/v1")]
+    pub base_path: String,
+}
+
+/// What the simulator saw of one request (for tests and operators).
+#[derive(Debug, Clone, Serialize)]
+pub struct Observed {
+    /// CN of the TLS client certificate.
+    pub tls_client_cn: String,
+    /// Method and path.
+    pub request: String,
+    /// `Authorization` header.
+    pub authorization: Option<String>,
+    /// `FSE-JWT-Signature` header.
+    pub signature: Option<String>,
+    /// SHA-256 (hex) of the body.
+    pub body_sha256: String,
+}
+
+/// Shared simulator state.
+pub struct SimState {
+    /// Trust anchors for `x5c`.
+    pub jwt_roots: Vec<Certificate>,
+    /// Expected `aud`.
+    pub audience: Option<String>,
+    /// Steps 9–11.
+    pub validator: Arc<dyn CdaValidator>,
+    /// Records, documents, events.
+    pub store: Mutex<Store>,
+    /// Fault in force.
+    pub faults: Faults,
+    /// Seconds added to the real clock (to test the 5-day limit).
+    pub clock_offset: AtomicI64,
+    /// Last requests seen.
+    pub observed: Mutex<VecDeque<Observed>>,
+}
+
+// === impl SimState ===
+
+impl SimState {
+    /// The simulator's clock, unix seconds.
+    pub fn now(&self) -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+}
+
+/// The TLS client of one connection.
+#[derive(Debug, Clone)]
+struct TlsClient(String);
+
+/// A bound simulator.
+pub struct GatewaySim {
+    state: Arc<SimState>,
+    listener: TcpListener,
+    admin: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    base_path: String,
+}
+
+// === impl GatewaySim ===
+
+impl GatewaySim {
+    /// Loads certificates and binds both listeners.
+    pub async fn build(
+        opts: &SimOptions,
+        validator: Arc<dyn CdaValidator>,
+    ) -> anyhow::Result<Self> {
+        let tls = strict_server_config(&opts.cert, &opts.key, &opts.client_ca)?;
+        let mut jwt_roots = Vec::new();
+        for path in &opts.jwt_ca {
+            jwt_roots.extend(Certificate::load_pem_chain(path)?);
+        }
+        let state = Arc::new(SimState {
+            jwt_roots,
+            audience: opts.audience.clone(),
+            validator,
+            store: Mutex::new(Store::default()),
+            faults: Faults::default(),
+            clock_offset: AtomicI64::new(0),
+            observed: Mutex::new(VecDeque::new()),
+        });
+        Ok(Self {
+            state,
+            listener: TcpListener::bind(&opts.listen).await?,
+            admin: TcpListener::bind(&opts.admin_listen).await?,
+            tls: tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
+            base_path: opts.base_path.clone(),
+        })
+    }
+
+    /// The HTTPS address.
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    /// The admin address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("bound")
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+        let mut admin_stop = shutdown.clone();
+        let admin = tokio::spawn(serve_plain(
+            self.admin,
+            admin_router(self.state.clone()),
+            async move {
+                let _ = admin_stop.wait_for(|s| *s).await;
+            },
+        ));
+        let state = self.state.clone();
+        let fate = move || match state.faults.get().mode {
+            FaultMode::Down => ConnectionFate::Refuse,
+            FaultMode::Reset => ConnectionFate::DropAfterHandshake,
+            _ => ConnectionFate::Serve,
+        };
+        let mut stop = shutdown;
+        serve_tls(
+            self.listener,
+            self.tls,
+            Duration::from_secs(10),
+            api_router(self.state, &self.base_path),
+            |conn, _| {
+                let cn = conn
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| Certificate::from_der(c.clone().into_owned()).ok())
+                    .map(|c| c.subject_cn().to_string())
+                    .unwrap_or_default();
+                TlsClient(cn)
+            },
+            || {},
+            fate,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )
+        .await;
+        admin.await.map_err(std::io::Error::other)?
+    }
+}
+
+fn api_router(state: Arc<SimState>, base: &str) -> Router {
+    let s = state.clone();
+    let api = Router::new()
+        .route(
+            "/documents/validation",
+            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
+                handlers::validation(s, h, b)
+            }),
+        )
+        .route(
+            "/documents/fhir-validation",
+            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
+                handlers::validation(s, h, b)
+            }),
+        )
+        .route(
+            "/documents",
+            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
+                handlers::publication(s, SimOp::Create, None, h, b)
+            }),
+        )
+        .route(
+            "/documents/validate-and-create",
+            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
+                handlers::publication(s, SimOp::ValidateAndCreate, None, h, b)
+            }),
+        )
+        .route(
+            "/documents/validate-and-replace/{id}",
+            put(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
+                    handlers::publication(s, SimOp::ValidateAndReplace, Some(id), h, b)
+                },
+            ),
+        )
+        .route(
+            "/documents/{id}",
+            put(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
+                    handlers::publication(s, SimOp::Replace, Some(id), h, b)
+                },
+            )
+            .delete(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
+                    handlers::document_change(s, SimOp::Delete, id, h, b)
+                },
+            ),
+        )
+        .route(
+            "/documents/{id}/metadata",
+            put(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
+                    handlers::document_change(s, SimOp::Metadata, id, h, b)
+                },
+            ),
+        )
+        .route(
+            "/documents/{id}/metadata-iti-57",
+            put(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
+                    handlers::document_change(s, SimOp::Metadata, id, h, b)
+                },
+            ),
+        )
+        .route(
+            "/status/{id}",
+            get(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap| {
+                    handlers::status(s, false, id, h)
+                },
+            ),
+        )
+        .route(
+            "/status/search/{id}",
+            get(
+                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap| {
+                    handlers::status(s, true, id, h)
+                },
+            ),
+        )
+        .with_state(state);
+    Router::new()
+        .nest(base, api)
+        .layer(DefaultBodyLimit::max(64 << 20))
+        .layer(axum::middleware::from_fn_with_state(s, observe_and_fault))
+        .route(
+            "/status",
+            get(|| async { axum::Json(serde_json::json!({"status": "UP"})) }),
+        )
+}
+
+async fn observe_and_fault(
+    State(state): State<Arc<SimState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 << 20).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let seen = Observed {
+        tls_client_cn: parts
+            .extensions
+            .get::<TlsClient>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default(),
+        request: format!("{} {}", parts.method, parts.uri.path()),
+        authorization: header("authorization"),
+        signature: header("fse-jwt-signature"),
+        body_sha256: hex::encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref(),
+        ),
+    };
+    {
+        let mut obs = state.observed.lock().expect("observed lock");
+        if obs.len() >= 100 {
+            obs.pop_front();
+        }
+        obs.push_back(seen);
+    }
+    if let Some(d) = state.faults.delay() {
+        tokio::time::sleep(d).await;
+    }
+    let fault = state.faults.get();
+    if fault.mode == FaultMode::Error {
+        let status = StatusCode::from_u16(fault.status.unwrap_or(503))
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let e = errors::err(
+            errors::Kind::GenericError,
+            "Errore simulato (fault injection)",
+            "",
+        );
+        let mut resp = errors::Answer::new(errors::ErrPath::B).error(&e);
+        *resp.status_mut() = status;
+        return resp;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+#[derive(Deserialize)]
+struct ClockBody {
+    offset_secs: i64,
+}
+
+fn admin_router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/faults",
+            get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.faults.get()) }).post(
+                |State(s): State<Arc<SimState>>, axum::Json(f): axum::Json<FaultConfig>| async move {
+                    match s.faults.set(f) {
+                        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!(f))).into_response(),
+                        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": e}))).into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/clock",
+            post(|State(s): State<Arc<SimState>>, axum::Json(c): axum::Json<ClockBody>| async move {
+                s.clock_offset.store(c.offset_secs, Ordering::Relaxed);
+                axum::Json(serde_json::json!({"offset_secs": c.offset_secs}))
+            }),
+        )
+        .route(
+            "/observed",
+            get(|State(s): State<Arc<SimState>>| async move {
+                let obs: Vec<Observed> = s.observed.lock().expect("observed lock").iter().cloned().collect();
+                axum::Json(obs)
+            }),
+        )
+        .with_state(state)
+}

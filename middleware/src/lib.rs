@@ -1,0 +1,37 @@
+//! The regional FSE 2.0 middleware: a gateway-identical REST API for producers,
+//! forwarding every call synchronously to the national gateway with the region's
+//! certificates, and recording each transaction.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration and its validation.
+//! - [`cli`], [`commands`]: the `fsemw` command line.
+//! - [`startup`]: [`startup::App::build`] binds listeners; shared by `main` and tests.
+//! - [`server`]: TLS accept loop, TLS configurations, client identity.
+//! - [`forward`]: the data path from producer to gateway and back.
+//! - [`problem`]: middleware errors as problem documents.
+//! - [`audit`], [`db`]: the audit trail and the producer registry in PostgreSQL.
+//! - [`admin`], [`metrics`], [`telemetry`]: operations.
+//! - [`cda`]: CDA extraction from PDFs and CDA facts.
+//! - [`gateway_sim`]: the national gateway simulator.
+//! - [`devtools`]: dev PKI and JWT minting.
+
+pub mod admin;
+pub mod audit;
+pub mod cda;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod devtools;
+pub mod forward;
+pub mod gateway_sim;
+pub mod metrics;
+pub mod problem;
+pub mod server;
+pub mod startup;
+pub mod telemetry;
+
+/// Installs the process-wide rustls crypto provider (aws-lc-rs); call once at start.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -1,0 +1,133 @@
+//! Prometheus metrics of the middleware, on an explicit registry.
+//!
+//! Labels are bounded: operation names, status codes, refusal reasons. Never a
+//! patient, document or transaction identifier.
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+
+/// All metrics of one middleware instance.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests answered, by operation and HTTP status.
+    pub requests: IntCounterVec,
+    /// Gateway round-trip time, by operation.
+    pub gateway_latency: HistogramVec,
+    /// Whole request time inside the middleware, by operation.
+    pub request_latency: HistogramVec,
+    /// Producers refused, by reason.
+    pub refusals: IntCounterVec,
+    /// Gateway calls that failed without an answer, by kind.
+    pub gateway_failures: IntCounterVec,
+    /// TLS handshakes that failed or timed out on the producer listener.
+    pub tls_handshake_failures: IntCounter,
+    /// Audit rows that could not be written.
+    pub audit_write_failures: IntCounter,
+    /// Local (regional) warnings added, by check.
+    pub regional_warnings: IntCounterVec,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Creates and registers every metric on a fresh registry.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ];
+        let requests = IntCounterVec::new(
+            Opts::new("fsemw_requests_total", "Producer requests answered"),
+            &["operation", "status"],
+        )
+        .expect("valid metric");
+        let gateway_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "fsemw_gateway_request_duration_seconds",
+                "Gateway round trip",
+            )
+            .buckets(buckets.clone()),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let request_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "fsemw_request_duration_seconds",
+                "Time from request to answer",
+            )
+            .buckets(buckets),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "fsemw_producer_refusals_total",
+                "Producers refused by authentication",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let gateway_failures = IntCounterVec::new(
+            Opts::new(
+                "fsemw_gateway_failures_total",
+                "Gateway calls without an answer",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let tls_handshake_failures = IntCounter::new(
+            "fsemw_tls_handshake_failures_total",
+            "Failed producer TLS handshakes",
+        )
+        .expect("valid metric");
+        let audit_write_failures =
+            IntCounter::new("fsemw_audit_write_failures_total", "Audit rows not written")
+                .expect("valid metric");
+        let regional_warnings = IntCounterVec::new(
+            Opts::new(
+                "fsemw_regional_warnings_total",
+                "Non-blocking regional warnings added",
+            ),
+            &["check"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(gateway_latency.clone()),
+            Box::new(request_latency.clone()),
+            Box::new(refusals.clone()),
+            Box::new(gateway_failures.clone()),
+            Box::new(tls_handshake_failures.clone()),
+            Box::new(audit_write_failures.clone()),
+            Box::new(regional_warnings.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            gateway_latency,
+            request_latency,
+            refusals,
+            gateway_failures,
+            tls_handshake_failures,
+            audit_write_failures,
+            regional_warnings,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding does not fail");
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

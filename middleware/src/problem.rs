@@ -1,0 +1,131 @@
+//! The one place where middleware errors become RFC 7807 problem documents.
+//!
+//! Errors of the national gateway are never built here: they are returned to the
+//! producer byte for byte. Only what the middleware itself decides appears below,
+//! with `type` values in the `mw/` namespace that the national rules reserve.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+/// An error produced by the middleware itself.
+#[derive(Debug, thiserror::Error)]
+pub enum MwError {
+    /// No usable client certificate, or an unregistered/disabled producer.
+    #[error("{detail}")]
+    Unauthorized {
+        /// 401 (no or untrusted certificate) or 403 (certificate not allowed).
+        status: StatusCode,
+        /// Why, in words a producer's developer can act on.
+        detail: String,
+        /// Metric label (bounded set).
+        reason: &'static str,
+    },
+    /// The gateway could not be reached or did not answer in time.
+    #[error("gateway unreachable: {0}")]
+    GatewayUnreachable(String),
+    /// The request body is larger than allowed.
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// No route for this method and path.
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+    /// Anything else that prevents the middleware from answering.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+// === impl MwError ===
+
+impl MwError {
+    /// HTTP status, `type`, `title`.
+    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::Unauthorized { status, .. } => {
+                (*status, "mw/unauthorized", "Accesso non autorizzato")
+            }
+            Self::GatewayUnreachable(_) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "mw/io_error",
+                "Errore comunicazione con GTW nazionale",
+            ),
+            Self::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "mw/payload-too-large",
+                "Richiesta troppo grande",
+            ),
+            Self::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "mw/not-found",
+                "Servizio inesistente",
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "mw/internal_error",
+                "Errore Interno",
+            ),
+        }
+    }
+
+    /// Short outcome label for the audit trail and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { .. } => "refused",
+            Self::GatewayUnreachable(_) => "gateway_unreachable",
+            Self::PayloadTooLarge { .. } => "too_large",
+            Self::NotFound(_) => "not_found",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The problem document for this error; `instance` names the transaction.
+    pub fn to_problem(&self, transaction_id: &str) -> serde_json::Value {
+        let (status, kind, title) = self.parts();
+        let detail = match self {
+            // Internal causes go to the log, not to the producer.
+            Self::Internal(_) => "Errore interno del middleware regionale".to_string(),
+            other => other.to_string(),
+        };
+        serde_json::json!({
+            "type": kind,
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+            "instance": format!("urn:uuid:{transaction_id}"),
+        })
+    }
+
+    /// The HTTP response: status and `application/problem+json` body.
+    pub fn into_response_for(self, transaction_id: &str) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(transaction_id, %cause, "internal error");
+        }
+        let (status, ..) = self.parts();
+        let body = self.to_problem(transaction_id).to_string();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_error_matches_the_national_rules() {
+        let p = MwError::GatewayUnreachable("timeout".into()).to_problem("abc");
+        assert_eq!(p["type"], "mw/io_error");
+        assert_eq!(p["title"], "Errore comunicazione con GTW nazionale");
+        assert_eq!(p["status"], 504);
+        let p = MwError::Internal("db password wrong".into()).to_problem("abc");
+        assert_eq!(p["type"], "mw/internal_error");
+        assert_eq!(p["status"], 500);
+        assert!(!p["detail"].as_str().unwrap().contains("password"));
+    }
+}

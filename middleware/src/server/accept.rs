@@ -1,0 +1,117 @@
+//! The TLS accept loop shared by the middleware and the gateway simulator.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// What to do with a new connection (the gateway simulator injects faults here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionFate {
+    /// Serve it.
+    Serve,
+    /// Close it before the TLS handshake.
+    Refuse,
+    /// Complete the handshake, then close it without answering.
+    DropAfterHandshake,
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` resolves.
+///
+/// `describe` turns each handshake into a value (the client identity) that every
+/// request of that connection carries in its extensions. `on_handshake_failure`
+/// is called for handshakes that fail or time out; `fate` decides each connection.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_tls<T, D, F, G>(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    handshake_timeout: Duration,
+    router: Router,
+    describe: D,
+    on_handshake_failure: F,
+    fate: G,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    T: Clone + Send + Sync + 'static,
+    D: Fn(&rustls::ServerConnection, SocketAddr) -> T + Send + Sync + 'static,
+    F: Fn() + Send + Sync + 'static,
+    G: Fn() -> ConnectionFate,
+{
+    let describe = Arc::new(describe);
+    let on_failure = Arc::new(on_handshake_failure);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let fate = fate();
+        if fate == ConnectionFate::Refuse {
+            drop(tcp);
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        let (describe, on_failure) = (describe.clone(), on_failure.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    on_failure();
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    on_failure();
+                    return;
+                }
+            };
+            if fate == ConnectionFate::DropAfterHandshake {
+                drop(tls);
+                return;
+            }
+            let info = describe(tls.get_ref().1, peer);
+            let service =
+                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(info.clone());
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // In-flight requests get a bounded time to finish.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// Serves `router` over plain HTTP (the admin listener) until `shutdown` resolves.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

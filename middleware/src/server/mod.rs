@@ -1,0 +1,11 @@
+//! Listeners: our own TLS accept loop (so handlers see the client certificate)
+//! and the TLS configurations of both hops.
+//!
+//! - [`accept`]: TCP → TLS → hyper, with a per-connection value put in every request.
+//! - [`tls`]: rustls configurations (producer-facing with deferred client-certificate
+//!   verification, gateway client with the regional key, simulator server).
+//! - [`identity`]: the producer identity read from a client certificate.
+
+pub mod accept;
+pub mod identity;
+pub mod tls;

@@ -1,0 +1,170 @@
+//! rustls configurations for both hops.
+
+use std::sync::Arc;
+
+use hsm::{Certificate, RegionalKeys};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+
+/// A TLS set-up problem (bad file, bad certificate), with the file named.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(pub String);
+
+/// Reads a PEM bundle of trust anchors.
+pub fn load_roots(path: &str) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(path)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError(format!("{path}: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// Reads a PEM certificate chain.
+pub fn load_certs(path: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TlsError(format!("{path}: {e}")))?
+        .collect();
+    let certs = certs.map_err(|e| TlsError(format!("{path}: {e}")))?;
+    if certs.is_empty() {
+        return Err(TlsError(format!("{path}: no certificate found")));
+    }
+    Ok(certs)
+}
+
+/// Reads a PEM private key.
+pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError(format!("{path}: {e}")))
+}
+
+/// Producer-facing server config. The handshake accepts any client certificate
+/// whose signature proves key possession; its chain is checked afterwards with
+/// the returned verifier, so an untrusted producer gets a problem document
+/// (with a transaction id) instead of a bare TLS alert.
+pub fn producer_server_config(
+    cert: &str,
+    key: &str,
+    client_ca: &str,
+) -> Result<(rustls::ServerConfig, Arc<dyn ClientCertVerifier>), TlsError> {
+    let verifier = WebPkiClientVerifier::builder(Arc::new(load_roots(client_ca)?))
+        .build()
+        .map_err(|e| TlsError(format!("{client_ca}: {e}")))?;
+    let deferred = Arc::new(DeferredClientVerifier(verifier.clone()));
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(deferred)
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .map_err(|e| TlsError(format!("{cert}: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((config, verifier))
+}
+
+/// A server config that requires a client certificate from `client_ca` at handshake
+/// (the gateway simulator's frontier behaves like this).
+pub fn strict_server_config(
+    cert: &str,
+    key: &str,
+    client_ca: &str,
+) -> Result<rustls::ServerConfig, TlsError> {
+    let verifier = WebPkiClientVerifier::builder(Arc::new(load_roots(client_ca)?))
+        .build()
+        .map_err(|e| TlsError(format!("{client_ca}: {e}")))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .map_err(|e| TlsError(format!("{cert}: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Client config towards the gateway: its CA, and the regional authentication key.
+pub fn gateway_client_config(
+    ca: &str,
+    keys: &RegionalKeys,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let certified = keys
+        .tls_certified_key()
+        .map_err(|e| TlsError(e.to_string()))?;
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(load_roots(ca)?)
+        .with_client_cert_resolver(Arc::new(RegionalClientCert(certified))))
+}
+
+/// Checks a client chain after the handshake; the error text says why it is refused.
+pub fn verify_client_chain(
+    verifier: &dyn ClientCertVerifier,
+    chain: &[CertificateDer<'static>],
+) -> Result<Certificate, String> {
+    let (leaf, rest) = chain
+        .split_first()
+        .ok_or("no client certificate presented")?;
+    verifier
+        .verify_client_cert(leaf, rest, UnixTime::now())
+        .map_err(|e| format!("client certificate not accepted: {e}"))?;
+    Certificate::from_der(leaf.clone()).map_err(|e| e.to_string())
+}
+
+/// Verifier that proves key possession during the handshake and defers the chain check.
+#[derive(Debug)]
+struct DeferredClientVerifier(Arc<dyn ClientCertVerifier>);
+
+impl ClientCertVerifier for DeferredClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Always presents the regional authentication certificate.
+#[derive(Debug)]
+struct RegionalClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl ResolvesClientCert for RegionalClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}

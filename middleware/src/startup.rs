@@ -1,0 +1,260 @@
+//! Building and running the middleware: listeners bound from the configuration.
+//!
+//! `main` and the tests both go through [`App::build`], so the tests exercise
+//! exactly what runs in production.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::on;
+use deadpool_postgres::Pool;
+use hsm::{PemSigner, RegionalKeys};
+use http::{HeaderName, Request};
+use rustls::server::danger::ClientCertVerifier;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::audit::{CfHasher, TxContext};
+use crate::config::{Config, KeyBackend};
+use crate::forward::Operation;
+use crate::forward::checks::RegionalChecks;
+use crate::forward::gateway_client::GatewayClient;
+use crate::forward::handler::{handle, with_transaction_header};
+use crate::forward::tokens::TokenPolicy;
+use crate::metrics::Metrics;
+use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
+use crate::server::identity::{ClientIdentity, CnPatterns};
+use crate::server::tls::producer_server_config;
+
+/// Shared state of all handlers.
+#[derive(Debug)]
+pub struct AppState {
+    /// Database pool.
+    pub pool: Pool,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Client towards the gateway.
+    pub gateway: GatewayClient,
+    /// JWT treatment (case 1 or 2).
+    pub tokens: TokenPolicy,
+    /// Non-blocking regional checks.
+    pub checks: RegionalChecks,
+    /// Producer CN conventions.
+    pub cn_patterns: CnPatterns,
+    /// Fiscal-code hasher for the audit trail.
+    pub cf_hasher: CfHasher,
+    /// Request body limit.
+    pub max_body: u64,
+    /// Transaction header name.
+    pub tx_header: HeaderName,
+    /// Certificate case in force.
+    pub certificate_case: u8,
+    /// The regional keys (for status output).
+    pub keys: RegionalKeys,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// A built middleware: bound listeners, ready to run.
+pub struct App {
+    state: Arc<AppState>,
+    producer_listener: TcpListener,
+    admin_listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    verifier: Arc<dyn ClientCertVerifier>,
+    router: Router,
+    handshake_timeout: Duration,
+}
+
+/// Why the middleware could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// A key or certificate problem.
+    #[error("keys: {0}")]
+    Keys(#[from] hsm::Error),
+    /// A TLS problem.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::server::tls::TlsError),
+    /// A database problem.
+    #[error("{0}")]
+    Db(#[from] crate::db::DbError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Loads the regional key pair with the configured backend.
+pub fn load_keys(config: &Config) -> Result<RegionalKeys, hsm::Error> {
+    match config.keys.backend {
+        KeyBackend::Pem => {
+            tracing::warn!(
+                "keys.backend = \"pem\": private keys are read from files (development only)"
+            );
+            Ok(RegionalKeys {
+                authentication: Arc::new(PemSigner::load(
+                    &config.keys.auth_cert,
+                    &config.keys.auth_key,
+                )?),
+                signature: Arc::new(PemSigner::load(
+                    &config.keys.signature_cert,
+                    &config.keys.signature_key,
+                )?),
+            })
+        }
+    }
+}
+
+// === impl App ===
+
+impl App {
+    /// Loads keys, opens the pool, applies migrations, binds both listeners.
+    pub async fn build(config: &Config, metrics: Metrics) -> Result<Self, StartError> {
+        let keys = load_keys(config)?;
+        let pool = crate::db::pool(&config.database)?;
+        let applied = crate::db::migrate(&pool).await?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        let (server_config, verifier) = producer_server_config(
+            &config.server.tls_cert,
+            &config.server.tls_key,
+            &config.server.client_ca,
+        )?;
+        let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
+        let state = Arc::new(AppState {
+            gateway: GatewayClient::new(&config.gateway, &keys)?,
+            tokens: TokenPolicy {
+                case: config.gateway.certificate_case,
+                signer: keys.signature.clone(),
+                audience: config.gateway.base_url.trim_end_matches('/').to_string(),
+                lifetime_secs: config.gateway.jwt_lifetime_secs,
+                skew_secs: config.gateway.jwt_clock_skew_secs,
+            },
+            checks: RegionalChecks::new(&config.region).map_err(cfg_err)?,
+            cn_patterns: CnPatterns::new(&config.region.cn_patterns).map_err(cfg_err)?,
+            cf_hasher: CfHasher::new(config.audit.cf_hmac_key.expose_secret().as_bytes()),
+            max_body: config.server.max_body_bytes,
+            tx_header: HeaderName::from_bytes(config.region.transaction_header.as_bytes())
+                .map_err(|e| StartError::Config(e.to_string()))?,
+            certificate_case: config.gateway.certificate_case,
+            pool,
+            metrics,
+            keys,
+        });
+        let bind = |addr: String| async move {
+            TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })
+        };
+        let mut bases = vec![config.server.base_path.clone()];
+        bases.extend(config.server.alias_base_paths.iter().cloned());
+        Ok(Self {
+            router: producer_router(state.clone(), &bases),
+            producer_listener: bind(config.server.listen.clone()).await?,
+            admin_listener: bind(config.server.admin_listen.clone()).await?,
+            tls: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
+            verifier,
+            handshake_timeout: Duration::from_millis(config.server.handshake_timeout_ms),
+            state,
+        })
+    }
+
+    /// Address of the producer-facing listener.
+    pub fn producer_addr(&self) -> SocketAddr {
+        self.producer_listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Address of the admin listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The shared state (for tests).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+        let admin = crate::admin::router(self.state.clone());
+        let mut admin_shutdown = shutdown.clone();
+        let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
+            let _ = admin_shutdown.wait_for(|s| *s).await;
+        }));
+        let verifier = self.verifier.clone();
+        let metrics = self.state.metrics.clone();
+        serve_tls(
+            self.producer_listener,
+            self.tls,
+            self.handshake_timeout,
+            self.router,
+            move |conn, peer| ClientIdentity::from_connection(conn, verifier.as_ref(), peer),
+            move || metrics.tls_handshake_failures.inc(),
+            || ConnectionFate::Serve,
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            },
+        )
+        .await;
+        admin_task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// The gateway-identical API under every configured base path.
+fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
+    let mut router = Router::new();
+    for base in bases {
+        let base: &'static str = Box::leak(base.clone().into_boxed_str());
+        for (op, method, path) in Operation::ROUTES {
+            let state = state.clone();
+            let handler = move |req: Request<Body>| dispatch(state, Some(op), base, req);
+            router = router.route(
+                &format!("{base}{path}"),
+                on(method.try_into().expect("known method"), handler),
+            );
+        }
+    }
+    let fallback_state = state.clone();
+    router.fallback(move |req: Request<Body>| dispatch(fallback_state, None, "", req))
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    op: Option<Operation>,
+    base: &'static str,
+    req: Request<Body>,
+) -> axum::response::Response {
+    let tx = TxContext::start();
+    let identity = req
+        .extensions()
+        .get::<ClientIdentity>()
+        .cloned()
+        .unwrap_or_else(|| ClientIdentity {
+            peer: ([0, 0, 0, 0], 0).into(),
+            certificate: Err("no TLS session".into()),
+        });
+    let header = state.tx_header.clone();
+    let resp = handle(state, op, base, tx.clone(), identity, req).await;
+    with_transaction_header(resp, &header, &tx)
+}
