@@ -57,6 +57,9 @@ pub enum Command {
         /// JSON object of claims overriding the defaults.
         #[arg(long)]
         claims: Option<String>,
+        /// Print only one value (`authorization` or `fse_jwt_signature`) instead of JSON.
+        #[arg(long, value_parser = ["authorization", "fse_jwt_signature"])]
+        field: Option<String>,
         /// Signing key (PEM); default: the demo producer's.
         #[arg(
             long,

@@ -37,6 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pdf,
             operation,
             claims,
+            field,
             key,
             cert,
         } => {
@@ -49,7 +50,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let claims = devtools::dev_jwt::claims_for(operation, pdf.as_deref(), &overrides)?;
             let signer = devtools::dev_jwt::signer(&cert, &key)?;
-            println!("{}", devtools::dev_jwt::mint(&claims, &signer)?);
+            let pair = devtools::dev_jwt::mint(&claims, &signer)?;
+            match field {
+                Some(f) => println!("{}", pair[f.as_str()].as_str().unwrap_or_default()),
+                None => println!("{pair}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::GatewaySim(opts) => {

@@ -1,1 +1,87 @@
-fn main() {}
+//! End-to-end tests over real TLS and a real PostgreSQL (one binary, a module per feature).
+
+mod audit;
+mod auth;
+mod bad_input;
+mod forwarding;
+mod gateway_failures;
+mod signing;
+mod warnings;
+
+use integration_tests::stack::{TestStack, form, tokens};
+use integration_tests::testdata;
+use middleware::devtools::dev_jwt::JwtOperation;
+use serde_json::{Value, json};
+
+pub(crate) const LAB_OK: &str = "pdf/attachment/LAB_OK.pdf";
+pub(crate) const SIGNED_LAB: &str = "pdf/accreditamento/SIGNED_LAB1.pdf";
+pub(crate) const VALIDATION_BODY: &str =
+    r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VALIDATION"}"#;
+
+/// A publication `requestBody` for document `id`.
+pub(crate) fn publication_body(id: &str) -> String {
+    json!({
+        "healthDataFormat": "CDA", "mode": "ATTACHMENT", "tipologiaStruttura": "Ospedale",
+        "attiCliniciRegoleAccesso": ["P99"], "identificativoDoc": id,
+        "identificativoRep": "2.16.840.1.113883.2.9.2.160.4.5.1", "tipoDocumentoLivAlto": "REF",
+        "assettoOrganizzativo": "AD_PSC001", "dataInizioPrestazione": "20241020110012",
+        "dataFinePrestazione": "20241020110012", "tipoAttivitaClinica": "CON",
+        "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.489592",
+        "descriptions": ["019655^Bentelan^2.16.840.1.113883.2.9.6.1.5"], "administrativeRequest": ["SSN"]
+    })
+    .to_string()
+}
+
+/// Sends a multipart request through the middleware as the demo producer.
+pub(crate) async fn send_multipart(
+    stack: &TestStack,
+    method: reqwest::Method,
+    path: &str,
+    op: JwtOperation,
+    pdf: &[u8],
+    body: &str,
+    overrides: Value,
+) -> reqwest::Response {
+    let (auth, sig) = tokens(op, Some(pdf), overrides, "producer");
+    stack
+        .client(Some("producer"))
+        .request(method, format!("{}{path}", stack.mw_url))
+        .header("Authorization", auth)
+        .header("FSE-JWT-Signature", sig)
+        .header("Accept", "application/json")
+        .multipart(form(body, pdf.to_vec()))
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Validates `pdf` (activity VALIDATION) through the middleware.
+pub(crate) async fn validate(stack: &TestStack, pdf: &[u8]) -> reqwest::Response {
+    send_multipart(
+        stack,
+        reqwest::Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        pdf,
+        VALIDATION_BODY,
+        json!({}),
+    )
+    .await
+}
+
+/// Reads a response as (status, transaction id, JSON body).
+pub(crate) async fn read(r: reqwest::Response) -> (u16, String, Value) {
+    let status = r.status().as_u16();
+    let tx = r
+        .headers()
+        .get("x-transaction-id")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, tx, body)
+}
+
+pub(crate) fn pdf(rel: &str) -> Vec<u8> {
+    testdata(rel)
+}

@@ -1,1 +1,23 @@
-//! placeholder
+//! End-to-end harness: a real PostgreSQL cluster, the dev PKI, the gateway
+//! simulator and the middleware, all in-process on `127.0.0.1:0`.
+//!
+//! # Layout
+//! - [`pg`]: the throw-away cluster and one database per test (cloned from a migrated template).
+//! - [`stack`]: [`stack::TestStack`], a simulator plus a middleware wired together.
+
+pub mod pg;
+pub mod stack;
+
+/// Folder of the shared reference data (`../shared` beside the repository).
+pub fn shared_dir() -> std::path::PathBuf {
+    match std::env::var_os("FSEMW_SHARED") {
+        Some(d) => d.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
+
+/// Reads a file of `shared/testdata/`.
+pub fn testdata(rel: &str) -> Vec<u8> {
+    let p = shared_dir().join("testdata").join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}

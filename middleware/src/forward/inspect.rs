@@ -265,7 +265,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_limit_stops_the_stream() {
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from(vec![0u8; 600])); 3];
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            (0..3).map(|_| Ok(Bytes::from(vec![0u8; 600]))).collect();
         let (out, _task, too_large) =
             tee(futures_util::stream::iter(chunks), BodyKind::Other, 1000);
         let results: Vec<_> = out.collect().await;

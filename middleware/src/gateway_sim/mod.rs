@@ -145,6 +145,10 @@ pub struct Observed {
     pub signature: Option<String>,
     /// SHA-256 (hex) of the body.
     pub body_sha256: String,
+    /// HTTP status answered.
+    pub response_status: u16,
+    /// SHA-256 (hex) of the answer body.
+    pub response_sha256: String,
 }
 
 /// Shared simulator state.
@@ -377,7 +381,7 @@ async fn observe_and_fault(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let seen = Observed {
+    let mut seen = Observed {
         tls_client_cn: parts
             .extensions
             .get::<TlsClient>()
@@ -386,22 +390,15 @@ async fn observe_and_fault(
         request: format!("{} {}", parts.method, parts.uri.path()),
         authorization: header("authorization"),
         signature: header("fse-jwt-signature"),
-        body_sha256: hex::encode(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref(),
-        ),
+        body_sha256: sha256_hex(&bytes),
+        response_status: 0,
+        response_sha256: String::new(),
     };
-    {
-        let mut obs = state.observed.lock().expect("observed lock");
-        if obs.len() >= 100 {
-            obs.pop_front();
-        }
-        obs.push_back(seen);
-    }
     if let Some(d) = state.faults.delay() {
         tokio::time::sleep(d).await;
     }
     let fault = state.faults.get();
-    if fault.mode == FaultMode::Error {
+    let resp = if fault.mode == FaultMode::Error {
         let status = StatusCode::from_u16(fault.status.unwrap_or(503))
             .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let e = errors::err(
@@ -411,10 +408,29 @@ async fn observe_and_fault(
         );
         let mut resp = errors::Answer::new(errors::ErrPath::B).error(&e);
         *resp.status_mut() = status;
-        return resp;
-    }
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        resp
+    } else {
+        next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+            .await
+    };
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes = axum::body::to_bytes(rbody, 64 << 20)
         .await
+        .unwrap_or_default();
+    seen.response_status = rparts.status.as_u16();
+    seen.response_sha256 = sha256_hex(&rbytes);
+    {
+        let mut obs = state.observed.lock().expect("observed lock");
+        if obs.len() >= 100 {
+            obs.pop_front();
+        }
+        obs.push_back(seen);
+    }
+    Response::from_parts(rparts, axum::body::Body::from(rbytes))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 
 #[derive(Deserialize)]

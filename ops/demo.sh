@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The demo stack: PostgreSQL, dev PKI, gateway simulator, middleware, a demo producer.
+#   ops/demo.sh        start everything and stay in the foreground until Ctrl-C
+#   ops/demo.sh up     start everything, write .demo/env, return
+#   ops/demo.sh down   stop everything ops/demo.sh started
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEMO=$ROOT/.demo
+SHARED=${FSEMW_SHARED:-$ROOT/../shared}
+. "$ROOT/ops/lib.sh"
+MW_PORT=${MW_PORT:-8443} MW_ADMIN_PORT=${MW_ADMIN_PORT:-9090}
+SIM_PORT=${SIM_PORT:-9443} SIM_ADMIN_PORT=${SIM_ADMIN_PORT:-9444}
+
+down() {
+  for p in mw sim; do
+    if [ -f "$DEMO/$p.pid" ]; then kill "$(cat "$DEMO/$p.pid")" 2>/dev/null || true; rm -f "$DEMO/$p.pid"; fi
+  done
+  pg_stop_cluster "$DEMO/pg"
+  echo "demo stopped"
+}
+
+wait_http() { # URL TRIES
+  for _ in $(seq 1 "$2"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.5; done
+  echo "not ready: $1 (see $DEMO/*.log)" >&2; return 1
+}
+
+up() {
+  ensure_pkg curl curl
+  ensure_postgres
+  command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
+  (cd "$ROOT" && cargo build --release --bin fsemw)
+  FSEMW=$ROOT/target/release/fsemw
+  down >/dev/null 2>&1 || true
+  mkdir -p "$DEMO" && chmod 755 "$DEMO"
+  pg_start_cluster "$DEMO/pg"
+  "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
+    || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
+  [ -f "$DEMO/pki/producer.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+  local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
+  sed -e "s#^listen = .*#listen = \"127.0.0.1:$MW_PORT\"#" \
+      -e "s#^admin_listen = .*#admin_listen = \"127.0.0.1:$MW_ADMIN_PORT\"#" \
+      -e "s#^tls_cert = .*#tls_cert = \"$pki/mw-server.pem\"#" -e "s#^tls_key = .*#tls_key = \"$pki/mw-server.key\"#" \
+      -e "s#^client_ca = .*#client_ca = \"$pki/regional-ca.pem\"#" \
+      -e "s#^base_url = .*#base_url = \"$gtw_url\"#" -e "s#^ca = .*#ca = \"$pki/national-ca.pem\"#" \
+      -e "s#^auth_cert = .*#auth_cert = \"$pki/region-auth.pem\"#" -e "s#^auth_key = .*#auth_key = \"$pki/region-auth.key\"#" \
+      -e "s#^signature_cert = .*#signature_cert = \"$pki/region-sig.pem\"#" \
+      -e "s#^signature_key = .*#signature_key = \"$pki/region-sig.key\"#" \
+      -e "s#^url = .*#url = \"host=$DEMO/pg user=app dbname=fsemw\"#" \
+      -e "s#^cf_hmac_key = .*#cf_hmac_key = \"demo-only-key\"#" \
+      "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
+  nohup "$FSEMW" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
+    --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
+    --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" > "$DEMO/sim.log" 2>&1 &
+  echo $! > "$DEMO/sim.pid"
+  wait_http "http://127.0.0.1:$SIM_ADMIN_PORT/healthz" 40
+  export FSEMW_CONFIG=$DEMO/fsemw.toml
+  "$FSEMW" migrate >/dev/null
+  "$FSEMW" producer add --cn 01234567890.labdemo.it --app-id LABDEMO --app-vendor "FSEMW DEMO" \
+    --app-version 1.0 --role producer --organization aslba >/dev/null
+  nohup "$FSEMW" serve > "$DEMO/mw.log" 2>&1 &
+  echo $! > "$DEMO/mw.pid"
+  wait_http "http://127.0.0.1:$MW_ADMIN_PORT/healthz" 60
+  cat > "$DEMO/env" <<ENV
+export FSEMW=$FSEMW
+export FSEMW_CONFIG=$DEMO/fsemw.toml
+export MW_URL=https://localhost:$MW_PORT/v1
+export MW_ADMIN_URL=http://127.0.0.1:$MW_ADMIN_PORT
+export GTW_SIM_URL=$gtw_url
+export GTW_SIM_ADMIN_URL=http://127.0.0.1:$SIM_ADMIN_PORT
+export DEMO_CA=$pki/ca-bundle.pem
+export DEMO_PRODUCER_CERT=$pki/producer.pem
+export DEMO_PRODUCER_KEY=$pki/producer.key
+export FSEMW_DEV_JWT_CERT=$pki/producer.pem
+export FSEMW_DEV_JWT_KEY=$pki/producer.key
+export DATABASE_URL="host=$DEMO/pg user=app dbname=fsemw"
+ENV
+  cat <<MSG
+The demo stack is up (logs in .demo/*.log). Try it:
+
+  source .demo/env
+  PDF=$SHARED/testdata/pdf/attachment/LAB_OK.pdf
+  curl -sS -i --cacert "\$DEMO_CA" --cert "\$DEMO_PRODUCER_CERT" --key "\$DEMO_PRODUCER_KEY" \\
+    -H "Authorization: \$(\$FSEMW dev-jwt --pdf "\$PDF" --operation validation --field authorization)" \\
+    -H "FSE-JWT-Signature: \$(\$FSEMW dev-jwt --pdf "\$PDF" --operation validation --field fse_jwt_signature)" \\
+    -F 'requestBody={"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VALIDATION"}' \\
+    -F "file=@\$PDF;type=application/pdf" "\$MW_URL/documents/validation"
+
+  \$FSEMW tx show <X-Transaction-Id of the answer>
+MSG
+}
+
+case "${1:-foreground}" in
+  up) up ;;
+  down) down ;;
+  foreground)
+    up
+    trap 'down; exit 0' INT TERM
+    echo "Ctrl-C stops the demo."
+    while sleep 3600; do :; done ;;
+  *) echo "usage: ops/demo.sh [up|down]" >&2; exit 64 ;;
+esac

@@ -1,0 +1,50 @@
+# Shared shell helpers for ops/ scripts (sourced, not run).
+
+# Installs Debian packages whose command is missing: ensure_pkg COMMAND PACKAGE...
+ensure_pkg() {
+  local cmd=$1; shift
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    echo "installing $*" >&2
+    if [ ! -f /var/lib/apt/periodic/fsemw-updated ]; then apt-get update -qq >&2; mkdir -p /var/lib/apt/periodic; touch /var/lib/apt/periodic/fsemw-updated; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+  fi
+}
+
+# Installs PostgreSQL when its server binaries are missing.
+ensure_postgres() {
+  pg_bindir >/dev/null 2>&1 || ensure_pkg __no_such_command__ postgresql
+}
+
+# The PostgreSQL server binaries folder (Debian keeps them off PATH).
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  command -v initdb >/dev/null 2>&1 && { dirname "$(command -v initdb)"; return 0; }
+  return 1
+}
+
+# Runs a command as the postgres user when we are root (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Starts a socket-only throw-away cluster in $1 (user "app", trust auth).
+pg_start_cluster() {
+  local dir=$1 bin
+  bin=$(pg_bindir) || { echo "PostgreSQL server binaries not found" >&2; return 1; }
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_pg "$bin/initdb" -D "$dir/data" -A trust -U app -N >/dev/null
+  fi
+  as_pg "$bin/pg_ctl" -w -D "$dir/data" -l "$dir/log" \
+    -o "-c listen_addresses='' -c unix_socket_directories=$dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
+    start >/dev/null
+}
+
+pg_stop_cluster() {
+  local dir=$1 bin
+  bin=$(pg_bindir) || return 0
+  [ -f "$dir/data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+}

@@ -1,0 +1,272 @@
+//! Every endpoint of the contract is forwarded and answered by the gateway.
+
+use integration_tests::stack::{StackOptions, TestStack, tokens};
+use middleware::devtools::dev_jwt::JwtOperation;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{
+    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, validate,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_returns_the_gateway_answer_with_a_transaction_id() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (status, tx, body) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!tx.is_empty());
+    assert_eq!(body["traceID"].as_str().unwrap().len(), 16);
+    assert!(
+        body["workflowInstanceId"]
+            .as_str()
+            .unwrap()
+            .ends_with("^^^^urn:ihe:iti:xdw:2013:workflowInstanceId")
+    );
+    assert!(
+        body.get("warning").is_none(),
+        "no national and no local warning expected: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_document_lifecycle_goes_through() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let signed = pdf(SIGNED_LAB);
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE1";
+    let (s, _, v) = read(validate(&stack, &signed).await).await;
+    assert_eq!(s, 201, "{v}");
+    let wii = v["workflowInstanceId"].as_str().unwrap().to_string();
+
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents",
+            JwtOperation::Create,
+            &signed,
+            &publication_body(id),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 202, "create: {b}");
+    assert_eq!(
+        b["workflowInstanceId"],
+        wii.as_str(),
+        "publication is linked to its validation"
+    );
+
+    // Status by workflowInstanceId: the visibility rule needs a region after '#' in the bearer sub.
+    let (auth, _) = tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    let r = stack
+        .client(Some("producer"))
+        .get(format!("{}/status/{wii}", stack.mw_url))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 200, "status: {b}");
+    let types: Vec<&str> = b["transactionData"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["VALIDATION", "PUBLICATION"]);
+
+    let trace = b["transactionData"][1]["traceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = stack
+        .client(Some("producer"))
+        .get(format!("{}/status/search/{trace}", stack.mw_url))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, 200);
+
+    let enc = id.replace('^', "%5E");
+    for (path, op) in [
+        (format!("/documents/{enc}/metadata"), "metadata"),
+        (
+            format!("/documents/{enc}/metadata-iti-57"),
+            "metadata-iti-57",
+        ),
+    ] {
+        let (auth, sig) = tokens(JwtOperation::Metadata, None, json!({}), "producer");
+        let r = stack.client(Some("producer")).put(format!("{}{path}", stack.mw_url))
+            .header("Authorization", auth).header("FSE-JWT-Signature", sig)
+            .json(&json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"}))
+            .send().await.unwrap();
+        let (s, _, b) = read(r).await;
+        assert_eq!(s, 200, "{op}: {b}");
+    }
+
+    // Replace needs a fresh validation of the (same) document.
+    assert_eq!(read(validate(&stack, &signed).await).await.0, 201);
+    let new_id = "2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE2";
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::PUT,
+            &format!("/documents/{enc}"),
+            JwtOperation::Replace,
+            &signed,
+            &publication_body(new_id),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 202, "replace: {b}");
+
+    let enc2 = new_id.replace('^', "%5E");
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::PUT,
+            &format!("/documents/validate-and-replace/{enc2}"),
+            JwtOperation::Replace,
+            &signed,
+            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE3"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 202, "validate-and-replace: {b}");
+
+    let (auth, sig) = tokens(JwtOperation::Delete, None, json!({}), "producer");
+    let r = stack
+        .client(Some("producer"))
+        .delete(format!(
+            "{}/documents/{}",
+            stack.mw_url, "2.16.840.1.113883.2.9.2.160.4.4%5ELIFECYCLE3"
+        ))
+        .header("Authorization", auth.clone())
+        .header("FSE-JWT-Signature", sig.clone())
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 200, "delete: {b}");
+    // Deleting again: the gateway's 404 comes back.
+    let r = stack
+        .client(Some("producer"))
+        .delete(format!(
+            "{}/documents/{}",
+            stack.mw_url, "2.16.840.1.113883.2.9.2.160.4.4%5ELIFECYCLE3"
+        ))
+        .header("Authorization", auth)
+        .header("FSE-JWT-Signature", sig)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (404, Some("/msg/record-not-found"))
+    );
+
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents/validate-and-create",
+            JwtOperation::Create,
+            &signed,
+            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^VC1"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 202, "validate-and-create: {b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fhir_validation_and_the_alias_base_are_forwarded() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let lab = pdf(LAB_OK);
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/fhir-validation",
+        JwtOperation::Validation,
+        &lab,
+        r#"{"mode":"ATTACHMENT","activity":"VERIFICA"}"#,
+        json!({}),
+    )
+    .await;
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 200, "{b}");
+    let (auth, sig) = tokens(JwtOperation::Validation, Some(&lab), json!({}), "producer");
+    let alias = stack.mw_url.replace("/v1", "/gateway/v2");
+    let r = stack
+        .client(Some("producer"))
+        .post(format!("{alias}/documents/validation"))
+        .header("Authorization", auth)
+        .header("FSE-JWT-Signature", sig)
+        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(r).await.0, 201);
+    let seen = stack.observed().await;
+    assert!(
+        seen.iter()
+            .all(|o| o["request"].as_str().unwrap().contains(" /v1/documents/")),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publication_without_validation_gets_the_gateway_refusal() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let signed = pdf(SIGNED_LAB);
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents",
+            JwtOperation::Create,
+            &signed,
+            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^X"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, b["type"].as_str(), b["detail"].as_str()),
+        (
+            400,
+            Some("/msg/cda-match"),
+            Some("Il CDA non risulta validato")
+        )
+    );
+    // An unsigned PDF cannot be published.
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents",
+            JwtOperation::Create,
+            &pdf(LAB_OK),
+            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^Y"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, b["type"].as_str()), (400, Some("/msg/sign-error")));
+}

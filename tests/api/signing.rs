@@ -1,0 +1,182 @@
+//! Certificate cases: case 2 re-signs with the regional key, case 1 forwards untouched.
+
+use hsm::jwt::Jwt;
+use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
+use middleware::devtools::dev_jwt::JwtOperation;
+use serde_json::json;
+
+use crate::{LAB_OK, VALIDATION_BODY, pdf, read, send_multipart};
+
+const REISSUED: [&str; 5] = ["iss", "aud", "iat", "exp", "jti"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_2_tokens_are_regional_and_keep_the_producer_claims() {
+    let stack = TestStack::spawn(StackOptions {
+        case: 2,
+        ..Default::default()
+    })
+    .await;
+    let lab = pdf(LAB_OK);
+    let (auth, sig) = tokens(
+        JwtOperation::Validation,
+        Some(&lab),
+        json!({"subject_application_version": "1.0"}),
+        "producer",
+    );
+    let r = stack
+        .client(Some("producer"))
+        .post(format!("{}/documents/validation", stack.mw_url))
+        .header("Authorization", &auth)
+        .header("FSE-JWT-Signature", &sig)
+        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 201, "the simulator accepted the regional tokens: {b}");
+
+    let seen = stack.observed().await.pop().unwrap();
+    let region_auth = hsm::Certificate::load_pem_chain(&pki().cert("region-auth"))
+        .unwrap()
+        .remove(0);
+    let region_sig = hsm::Certificate::load_pem_chain(&pki().cert("region-sig"))
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        seen["tls_client_cn"],
+        region_auth.subject_cn(),
+        "TLS to the gateway uses the regional authentication certificate"
+    );
+
+    let sent = Jwt::parse(&sig).unwrap();
+    let got = Jwt::parse(seen["signature"].as_str().unwrap()).unwrap();
+    got.verify_with(&region_sig)
+        .expect("signed with the regional signature key");
+    assert_eq!(
+        got.x5c_leaf().unwrap().subject_cn(),
+        region_sig.subject_cn()
+    );
+    assert_eq!(
+        got.claims.names().collect::<Vec<_>>(),
+        sent.claims.names().collect::<Vec<_>>(),
+        "claim order kept"
+    );
+    for name in sent.claims.names() {
+        if !REISSUED.contains(&name) {
+            assert_eq!(
+                got.claims.raw(name),
+                sent.claims.raw(name),
+                "claim {name} must be byte-identical"
+            );
+        }
+    }
+    assert_eq!(
+        got.claims.string("iss").unwrap(),
+        format!("integrity:{}", region_sig.subject_cn())
+    );
+    assert_eq!(got.claims.string("aud").unwrap(), stack.sim_url);
+    assert_ne!(got.claims.raw("jti"), sent.claims.raw("jti"));
+
+    let bearer = Jwt::parse(
+        seen["authorization"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap(),
+    )
+    .unwrap();
+    bearer.verify_with(&region_sig).unwrap();
+    assert_eq!(
+        bearer.claims.string("iss").unwrap(),
+        format!("auth:{}", region_sig.subject_cn())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_2_refuses_tokens_not_signed_by_the_producer() {
+    let stack = TestStack::spawn(StackOptions {
+        case: 2,
+        ..Default::default()
+    })
+    .await;
+    let lab = pdf(LAB_OK);
+    // Signed by another key than the producer's certificate.
+    let (auth, sig) = tokens(
+        JwtOperation::Validation,
+        Some(&lab),
+        json!({}),
+        "producer-unregistered",
+    );
+    let r = stack
+        .client(Some("producer"))
+        .post(format!("{}/documents/validation", stack.mw_url))
+        .header("Authorization", auth)
+        .header("FSE-JWT-Signature", sig)
+        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
+        .send()
+        .await
+        .unwrap();
+    let (s, tx, b) = read(r).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (403, Some("mw/unauthorized")),
+        "{b}"
+    );
+    assert!(!tx.is_empty());
+    // Expired token.
+    let r = send_multipart(
+        &stack,
+        reqwest::Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &lab,
+        VALIDATION_BODY,
+        json!({"exp": 1_000_000}),
+    )
+    .await;
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 403, "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("expired"));
+    assert!(
+        stack.observed().await.is_empty(),
+        "nothing reached the gateway"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_1_forwards_the_tokens_untouched() {
+    let stack = TestStack::spawn(StackOptions {
+        case: 1,
+        sim_checks_audience: false,
+        ..Default::default()
+    })
+    .await;
+    let lab = pdf(LAB_OK);
+    let (auth, sig) = tokens(
+        JwtOperation::Validation,
+        Some(&lab),
+        json!({}),
+        "producer-national-sig",
+    );
+    let r = stack
+        .client(Some("producer"))
+        .post(format!("{}/documents/validation", stack.mw_url))
+        .header("Authorization", &auth)
+        .header("FSE-JWT-Signature", &sig)
+        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 201, "{b}");
+    let seen = stack.observed().await.pop().unwrap();
+    assert_eq!(seen["authorization"], auth.as_str());
+    assert_eq!(seen["signature"], sig.as_str());
+    let body_hash =
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"").as_ref());
+    assert_ne!(seen["body_sha256"], body_hash.as_str());
+    assert_eq!(
+        seen["tls_client_cn"].as_str().unwrap().split('#').next(),
+        Some("A1")
+    );
+}

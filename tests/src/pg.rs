@@ -1,0 +1,147 @@
+//! Throw-away PostgreSQL from the system's binaries.
+//!
+//! `ops/test.sh` starts one socket-only cluster with a migrated `mw_template`
+//! database and exports `MW_TEST_PGHOST`; without it (plain `cargo test`) the
+//! harness starts a private cluster for the test process.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+static CLUSTER: OnceLock<String> = OnceLock::new();
+static TEMPLATE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+fn pg_bindir() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.pop()
+        .expect("PostgreSQL server binaries (Debian package postgresql) are required")
+}
+
+fn as_postgres(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // initdb refuses root; CI runs as root.
+    if is_root() {
+        let uid = nix_id("-u");
+        let gid = nix_id("-g");
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+fn nix_id(flag: &str) -> u32 {
+    let out = Command::new("id")
+        .args([flag, "postgres"])
+        .output()
+        .expect("id postgres");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("postgres user exists")
+}
+
+/// The socket folder of the cluster, starting a private one when needed.
+pub fn cluster_host() -> String {
+    CLUSTER
+        .get_or_init(|| {
+            if let Ok(h) = std::env::var("MW_TEST_PGHOST") {
+                return h;
+            }
+            let dir = std::env::temp_dir().join(format!("fsemw-pg-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            if is_root() {
+                Command::new("chown").args(["postgres:", &dir.display().to_string()]).status().expect("chown");
+            }
+            let bin = pg_bindir();
+            let data = dir.join("data");
+            let ok = as_postgres(Command::new(bin.join("initdb")).args(["-A", "trust", "-U", "app", "-N", "-D"]).arg(&data))
+                .output()
+                .expect("initdb")
+                .status
+                .success();
+            assert!(ok, "initdb failed");
+            let opts = format!(
+                "-c listen_addresses='' -c unix_socket_directories={} -c fsync=off -c max_connections=300",
+                dir.display()
+            );
+            let ok = as_postgres(Command::new(bin.join("pg_ctl")).args(["-w", "-D"]).arg(&data).args([
+                "-l",
+                &dir.join("log").display().to_string(),
+                "-o",
+                &opts,
+                "start",
+            ]))
+            .output()
+            .expect("pg_ctl")
+            .status
+            .success();
+            assert!(ok, "pg_ctl start failed");
+            dir.display().to_string()
+        })
+        .clone()
+}
+
+async fn admin_client(host: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host={host} user=app dbname=postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to the test cluster");
+    tokio::spawn(conn);
+    client
+}
+
+/// Creates a fresh database cloned from the migrated template; returns its connection string.
+pub async fn fresh_database() -> String {
+    let host = cluster_host();
+    TEMPLATE
+        .get_or_init(|| async {
+            let admin = admin_client(&host).await;
+            let exists = admin
+                .query_opt(
+                    "SELECT 1 FROM pg_database WHERE datname = 'mw_template'",
+                    &[],
+                )
+                .await
+                .expect("query");
+            if exists.is_none() {
+                admin
+                    .batch_execute("CREATE DATABASE mw_template")
+                    .await
+                    .expect("create template");
+                let cfg = middleware::config::DatabaseConfig {
+                    url: format!("host={host} user=app dbname=mw_template"),
+                    password: None,
+                    pool_size: 1,
+                };
+                let pool = middleware::db::pool(&cfg).expect("pool");
+                middleware::db::migrate(&pool)
+                    .await
+                    .expect("migrate template");
+                pool.close();
+            }
+        })
+        .await;
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin_client(&host).await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE mw_template"))
+        .await
+        .expect("clone template");
+    format!("host={host} user=app dbname={name}")
+}

@@ -1,0 +1,298 @@
+//! A gateway simulator and a middleware wired together over real mTLS.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use middleware::config::{
+    AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
+    LogConfig, RegionConfig, ServerConfig,
+};
+use middleware::devtools::dev_pki::{DevPki, PkiNames, generate};
+use middleware::gateway_sim::{GatewaySim, NoSchemaValidation, SimOptions};
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+static PKI: OnceLock<DevPki> = OnceLock::new();
+
+/// The dev PKI: `MW_TEST_PKI` when set (made by ops/test.sh), else generated once per process.
+pub fn pki() -> &'static DevPki {
+    PKI.get_or_init(|| {
+        middleware::install_crypto_provider();
+        if let Ok(dir) = std::env::var("MW_TEST_PKI") {
+            return DevPki {
+                dir: PathBuf::from(dir),
+            };
+        }
+        let dir = std::env::temp_dir().join(format!("fsemw-pki-{}", std::process::id()));
+        generate(&dir, &PkiNames::default()).expect("dev PKI")
+    })
+}
+
+/// Knobs of one stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Certificate case.
+    pub case: u8,
+    /// Gateway request timeout.
+    pub request_timeout_ms: u64,
+    /// Body limit.
+    pub max_body_bytes: u64,
+    /// `test` or `production`.
+    pub environment: Environment,
+    /// Test fiscal codes of the profile.
+    pub test_fiscal_codes: Vec<String>,
+    /// Whether the simulator checks `aud` against its own base URL.
+    pub sim_checks_audience: bool,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            case: 2,
+            request_timeout_ms: 5_000,
+            max_body_bytes: 5 * 1024 * 1024,
+            environment: Environment::Test,
+            test_fiscal_codes: vec!["RMSLSO31M04Z404R".into()],
+            sim_checks_audience: true,
+        }
+    }
+}
+
+/// A running simulator + middleware.
+pub struct TestStack {
+    /// Producer-facing base URL (`…/v1`).
+    pub mw_url: String,
+    /// Middleware admin base URL.
+    pub admin_url: String,
+    /// Simulator base URL (`…/v1`).
+    pub sim_url: String,
+    /// Simulator admin base URL.
+    pub sim_admin_url: String,
+    /// Database connection string.
+    pub database_url: String,
+    /// The middleware state (pool, metrics).
+    pub state: Arc<middleware::startup::AppState>,
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The demo producer's CN.
+pub const PRODUCER_CN: &str = "01234567890.labdemo.it";
+
+// === impl TestStack ===
+
+impl TestStack {
+    /// Starts both servers with `opts` and registers the demo producer.
+    pub async fn spawn(opts: StackOptions) -> Self {
+        let pki = pki();
+        let (stop, rx) = watch::channel(false);
+        let mut sim_opts = SimOptions {
+            listen: "127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            cert: pki.cert("gtw-sim"),
+            key: pki.key("gtw-sim"),
+            client_ca: pki.cert("national-ca"),
+            jwt_ca: vec![pki.cert("national-ca")],
+            audience: None,
+            base_path: "/v1".into(),
+        };
+        if opts.case == 1 {
+            // In case 1 producers sign with their own (here: regionally issued) certificates.
+            sim_opts.jwt_ca.push(pki.cert("regional-ca"));
+        }
+        // Bind first to learn the port, then rebuild with the audience when it is checked.
+        let probe = GatewaySim::build(&sim_opts, Arc::new(NoSchemaValidation))
+            .await
+            .expect("sim");
+        let sim_addr = probe.addr();
+        drop(probe);
+        sim_opts.listen = sim_addr.to_string();
+        let sim_url = format!("https://localhost:{}/v1", sim_addr.port());
+        if opts.sim_checks_audience {
+            sim_opts.audience = Some(sim_url.clone());
+        }
+        let sim = GatewaySim::build(&sim_opts, Arc::new(NoSchemaValidation))
+            .await
+            .expect("sim");
+        let sim_admin_url = format!("http://{}", sim.admin_addr());
+        tokio::spawn(sim.run(rx.clone()));
+
+        let database_url = crate::pg::fresh_database().await;
+        let config = config(pki, &opts, &sim_url, &database_url);
+        let app = middleware::startup::App::build(&config, middleware::metrics::Metrics::new())
+            .await
+            .expect("app");
+        let mw_url = format!("https://localhost:{}/v1", app.producer_addr().port());
+        let admin_url = format!("http://{}", app.admin_addr());
+        let state = app.state();
+        tokio::spawn(app.run(rx));
+        let producer = middleware::db::producers::NewProducer {
+            cert_cn: PRODUCER_CN.into(),
+            application_id: "LABDEMO".into(),
+            application_vendor: "FSEMW DEMO".into(),
+            application_version: "1.0".into(),
+            role: "producer".into(),
+            organization: "aslba".into(),
+            signing_cert_pem: None,
+        };
+        middleware::db::producers::upsert(&state.pool, &producer)
+            .await
+            .expect("register producer");
+        Self {
+            mw_url,
+            admin_url,
+            sim_url,
+            sim_admin_url,
+            database_url,
+            state,
+            stop,
+        }
+    }
+
+    /// An HTTPS client presenting `name`'s certificate (`None`: no client certificate).
+    pub fn client(&self, name: Option<&str>) -> reqwest::Client {
+        use middleware::server::tls::{load_certs, load_key, load_roots};
+        let pki = pki();
+        let builder = rustls::ClientConfig::builder()
+            .with_root_certificates(load_roots(&pki.cert("ca-bundle")).unwrap());
+        let tls = match name {
+            Some(n) => builder
+                .with_client_auth_cert(
+                    load_certs(&pki.cert(n)).unwrap(),
+                    load_key(&pki.key(n)).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .build()
+            .unwrap()
+    }
+
+    /// Sets the simulator's fault mode.
+    pub async fn fault(&self, body: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/faults", self.sim_admin_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "fault not accepted");
+    }
+
+    /// What the simulator saw, oldest first.
+    pub async fn observed(&self) -> Vec<Value> {
+        let r = reqwest::get(format!("{}/observed", self.sim_admin_url))
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    }
+
+    /// Audit rows matching a query string.
+    pub async fn transactions(&self, query: &str) -> Vec<Value> {
+        let r = reqwest::get(format!("{}/admin/transactions?{query}", self.admin_url))
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v["transactions"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The Prometheus exposition.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+fn config(pki: &DevPki, opts: &StackOptions, sim_url: &str, database_url: &str) -> Config {
+    Config {
+        server: ServerConfig {
+            listen: "127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            tls_cert: pki.cert("mw-server"),
+            tls_key: pki.key("mw-server"),
+            client_ca: pki.cert("regional-ca"),
+            base_path: "/v1".into(),
+            alias_base_paths: vec!["/gateway/v2".into()],
+            max_body_bytes: opts.max_body_bytes,
+            handshake_timeout_ms: 5_000,
+        },
+        gateway: GatewayConfig {
+            base_url: sim_url.into(),
+            ca: pki.cert("national-ca"),
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: opts.request_timeout_ms,
+            certificate_case: opts.case,
+            jwt_lifetime_secs: 300,
+            jwt_clock_skew_secs: 60,
+        },
+        keys: KeysConfig {
+            backend: KeyBackend::Pem,
+            auth_cert: pki.cert("region-auth"),
+            auth_key: pki.key("region-auth"),
+            signature_cert: pki.cert("region-sig"),
+            signature_key: pki.key("region-sig"),
+        },
+        database: DatabaseConfig {
+            url: database_url.into(),
+            password: None,
+            pool_size: 8,
+        },
+        audit: AuditConfig {
+            cf_hmac_key: "test-key".to_string().into(),
+        },
+        region: RegionConfig {
+            name: "Puglia".into(),
+            code: "160".into(),
+            environment: opts.environment,
+            cn_patterns: vec![r"^[0-9]{11}\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.it$".into()],
+            document_id_pattern: r"^2\.16\.840\.1\.113883\.2\.9\.2\.160\.4\.4\^.+$".into(),
+            repository_id_pattern: r"^2\.16\.840\.1\.113883\.2\.9\.2\.160\.4\.5\.[0-9A-Za-z.]+$"
+                .into(),
+            test_fiscal_codes: opts.test_fiscal_codes.clone(),
+            transaction_header: "X-Transaction-Id".into(),
+        },
+        log: LogConfig::default(),
+    }
+}
+
+/// A producer's token pair for `pdf`, with claim overrides, signed by `signer` (a PKI name).
+pub fn tokens(
+    op: middleware::devtools::dev_jwt::JwtOperation,
+    pdf: Option<&[u8]>,
+    overrides: Value,
+    signer: &str,
+) -> (String, String) {
+    let pki = pki();
+    let overrides: Map<String, Value> = overrides.as_object().cloned().unwrap_or_default();
+    let claims = middleware::devtools::dev_jwt::claims_for(op, pdf, &overrides).expect("claims");
+    let signer = hsm::PemSigner::load(&pki.cert(signer), &pki.key(signer)).expect("signer");
+    let pair = middleware::devtools::dev_jwt::mint(&claims, &signer).expect("mint");
+    (
+        pair["authorization"].as_str().unwrap().to_string(),
+        pair["fse_jwt_signature"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A gateway multipart form.
+pub fn form(request_body: &str, pdf: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("requestBody", request_body.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf)
+                .file_name("doc.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        )
+}
