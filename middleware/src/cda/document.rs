@@ -101,10 +101,9 @@ pub fn validation_hash(xml: &str) -> String {
     if let (Some(start), Some(end)) = (
         text.find("<legalAuthenticator"),
         text.find("</legalAuthenticator>"),
-    ) {
-        if end > start {
-            text.replace_range(start..end + "</legalAuthenticator>".len(), "");
-        }
+    ) && end > start
+    {
+        text.replace_range(start..end + "</legalAuthenticator>".len(), "");
     }
     base64::engine::general_purpose::STANDARD
         .encode(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())

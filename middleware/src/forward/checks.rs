@@ -121,13 +121,13 @@ impl RegionalChecks {
                 "repository_id_format",
             ),
         ] {
-            if let Some(v) = req.get(field).and_then(|v| v.as_str()) {
-                if !re.is_match(v) {
-                    out.push(LocalWarning {
-                        check,
-                        text: format!("[MW-OID] {field} non conforme al formato regionale: {v}"),
-                    });
-                }
+            if let Some(v) = req.get(field).and_then(|v| v.as_str())
+                && !re.is_match(v)
+            {
+                out.push(LocalWarning {
+                    check,
+                    text: format!("[MW-OID] {field} non conforme al formato regionale: {v}"),
+                });
             }
         }
     }

@@ -150,12 +150,12 @@ async fn forward(
 ) -> Result<Response, MwError> {
     let producer = authenticate(state, identity, rec).await?;
     let (parts, body) = req.into_parts();
-    if let Some(len) = content_length(&parts.headers) {
-        if len > state.max_body {
-            return Err(MwError::PayloadTooLarge {
-                limit: state.max_body,
-            });
-        }
+    if let Some(len) = content_length(&parts.headers)
+        && len > state.max_body
+    {
+        return Err(MwError::PayloadTooLarge {
+            limit: state.max_body,
+        });
     }
     let signing_cert = producer_signing_cert(&producer, identity)?;
     let tokens = state.tokens.process(&parts.headers, &signing_cert)?;
@@ -287,11 +287,12 @@ fn respond(
     }
     let texts: Vec<String> = local.into_iter().map(|w| w.text).collect();
     let mut body = answer;
-    if status.is_success() && !texts.is_empty() {
-        if let Some(merged) = warnings::apply(&body, &texts) {
-            body = Bytes::from(merged);
-            rec.local_warnings = Some(texts.join(","));
-        }
+    if status.is_success()
+        && !texts.is_empty()
+        && let Some(merged) = warnings::apply(&body, &texts)
+    {
+        body = Bytes::from(merged);
+        rec.local_warnings = Some(texts.join(","));
     }
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
@@ -353,12 +354,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 3 <= bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

@@ -27,7 +27,7 @@ pub enum Stop {
     /// A `/msg/...` error.
     Gtw(GtwError),
     /// A ready response (frontier).
-    Ready(Response),
+    Ready(Box<Response>),
 }
 
 impl From<GtwError> for Stop {
@@ -40,8 +40,12 @@ fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
     match r {
         Ok(resp) => resp,
         Err(Stop::Gtw(e)) => ans.error(&e),
-        Err(Stop::Ready(resp)) => resp,
+        Err(Stop::Ready(resp)) => *resp,
     }
+}
+
+fn refuse(status: StatusCode, title: &str, detail: &str) -> Stop {
+    Stop::Ready(Box::new(frontier_error(status, title, detail)))
 }
 
 /// Frontier and dispatcher checks of the tokens; returns the signature claims.
@@ -53,21 +57,20 @@ fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<Ra
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            Stop::Ready(frontier_error(
+            refuse(
                 StatusCode::UNAUTHORIZED,
                 "AuthenticationRequired",
                 "token Authorization assente",
-            ))
+            )
         })?;
     let bearer = Jwt::parse(bearer).map_err(|e| {
-        Stop::Ready(frontier_error(
+        refuse(
             StatusCode::BAD_REQUEST,
             "InteroperabilityInvalidRequest",
             &e.to_string(),
-        ))
+        )
     })?;
-    frontier(&bearer, &state.jwt_roots, audience, now)
-        .map_err(|(s, t, d)| Stop::Ready(frontier_error(s, t, &d)))?;
+    frontier(&bearer, &state.jwt_roots, audience, now).map_err(|(s, t, d)| refuse(s, t, &d))?;
     let Some(op) = op else {
         return Ok(bearer.claims);
     };
@@ -91,8 +94,7 @@ fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<Ra
             "/jwt-mandatory-field-missing",
         )
     })?;
-    frontier(&jwt, &state.jwt_roots, audience, now)
-        .map_err(|(s, t, d)| Stop::Ready(frontier_error(s, t, &d)))?;
+    frontier(&jwt, &state.jwt_roots, audience, now).map_err(|(s, t, d)| refuse(s, t, &d))?;
     dispatcher(&jwt.claims, op)?;
     Ok(jwt.claims)
 }

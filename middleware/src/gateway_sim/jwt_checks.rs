@@ -70,10 +70,10 @@ pub fn frontier(
         Some(_) => return Err(invalid("token scaduto (exp)".into())),
         None => return Err(invalid("claim exp assente".into())),
     }
-    if let Some(aud) = audience {
-        if jwt.claims.string("aud").as_deref() != Some(aud) {
-            return Err(invalid(format!("audience non valida, attesa {aud}")));
-        }
+    if let Some(aud) = audience
+        && jwt.claims.string("aud").as_deref() != Some(aud)
+    {
+        return Err(invalid(format!("audience non valida, attesa {aud}")));
     }
     Ok(())
 }
