@@ -201,7 +201,9 @@ impl Config {
         }
         let config: Config = Figment::new()
             .merge(Toml::file(path))
-            .merge(Env::prefixed("FSEMW_").split("__"))
+            // Only `SECTION__KEY` variables are overrides: `FSEMW_CONFIG` and the
+            // dev-tool variables share the prefix but are not configuration keys.
+            .merge(Env::prefixed("FSEMW_").filter(|k| k.as_str().contains("__")).split("__"))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
