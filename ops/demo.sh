@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEMO=$ROOT/.demo
-SHARED=${FSEMW_SHARED:-$ROOT/../shared}
+SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 . "$ROOT/ops/lib.sh"
 MW_PORT=${MW_PORT:-8443} MW_ADMIN_PORT=${MW_ADMIN_PORT:-9090}
 SIM_PORT=${SIM_PORT:-9443} SIM_ADMIN_PORT=${SIM_ADMIN_PORT:-9444}

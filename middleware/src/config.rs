@@ -203,7 +203,11 @@ impl Config {
             .merge(Toml::file(path))
             // Only `SECTION__KEY` variables are overrides: `FSEMW_CONFIG` and the
             // dev-tool variables share the prefix but are not configuration keys.
-            .merge(Env::prefixed("FSEMW_").filter(|k| k.as_str().contains("__")).split("__"))
+            .merge(
+                Env::prefixed("FSEMW_")
+                    .filter(|k| k.as_str().contains("__"))
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;

@@ -78,13 +78,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(EX_CONFIG));
                 }
             };
-            telemetry::init(&config.log.format, &config.log.filter);
             if let Command::Serve = command {
+                telemetry::init(&config.log.format, &config.log.filter);
                 let app = startup::App::build(&config, metrics::Metrics::new()).await?;
                 tracing::info!(producers = %app.producer_addr(), admin = %app.admin_addr(), "fsemw listening");
                 app.run(shutdown_signal()).await?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // One-shot commands print their result; only problems are logged.
+            telemetry::init(&config.log.format, "warn");
             with_config(config, command).await
         }
     }

@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-SHARED=${FSEMW_SHARED:-$ROOT/../shared}
+SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 DURATION=${1:-15} CONC=${2:-64}
 ops/demo.sh up >/dev/null
 trap 'ops/demo.sh down >/dev/null' EXIT

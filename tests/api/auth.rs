@@ -10,10 +10,12 @@ async fn call_as(stack: &TestStack, cert: Option<&str>) -> (u16, String, serde_j
     let lab = pdf(LAB_OK);
     let (auth, sig) = tokens(JwtOperation::Validation, Some(&lab), json!({}), "producer");
     let r = stack
-        .client(cert)
-        .post(format!("{}/documents/validation", stack.mw_url))
-        .header("Authorization", auth)
-        .header("FSE-JWT-Signature", sig)
+        .call(
+            cert,
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((&auth, &sig)),
+        )
         .multipart(form(VALIDATION_BODY, lab))
         .send()
         .await

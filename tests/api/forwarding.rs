@@ -65,8 +65,12 @@ async fn the_whole_document_lifecycle_goes_through() {
         "producer",
     );
     let r = stack
-        .client(Some("producer"))
-        .get(format!("{}/status/{wii}", stack.mw_url))
+        .call(
+            Some("producer"),
+            Method::GET,
+            &format!("/status/{wii}"),
+            None,
+        )
         .header("Authorization", &auth)
         .send()
         .await
@@ -86,8 +90,12 @@ async fn the_whole_document_lifecycle_goes_through() {
         .unwrap()
         .to_string();
     let r = stack
-        .client(Some("producer"))
-        .get(format!("{}/status/search/{trace}", stack.mw_url))
+        .call(
+            Some("producer"),
+            Method::GET,
+            &format!("/status/search/{trace}"),
+            None,
+        )
         .header("Authorization", &auth)
         .send()
         .await
@@ -103,8 +111,7 @@ async fn the_whole_document_lifecycle_goes_through() {
         ),
     ] {
         let (auth, sig) = tokens(JwtOperation::Metadata, None, json!({}), "producer");
-        let r = stack.client(Some("producer")).put(format!("{}{path}", stack.mw_url))
-            .header("Authorization", auth).header("FSE-JWT-Signature", sig)
+        let r = stack.call(Some("producer"), reqwest::Method::PUT, &path, Some((&auth, &sig)))
             .json(&json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"}))
             .send().await.unwrap();
         let (s, _, b) = read(r).await;
@@ -146,14 +153,14 @@ async fn the_whole_document_lifecycle_goes_through() {
     assert_eq!(s, 202, "validate-and-replace: {b}");
 
     let (auth, sig) = tokens(JwtOperation::Delete, None, json!({}), "producer");
+    let lifecycle3 = "/documents/2.16.840.1.113883.2.9.2.160.4.4%5ELIFECYCLE3";
     let r = stack
-        .client(Some("producer"))
-        .delete(format!(
-            "{}/documents/{}",
-            stack.mw_url, "2.16.840.1.113883.2.9.2.160.4.4%5ELIFECYCLE3"
-        ))
-        .header("Authorization", auth.clone())
-        .header("FSE-JWT-Signature", sig.clone())
+        .call(
+            Some("producer"),
+            Method::DELETE,
+            lifecycle3,
+            Some((&auth, &sig)),
+        )
         .send()
         .await
         .unwrap();
@@ -161,13 +168,12 @@ async fn the_whole_document_lifecycle_goes_through() {
     assert_eq!(s, 200, "delete: {b}");
     // Deleting again: the gateway's 404 comes back.
     let r = stack
-        .client(Some("producer"))
-        .delete(format!(
-            "{}/documents/{}",
-            stack.mw_url, "2.16.840.1.113883.2.9.2.160.4.4%5ELIFECYCLE3"
-        ))
-        .header("Authorization", auth)
-        .header("FSE-JWT-Signature", sig)
+        .call(
+            Some("producer"),
+            Method::DELETE,
+            lifecycle3,
+            Some((&auth, &sig)),
+        )
         .send()
         .await
         .unwrap();

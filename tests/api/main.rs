@@ -44,10 +44,7 @@ pub(crate) async fn send_multipart(
 ) -> reqwest::Response {
     let (auth, sig) = tokens(op, Some(pdf), overrides, "producer");
     stack
-        .client(Some("producer"))
-        .request(method, format!("{}{path}", stack.mw_url))
-        .header("Authorization", auth)
-        .header("FSE-JWT-Signature", sig)
+        .call(Some("producer"), method, path, Some((&auth, &sig)))
         .header("Accept", "application/json")
         .multipart(form(body, pdf.to_vec()))
         .send()

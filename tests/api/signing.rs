@@ -24,10 +24,12 @@ async fn case_2_tokens_are_regional_and_keep_the_producer_claims() {
         "producer",
     );
     let r = stack
-        .client(Some("producer"))
-        .post(format!("{}/documents/validation", stack.mw_url))
-        .header("Authorization", &auth)
-        .header("FSE-JWT-Signature", &sig)
+        .call(
+            Some("producer"),
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((&auth, &sig)),
+        )
         .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
         .send()
         .await
@@ -108,10 +110,12 @@ async fn case_2_refuses_tokens_not_signed_by_the_producer() {
         "producer-unregistered",
     );
     let r = stack
-        .client(Some("producer"))
-        .post(format!("{}/documents/validation", stack.mw_url))
-        .header("Authorization", auth)
-        .header("FSE-JWT-Signature", sig)
+        .call(
+            Some("producer"),
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((&auth, &sig)),
+        )
         .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
         .send()
         .await
@@ -159,10 +163,12 @@ async fn case_1_forwards_the_tokens_untouched() {
         "producer-national-sig",
     );
     let r = stack
-        .client(Some("producer"))
-        .post(format!("{}/documents/validation", stack.mw_url))
-        .header("Authorization", &auth)
-        .header("FSE-JWT-Signature", &sig)
+        .call(
+            Some("producer"),
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((&auth, &sig)),
+        )
         .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
         .send()
         .await

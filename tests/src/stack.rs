@@ -175,6 +175,25 @@ impl TestStack {
             .unwrap()
     }
 
+    /// A request to the middleware (`path` after the base) as `cert`, with the token pair when given.
+    pub fn call(
+        &self,
+        cert: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        pair: Option<(&str, &str)>,
+    ) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client(cert)
+            .request(method, format!("{}{path}", self.mw_url));
+        if let Some((auth, sig)) = pair {
+            r = r
+                .header("Authorization", auth)
+                .header("FSE-JWT-Signature", sig);
+        }
+        r
+    }
+
     /// Sets the simulator's fault mode.
     pub async fn fault(&self, body: Value) {
         let r = reqwest::Client::new()

@@ -57,13 +57,22 @@ fn pad_pdf(pdf: Vec<u8>, target: usize) -> anyhow::Result<Vec<u8>> {
     let doc = lopdf::Document::load_mem(&pdf)?;
     let root = doc.trailer.get(b"Root")?.as_reference()?;
     let tail = String::from_utf8_lossy(&pdf[pdf.len().saturating_sub(64)..]).to_string();
-    let prev: usize = tail.rsplit("startxref").next().unwrap_or("").split_whitespace().next().unwrap_or("0").parse()?;
+    let prev: usize = tail
+        .rsplit("startxref")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("0")
+        .parse()?;
     let id = doc.max_id + 1;
     let filler = vec![b'0'; target - pdf.len()];
     let mut out = pdf;
     out.extend_from_slice(b"\n");
     let offset = out.len();
-    out.extend_from_slice(format!("{id} 0 obj\n<< /Length {} >>\nstream\n", filler.len()).as_bytes());
+    out.extend_from_slice(
+        format!("{id} 0 obj\n<< /Length {} >>\nstream\n", filler.len()).as_bytes(),
+    );
     out.extend_from_slice(&filler);
     out.extend_from_slice(b"\nendstream\nendobj\n");
     let xref = out.len();
@@ -77,11 +86,17 @@ async fn main() -> anyhow::Result<()> {
     middleware::install_crypto_provider();
     let a = Args::parse();
     let pdf = pad_pdf(std::fs::read(&a.pdf)?, a.pad_to)?;
-    let overrides = serde_json::json!({ "aud": a.aud }).as_object().cloned().unwrap_or_default();
+    let overrides = serde_json::json!({ "aud": a.aud })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let claims = claims_for(JwtOperation::Validation, Some(&pdf), &overrides)?;
     let signer = hsm::PemSigner::load(&a.jwt_cert, &a.jwt_key)?;
     let pair = mint(&claims, &signer)?;
-    let (auth, sig) = (pair["authorization"].as_str().unwrap().to_string(), pair["fse_jwt_signature"].as_str().unwrap().to_string());
+    let (auth, sig) = (
+        pair["authorization"].as_str().unwrap().to_string(),
+        pair["fse_jwt_signature"].as_str().unwrap().to_string(),
+    );
     let boundary = "fsemwbenchboundary";
     let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\n\r\n{{\"healthDataFormat\":\"CDA\",\"mode\":\"ATTACHMENT\",\"activity\":\"VALIDATION\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
     body.extend_from_slice(&pdf);
@@ -90,7 +105,10 @@ async fn main() -> anyhow::Result<()> {
     let tls = rustls::ClientConfig::builder()
         .with_root_certificates(load_roots(&a.ca)?)
         .with_client_auth_cert(load_certs(&a.cert)?, load_key(&a.key)?)?;
-    let client = reqwest::Client::builder().tls_backend_preconfigured(tls).pool_max_idle_per_host(a.concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .pool_max_idle_per_host(a.concurrency)
+        .build()?;
     let url = format!("{}/documents/validation", a.url);
     let ct = format!("multipart/form-data; boundary={boundary}");
     let shared = Arc::new((client, url, ct, auth, sig, body));
@@ -109,8 +127,14 @@ async fn main() -> anyhow::Result<()> {
                     let mut errors = 0u64;
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let r = client.post(url).header("Content-Type", ct).header("Authorization", auth)
-                            .header("FSE-JWT-Signature", sig).body(body.clone()).send().await;
+                        let r = client
+                            .post(url)
+                            .header("Content-Type", ct)
+                            .header("Authorization", auth)
+                            .header("FSE-JWT-Signature", sig)
+                            .body(body.clone())
+                            .send()
+                            .await;
                         match r {
                             Ok(r) if r.status().as_u16() == 201 => {
                                 let _ = r.bytes().await;
@@ -137,7 +161,11 @@ async fn main() -> anyhow::Result<()> {
     let (mut lat, errors) = run(a.duration_secs).await;
     let elapsed = started.elapsed().as_secs_f64();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
     println!(
         "{}",
         serde_json::json!({
