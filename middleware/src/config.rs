@@ -329,3 +329,51 @@ fn default_log_format() -> String {
 fn default_log_filter() -> String {
     "info".into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let path = std::env::temp_dir().join(format!("fsemw-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).unwrap();
+        let result = Config::load(&path);
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    fn sample(case: &str, extra: &str) -> String {
+        let base = include_str!("../../ops/config/puglia.toml");
+        base.replace(
+            "certificate_case = 2",
+            &format!("certificate_case = {case}"),
+        ) + extra
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load_text(&sample("3", "")).unwrap_err().to_string();
+        assert!(e.contains("gateway.certificate_case"), "{e}");
+        let e = load_text(&sample("2", "\n[surprise]\nx = 1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("surprise"), "{e}");
+        let e = load_text(&sample("2", "")).unwrap_err().to_string();
+        assert!(
+            e.contains("server.tls_cert"),
+            "missing files are named: {e}"
+        );
+        let e = load_text(&sample("x", "")).unwrap_err().to_string();
+        assert!(e.contains("certificate_case"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let e = load_text(&sample("3", "")).unwrap_err().to_string();
+        assert!(!e.contains("change-me"));
+        let text =
+            sample("2", "").replace("cf_hmac_key = \"change-me\"", "cf_hmac_key = \"s3cr3t\"");
+        let cfg: Config = toml::from_str(&text).unwrap();
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+    }
+}

@@ -5,6 +5,8 @@ mod auth;
 mod bad_input;
 mod forwarding;
 mod gateway_failures;
+mod gateway_rules;
+mod internal_errors;
 mod signing;
 mod warnings;
 

@@ -50,7 +50,8 @@ fn refuse(status: StatusCode, title: &str, detail: &str) -> Stop {
 
 /// Frontier and dispatcher checks of the tokens; returns the signature claims.
 fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<RawClaims, Stop> {
-    let now = state.now();
+    // GovWay keeps real time; only the dispatcher's records follow the simulated clock.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let audience = state.audience.as_deref();
     let bearer = headers
         .get(http::header::AUTHORIZATION)

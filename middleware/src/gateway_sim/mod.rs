@@ -163,7 +163,7 @@ pub struct SimState {
     pub store: Mutex<Store>,
     /// Fault in force.
     pub faults: Faults,
-    /// Seconds added to the real clock (to test the 5-day limit).
+    /// Seconds added to the dispatcher's clock (ages validation records; tokens keep real time).
     pub clock_offset: AtomicI64,
     /// Last requests seen.
     pub observed: Mutex<VecDeque<Observed>>,

@@ -1,0 +1,72 @@
+//! Gateway rules the simulator enforces and the middleware passes through:
+//! the 5-day limit, `attachment_hash`, and the single-use validation record.
+
+use integration_tests::stack::{StackOptions, TestStack};
+use middleware::devtools::dev_jwt::JwtOperation;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{SIGNED_LAB, pdf, publication_body, read, send_multipart, validate};
+
+async fn set_clock(stack: &TestStack, offset_secs: i64) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/clock", stack.sim_admin_url))
+        .json(&json!({ "offset_secs": offset_secs }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+async fn create(
+    stack: &TestStack,
+    id: &str,
+    claims: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let signed = pdf(SIGNED_LAB);
+    let body = publication_body(id);
+    let r = send_multipart(
+        stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &body,
+        claims,
+    );
+    let (s, _, b) = read(r.await).await;
+    (s, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publication_more_than_five_days_after_validation_is_refused() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    set_clock(&stack, 6 * 24 * 3600).await;
+    let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^LATE", json!({})).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (400, Some("/msg/max-day-limit-exceed")),
+        "{b}"
+    );
+    // The record was consumed by that attempt: a retry needs a new validation.
+    set_clock(&stack, 0).await;
+    let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^LATE", json!({})).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (400, Some("/msg/cda-match")),
+        "{b}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachment_hash_must_match_the_file() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    let wrong = json!({ "attachment_hash": "00".repeat(32) });
+    let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^HASH", wrong).await;
+    assert_eq!(
+        (s, b["type"].as_str(), b["instance"].as_str()),
+        (400, Some("/msg/document-hash"), Some("/jwt-hash-match"))
+    );
+}
