@@ -16,6 +16,7 @@ pub struct Certificate {
     not_after: i64,
     public_key: Vec<u8>,
     spki: Vec<u8>,
+    subject_der: Vec<u8>,
 }
 
 // === impl Certificate ===
@@ -40,6 +41,7 @@ impl Certificate {
         let not_after = x509.validity().not_after.timestamp();
         let public_key = x509.public_key().subject_public_key.data.to_vec();
         let spki = x509.public_key().raw.to_vec();
+        let subject_der = x509.subject().as_raw().to_vec();
         Ok(Self {
             der,
             subject_cn,
@@ -48,6 +50,7 @@ impl Certificate {
             not_after,
             public_key,
             spki,
+            subject_der,
         })
     }
 
@@ -104,6 +107,11 @@ impl Certificate {
     /// The subject public key (for RSA, the PKCS#1 `RSAPublicKey` DER).
     pub fn public_key(&self) -> &[u8] {
         &self.public_key
+    }
+
+    /// The subject distinguished name, DER.
+    pub fn subject_der(&self) -> &[u8] {
+        &self.subject_der
     }
 
     /// The whole SubjectPublicKeyInfo DER, to compare keys.

@@ -28,6 +28,9 @@ pub enum Error {
         /// Certificate origin.
         cert: String,
     },
+    /// The token or its module failed.
+    #[error("PKCS#11: {0}")]
+    Token(String),
     /// The signing operation failed.
     #[error("signing failed: {0}")]
     Sign(String),

@@ -11,14 +11,19 @@
 //! - [`signer`]: the [`Signer`] trait and the regional key pair.
 //! - [`pem_signer`]: the dev-only backend holding a key from a PEM file.
 //! - [`jwt`]: compact JWS parsing, RS256 verification and signing through a [`Signer`].
+//! - [`pkcs11`]: the PKCS#11 backend (token, session pool, rustls key, administration).
+//! - [`der`]: the few DER encodings the backend needs.
 
 pub mod cert;
+pub mod der;
 pub mod error;
 pub mod jwt;
 pub mod pem_signer;
+pub mod pkcs11;
 pub mod signer;
 
 pub use cert::Certificate;
 pub use error::Error;
 pub use pem_signer::PemSigner;
+pub use pkcs11::Pkcs11Signer;
 pub use signer::{RegionalKeys, Signer};

@@ -19,6 +19,11 @@ pub trait Signer: Send + Sync + Debug {
     /// Short name of the backend, for status output and metrics (`pem`, `pkcs11`).
     fn backend(&self) -> &'static str;
 
+    /// Health of the token behind the key, when there is one.
+    fn token_health(&self) -> Option<crate::pkcs11::TokenHealth> {
+        None
+    }
+
     /// The leaf certificate.
     fn certificate(&self) -> &Certificate {
         &self.chain()[0]

@@ -20,6 +20,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/transactions", get(transactions))
+        .route("/admin/keys/reload", axum::routing::post(reload_keys))
         .with_state(state)
 }
 
@@ -28,14 +29,30 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .await
         .map_err(|e| e.to_string());
     let gtw = state.gateway.reachable().await;
-    let ok = db.is_ok() && gtw.is_ok();
+    let keys = state.keys.current();
+    let hsm: Result<(), String> = [&keys.keys.authentication, &keys.keys.signature]
+        .into_iter()
+        .filter_map(|k| k.token_health().map(|_| k))
+        .try_for_each(|k| {
+            k.sign_pkcs1_sha256(b"readiness probe")
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    let expiries = state.keys.expiries();
+    let expired = expiries.iter().any(|e| e.status == "expired");
+    let ok = db.is_ok() && gtw.is_ok() && hsm.is_ok() && !expired;
     let verdict = |r: &Result<(), String>| match r {
         Ok(()) => serde_json::json!({"status": "up"}),
         Err(e) => serde_json::json!({"status": "down", "detail": e}),
     };
     let body = serde_json::json!({
         "status": if ok { "ready" } else { "not_ready" },
-        "checks": { "database": verdict(&db), "gateway": verdict(&gtw) },
+        "checks": {
+            "database": verdict(&db),
+            "gateway": verdict(&gtw),
+            "keys": verdict(&hsm),
+            "certificates": expiries,
+        },
     });
     let status = if ok {
         StatusCode::OK
@@ -45,7 +62,52 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {
+    let keys = state.keys.clone();
+    match tokio::task::spawn_blocking(move || keys.reload()).await {
+        Ok(Ok(())) => axum::Json(
+            serde_json::json!({"status": "reloaded", "certificates": state.keys.expiries()}),
+        )
+        .into_response(),
+        Ok(Err(e)) => {
+            let body = serde_json::json!({"status": "failed", "detail": e.to_string()});
+            (StatusCode::CONFLICT, axum::Json(body)).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Refreshes the gauges that describe state rather than events.
+fn refresh_gauges(state: &AppState) {
+    for e in state.keys.expiries() {
+        state
+            .metrics
+            .certificate_expiry
+            .with_label_values(&[e.certificate])
+            .set(e.seconds_left);
+    }
+    let keys = state.keys.current();
+    for (name, key) in [
+        ("authentication", &keys.keys.authentication),
+        ("signature", &keys.keys.signature),
+    ] {
+        if let Some(h) = key.token_health() {
+            state
+                .metrics
+                .hsm_up
+                .with_label_values(&[name])
+                .set(i64::from(h.up));
+            state
+                .metrics
+                .hsm_reopens
+                .with_label_values(&[name])
+                .set(h.reopens as i64);
+        }
+    }
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    refresh_gauges(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -86,6 +86,40 @@ pub enum Command {
     },
     /// Run the national gateway simulator.
     GatewaySim(SimOptions),
+    /// The regional keys' token.
+    Hsm {
+        /// Action.
+        #[command(subcommand)]
+        action: HsmCommand,
+    },
+}
+
+/// `fsemw hsm …`
+#[derive(Debug, Subcommand)]
+pub enum HsmCommand {
+    /// Create a SoftHSM2 development token with both regional keys and their certificates.
+    InitDev {
+        /// Private folder for the token, its configuration, certificates and PIN file.
+        #[arg(long)]
+        dir: PathBuf,
+        /// CA certificate (PEM) issuing the regional certificates (dev national CA).
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// CA key (PEM).
+        #[arg(long)]
+        ca_key: PathBuf,
+        /// Token label.
+        #[arg(long, default_value = "fsemw")]
+        label: String,
+        /// Region code for the certificate CNs.
+        #[arg(long, default_value = "160")]
+        region_code: String,
+        /// PKCS#11 module (default: SoftHSM2's).
+        #[arg(long)]
+        module: Option<PathBuf>,
+    },
+    /// Show the configured token: keys (id, label, extractable), certificates and expiry.
+    Status,
 }
 
 /// `fsemw producer …`

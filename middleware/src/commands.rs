@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use secrecy::ExposeSecret;
 
 use crate::audit::CfHasher;
-use crate::cli::{Command, ProducerCommand, TxCommand};
+use crate::cli::{Command, HsmCommand, ProducerCommand, TxCommand};
 use crate::config::Config;
 use crate::db::producers::NewProducer;
 use crate::db::transactions::{TransactionQuery, TransactionRecord, search};
@@ -53,6 +53,9 @@ pub async fn with_config(config: Config, command: Command) -> anyhow::Result<Exi
                 rows.iter().for_each(print_record);
             }
         }
+        Command::Hsm {
+            action: HsmCommand::Status,
+        } => hsm_status(&config)?,
         other => anyhow::bail!("{other:?} does not take a configuration"),
     }
     Ok(ExitCode::SUCCESS)
@@ -120,6 +123,48 @@ async fn producer(config: &Config, action: ProducerCommand) -> anyhow::Result<()
                 anyhow::bail!("no producer with CN {cn:?}");
             }
         }
+    }
+    Ok(())
+}
+
+fn hsm_status(config: &Config) -> anyhow::Result<()> {
+    match &config.keys.pkcs11 {
+        Some(p) if config.keys.backend == crate::config::KeyBackend::Pkcs11 => {
+            println!("module       {}", p.module);
+            println!("token        {}", p.token_label);
+            let token = crate::keys::open_token(p)?;
+            println!(
+                "  {:<12} {:<4} {:<15} {:<12} {:<10} CERTIFICATE",
+                "CLASS", "ID", "LABEL", "EXTRACTABLE", "SENSITIVE"
+            );
+            for o in hsm::pkcs11::admin::inventory(&token)? {
+                let flag = |b: Option<bool>| b.map(|b| b.to_string()).unwrap_or_else(|| "-".into());
+                let cert = o
+                    .certificate
+                    .map(|(cn, _)| cn)
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "  {:<12} {:<4} {:<15} {:<12} {:<10} {cert}",
+                    o.class,
+                    o.id,
+                    o.label,
+                    flag(o.extractable),
+                    flag(o.sensitive)
+                );
+            }
+        }
+        _ => println!("backend      pem (development only: private keys in files)"),
+    }
+    let store = crate::keys::KeyStore::open(&config.keys)?;
+    println!("keys         usable: both keys sign and match their certificates");
+    for e in store.expiries() {
+        println!(
+            "certificate  {:<15} {:<28} expires in {} days ({})",
+            e.certificate,
+            e.subject,
+            e.seconds_left / 86_400,
+            e.status
+        );
     }
     Ok(())
 }

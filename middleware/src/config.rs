@@ -89,22 +89,63 @@ pub struct GatewayConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
-    /// `pem` (development only: keys in files).
+    /// `pkcs11` (keys in an HSM, the normal path) or `pem` (development only: keys in files).
     pub backend: KeyBackend,
-    /// Authentication (TLS client) certificate chain, PEM.
-    pub auth_cert: String,
-    /// Authentication private key, PEM (backend `pem`).
-    pub auth_key: String,
-    /// Signature (JWT) certificate chain, PEM.
-    pub signature_cert: String,
-    /// Signature private key, PEM (backend `pem`).
-    pub signature_key: String,
+    /// Authentication (TLS client) certificate chain, PEM; with `pkcs11` it may come from the token.
+    #[serde(default)]
+    pub auth_cert: Option<String>,
+    /// Signature (JWT) certificate chain, PEM; with `pkcs11` it may come from the token.
+    #[serde(default)]
+    pub signature_cert: Option<String>,
+    /// Authentication private key, PEM (backend `pem` only).
+    #[serde(default)]
+    pub auth_key: Option<String>,
+    /// Signature private key, PEM (backend `pem` only).
+    #[serde(default)]
+    pub signature_key: Option<String>,
+    /// The token (backend `pkcs11`).
+    #[serde(default)]
+    pub pkcs11: Option<Pkcs11Config>,
+    /// Days before expiry from which `/readyz` warns about a certificate.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: i64,
+}
+
+/// A PKCS#11 token holding both regional keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// Path of the PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`).
+    pub module: String,
+    /// Token label.
+    pub token_label: String,
+    /// File holding the user PIN (mode 0600); never put the PIN itself in this file.
+    #[serde(default)]
+    pub pin_file: Option<String>,
+    /// Environment variable holding the user PIN when there is no `pin_file`.
+    #[serde(default = "default_pin_env")]
+    pub pin_env: String,
+    /// `CKA_ID` (hex) of the authentication key.
+    pub auth_key_id: String,
+    /// `CKA_LABEL` of the authentication key (informational).
+    #[serde(default = "default_auth_label")]
+    pub auth_key_label: String,
+    /// `CKA_ID` (hex) of the signature key.
+    pub signature_key_id: String,
+    /// `CKA_LABEL` of the signature key (informational).
+    #[serde(default = "default_signature_label")]
+    pub signature_key_label: String,
+    /// Logged-in sessions kept ready.
+    #[serde(default = "default_sessions")]
+    pub sessions: usize,
 }
 
 /// Key custody backends.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyBackend {
+    /// Keys inside a PKCS#11 token (HSM; SoftHSM2 in development).
+    Pkcs11,
     /// Private keys read from PEM files: development only.
     Pem,
 }
@@ -268,15 +309,12 @@ impl Config {
             ("server.tls_key", &self.server.tls_key),
             ("server.client_ca", &self.server.client_ca),
             ("gateway.ca", &self.gateway.ca),
-            ("keys.auth_cert", &self.keys.auth_cert),
-            ("keys.auth_key", &self.keys.auth_key),
-            ("keys.signature_cert", &self.keys.signature_cert),
-            ("keys.signature_key", &self.keys.signature_key),
         ] {
             if !Path::new(file).is_file() {
                 return bad(key, format!("file {file:?} not found"));
             }
         }
+        self.keys.validate()?;
         if self.server.max_body_bytes == 0 {
             return bad("server.max_body_bytes", "must be positive".into());
         }
@@ -293,6 +331,69 @@ impl Config {
     }
 }
 
+// === impl KeysConfig ===
+
+impl KeysConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        let file = |key: &str, v: &Option<String>, required: bool| match v {
+            Some(f) if !Path::new(f).is_file() => bad(key, format!("file {f:?} not found")),
+            None if required => bad(key, "required with this backend".into()),
+            _ => Ok(()),
+        };
+        let pem = self.backend == KeyBackend::Pem;
+        file("keys.auth_cert", &self.auth_cert, pem)?;
+        file("keys.signature_cert", &self.signature_cert, pem)?;
+        file("keys.auth_key", &self.auth_key, pem)?;
+        file("keys.signature_key", &self.signature_key, pem)?;
+        if pem {
+            return Ok(());
+        }
+        let Some(p) = &self.pkcs11 else {
+            return bad("keys.pkcs11", "required with backend \"pkcs11\"".into());
+        };
+        if !Path::new(&p.module).is_file() {
+            return bad(
+                "keys.pkcs11.module",
+                format!("file {:?} not found", p.module),
+            );
+        }
+        for (key, id) in [
+            ("keys.pkcs11.auth_key_id", &p.auth_key_id),
+            ("keys.pkcs11.signature_key_id", &p.signature_key_id),
+        ] {
+            if let Err(e) = hsm::pkcs11::parse_key_id(id) {
+                return bad(key, e.to_string());
+            }
+        }
+        match &p.pin_file {
+            Some(f) if !Path::new(f).is_file() => {
+                bad("keys.pkcs11.pin_file", format!("file {f:?} not found"))
+            }
+            None if std::env::var_os(&p.pin_env).is_none() => bad(
+                "keys.pkcs11.pin_file",
+                format!("no pin_file and ${} is not set", p.pin_env),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn default_expiry_warning_days() -> i64 {
+    30
+}
+fn default_pin_env() -> String {
+    "FSEMW_HSM_PIN".into()
+}
+fn default_auth_label() -> String {
+    "authentication".into()
+}
+fn default_signature_label() -> String {
+    "signature".into()
+}
+fn default_sessions() -> usize {
+    4
+}
 fn default_base_path() -> String {
     "/v1".into()
 }

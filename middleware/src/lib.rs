@@ -8,6 +8,7 @@
 //! - [`startup`]: [`startup::App::build`] binds listeners; shared by `main` and tests.
 //! - [`server`]: TLS accept loop, TLS configurations, client identity.
 //! - [`forward`]: the data path from producer to gateway and back.
+//! - [`keys`]: the regional key pair at run time (PKCS#11 or dev PEM), rotation, expiry.
 //! - [`problem`]: middleware errors as problem documents.
 //! - [`audit`], [`db`]: the audit trail and the producer registry in PostgreSQL.
 //! - [`admin`], [`metrics`], [`telemetry`]: operations.
@@ -25,6 +26,7 @@ pub mod db;
 pub mod devtools;
 pub mod forward;
 pub mod gateway_sim;
+pub mod keys;
 pub mod metrics;
 pub mod problem;
 pub mod server;

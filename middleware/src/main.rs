@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use middleware::cli::{Cli, Command};
+use middleware::cli::{Cli, Command, HsmCommand};
 use middleware::commands::{EX_CONFIG, with_config};
 use middleware::config::Config;
 use middleware::{devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry};
@@ -57,6 +57,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Hsm {
+            action:
+                HsmCommand::InitDev {
+                    dir,
+                    ca_cert,
+                    ca_key,
+                    label,
+                    region_code,
+                    module,
+                },
+        } => init_dev_token(dir, ca_cert, ca_key, label, region_code, module),
         Command::GatewaySim(opts) => {
             telemetry::init("plain", "info");
             let sim =
@@ -81,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Command::Serve = command {
                 telemetry::init(&config.log.format, &config.log.filter);
                 let app = startup::App::build(&config, metrics::Metrics::new()).await?;
+                reload_keys_on_sighup(app.state());
                 tracing::info!(producers = %app.producer_addr(), admin = %app.admin_addr(), "fsemw listening");
                 app.run(shutdown_signal()).await?;
                 return Ok(ExitCode::SUCCESS);
@@ -90,6 +102,80 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             with_config(config, command).await
         }
     }
+}
+
+/// `fsemw hsm init-dev`: SoftHSM2 reads its configuration from the environment at
+/// load time, so the command re-runs itself with `SOFTHSM2_CONF` pointing into `dir`.
+fn init_dev_token(
+    dir: std::path::PathBuf,
+    ca_cert: std::path::PathBuf,
+    ca_key: std::path::PathBuf,
+    label: String,
+    region_code: String,
+    module: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use devtools::dev_hsm::{DevTokenSpec, create, softhsm_module, write_softhsm_conf};
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let conf = dir.join("softhsm2.conf");
+    if std::env::var_os("SOFTHSM2_CONF").map(std::path::PathBuf::from) != Some(conf.clone()) {
+        write_softhsm_conf(&dir)?;
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("SOFTHSM2_CONF", &conf)
+            .status()?;
+        return Ok(ExitCode::from(status.code().unwrap_or(1) as u8));
+    }
+    let module = module
+        .or_else(softhsm_module)
+        .ok_or_else(|| anyhow::anyhow!("SoftHSM2 not found: apt-get install softhsm2"))?;
+    let pin_file = dir.join("pin");
+    let existing = std::fs::read_to_string(&pin_file).ok().and_then(|pin| {
+        hsm::pkcs11::Token::open(&module, &label, pin.trim().to_string().into(), 1).ok()
+    });
+    if existing.is_none() {
+        let pin = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
+        let spec = DevTokenSpec {
+            module: module.clone(),
+            label: label.clone(),
+            pin,
+            ca_cert,
+            ca_key,
+            region_code,
+            out_dir: dir.clone(),
+        };
+        create(&spec)?;
+        eprintln!(
+            "token {label:?} created with keys 01 (authentication) and 02 (signature), not extractable"
+        );
+    } else {
+        eprintln!("token {label:?} already exists");
+    }
+    println!("export SOFTHSM2_CONF={}", conf.display());
+    println!("export PKCS11_MODULE={}", module.display());
+    println!("export HSM_TOKEN_LABEL={label}");
+    println!("export HSM_PIN_FILE={}", pin_file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads certificates and re-opens keys on SIGHUP; the old pair stays on failure.
+fn reload_keys_on_sighup(state: Arc<startup::AppState>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let keys = state.keys.clone();
+            match tokio::task::spawn_blocking(move || keys.reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "key reload failed; the previous keys stay in force")
+                }
+                Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            }
+        }
+    });
 }
 
 /// Turns true on SIGINT or SIGTERM.

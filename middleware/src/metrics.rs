@@ -3,7 +3,9 @@
 //! Labels are bounded: operation names, status codes, refusal reasons. Never a
 //! patient, document or transaction identifier.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 /// All metrics of one middleware instance.
 #[derive(Clone)]
@@ -25,6 +27,16 @@ pub struct Metrics {
     pub audit_write_failures: IntCounter,
     /// Local (regional) warnings added, by check.
     pub regional_warnings: IntCounterVec,
+    /// JWT signature time with the regional key, by backend.
+    pub signing_latency: HistogramVec,
+    /// Failed regional signatures, by backend.
+    pub signing_errors: IntCounterVec,
+    /// Seconds to expiry of the regional certificates.
+    pub certificate_expiry: IntGaugeVec,
+    /// Whether the token behind each key answers (1) or not (0).
+    pub hsm_up: IntGaugeVec,
+    /// Times the token sessions were re-opened, by key.
+    pub hsm_reopens: IntGaugeVec,
 }
 
 // === impl Metrics ===
@@ -91,6 +103,46 @@ impl Metrics {
             &["check"],
         )
         .expect("valid metric");
+        let signing_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "fsemw_signing_duration_seconds",
+                "Regional JWT signature time",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+            ]),
+            &["backend"],
+        )
+        .expect("valid metric");
+        let signing_errors = IntCounterVec::new(
+            Opts::new(
+                "fsemw_signing_errors_total",
+                "Regional signatures that failed",
+            ),
+            &["backend"],
+        )
+        .expect("valid metric");
+        let certificate_expiry = IntGaugeVec::new(
+            Opts::new(
+                "fsemw_certificate_expiry_seconds",
+                "Seconds until a regional certificate expires",
+            ),
+            &["certificate"],
+        )
+        .expect("valid metric");
+        let hsm_up = IntGaugeVec::new(
+            Opts::new("fsemw_hsm_up", "Token answering (1) or not (0)"),
+            &["key"],
+        )
+        .expect("valid metric");
+        let hsm_reopens = IntGaugeVec::new(
+            Opts::new(
+                "fsemw_hsm_session_reopens",
+                "Times the token sessions were re-opened",
+            ),
+            &["key"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(gateway_latency.clone()),
@@ -100,6 +152,11 @@ impl Metrics {
             Box::new(tls_handshake_failures.clone()),
             Box::new(audit_write_failures.clone()),
             Box::new(regional_warnings.clone()),
+            Box::new(signing_latency.clone()),
+            Box::new(signing_errors.clone()),
+            Box::new(certificate_expiry.clone()),
+            Box::new(hsm_up.clone()),
+            Box::new(hsm_reopens.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -113,6 +170,11 @@ impl Metrics {
             tls_handshake_failures,
             audit_write_failures,
             regional_warnings,
+            signing_latency,
+            signing_errors,
+            certificate_expiry,
+            hsm_up,
+            hsm_reopens,
         }
     }
 
@@ -123,6 +185,12 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding does not fail");
         String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
     }
 }
 

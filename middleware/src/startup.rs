@@ -11,7 +11,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::on;
 use deadpool_postgres::Pool;
-use hsm::{PemSigner, RegionalKeys};
 use http::{HeaderName, Request};
 use rustls::server::danger::ClientCertVerifier;
 use secrecy::ExposeSecret;
@@ -19,12 +18,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::audit::{CfHasher, TxContext};
-use crate::config::{Config, KeyBackend};
+use crate::config::Config;
 use crate::forward::Operation;
 use crate::forward::checks::RegionalChecks;
 use crate::forward::gateway_client::GatewayClient;
 use crate::forward::handler::{handle, with_transaction_header};
 use crate::forward::tokens::TokenPolicy;
+use crate::keys::{KeyError, KeyStore};
 use crate::metrics::Metrics;
 use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
 use crate::server::identity::{ClientIdentity, CnPatterns};
@@ -53,14 +53,8 @@ pub struct AppState {
     pub tx_header: HeaderName,
     /// Certificate case in force.
     pub certificate_case: u8,
-    /// The regional keys (for status output).
-    pub keys: RegionalKeys,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
+    /// The regional keys in force.
+    pub keys: Arc<KeyStore>,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -81,8 +75,8 @@ pub enum StartError {
     #[error("{0}")]
     Config(String),
     /// A key or certificate problem.
-    #[error("keys: {0}")]
-    Keys(#[from] hsm::Error),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
     /// A TLS problem.
     #[error("tls: {0}")]
     Tls(#[from] crate::server::tls::TlsError),
@@ -100,33 +94,12 @@ pub enum StartError {
     },
 }
 
-/// Loads the regional key pair with the configured backend.
-pub fn load_keys(config: &Config) -> Result<RegionalKeys, hsm::Error> {
-    match config.keys.backend {
-        KeyBackend::Pem => {
-            tracing::warn!(
-                "keys.backend = \"pem\": private keys are read from files (development only)"
-            );
-            Ok(RegionalKeys {
-                authentication: Arc::new(PemSigner::load(
-                    &config.keys.auth_cert,
-                    &config.keys.auth_key,
-                )?),
-                signature: Arc::new(PemSigner::load(
-                    &config.keys.signature_cert,
-                    &config.keys.signature_key,
-                )?),
-            })
-        }
-    }
-}
-
 // === impl App ===
 
 impl App {
     /// Loads keys, opens the pool, applies migrations, binds both listeners.
     pub async fn build(config: &Config, metrics: Metrics) -> Result<Self, StartError> {
-        let keys = load_keys(config)?;
+        let keys = Arc::new(KeyStore::open(&config.keys)?);
         let pool = crate::db::pool(&config.database)?;
         let applied = crate::db::migrate(&pool).await?;
         if applied > 0 {
@@ -139,10 +112,11 @@ impl App {
         )?;
         let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
         let state = Arc::new(AppState {
-            gateway: GatewayClient::new(&config.gateway, &keys)?,
+            gateway: GatewayClient::new(&config.gateway, keys.clone())?,
             tokens: TokenPolicy {
                 case: config.gateway.certificate_case,
-                signer: keys.signature.clone(),
+                keys: keys.clone(),
+                metrics: metrics.clone(),
                 audience: config.gateway.base_url.trim_end_matches('/').to_string(),
                 lifetime_secs: config.gateway.jwt_lifetime_secs,
                 skew_secs: config.gateway.jwt_clock_skew_secs,

@@ -1,7 +1,7 @@
 //! Certificate cases: case 2 re-signs with the regional key, case 1 forwards untouched.
 
 use hsm::jwt::Jwt;
-use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
+use integration_tests::stack::{StackOptions, TestStack, shared_token, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
@@ -38,12 +38,15 @@ async fn case_2_tokens_are_regional_and_keep_the_producer_claims() {
     assert_eq!(s, 201, "the simulator accepted the regional tokens: {b}");
 
     let seen = stack.observed().await.pop().unwrap();
-    let region_auth = hsm::Certificate::load_pem_chain(&pki().cert("region-auth"))
-        .unwrap()
-        .remove(0);
-    let region_sig = hsm::Certificate::load_pem_chain(&pki().cert("region-sig"))
-        .unwrap()
-        .remove(0);
+    // The keys live in SoftHSM2; their certificates are the token's.
+    let files = &shared_token().files;
+    let load = |p: &std::path::Path| {
+        hsm::Certificate::load_pem_chain(&p.display().to_string())
+            .unwrap()
+            .remove(0)
+    };
+    let region_auth = load(&files.auth_cert);
+    let region_sig = load(&files.signature_cert);
     assert_eq!(
         seen["tls_client_cn"],
         region_auth.subject_cn(),

@@ -1,11 +1,15 @@
 //! A gateway simulator and a middleware wired together over real mTLS.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
     AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
-    LogConfig, RegionConfig, ServerConfig,
+    LogConfig, Pkcs11Config, RegionConfig, ServerConfig,
+};
+use middleware::devtools::dev_hsm::{
+    DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
 };
 use middleware::devtools::dev_pki::{DevPki, PkiNames, generate};
 use middleware::gateway_sim::{GatewaySim, NoSchemaValidation, SimOptions};
@@ -13,6 +17,66 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 static PKI: OnceLock<DevPki> = OnceLock::new();
+static TOKEN: OnceLock<HsmToken> = OnceLock::new();
+static TOKEN_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// A SoftHSM2 token holding the regional keys (ids 01 and 02).
+#[derive(Debug, Clone)]
+pub struct HsmToken {
+    /// Token label.
+    pub label: String,
+    /// The module.
+    pub module: PathBuf,
+    /// Files: certificates and PIN.
+    pub files: DevTokenFiles,
+}
+
+/// The process's shared token, created on first use.
+pub fn shared_token() -> &'static HsmToken {
+    TOKEN.get_or_init(|| new_token("shared"))
+}
+
+/// A new token of its own (for tests that break or change it).
+pub fn new_token(purpose: &str) -> HsmToken {
+    let pki = pki();
+    let conf = PathBuf::from(
+        std::env::var("SOFTHSM2_CONF")
+            .expect("SOFTHSM2_CONF (set by .cargo/config.toml or ops/test.sh)"),
+    );
+    let dir = conf.parent().expect("conf folder").to_path_buf();
+    if TOKEN_COUNT.fetch_add(1, Ordering::SeqCst) == 0 {
+        // First token of the process, before the module is loaded: start from an empty folder.
+        let _ = std::fs::remove_dir_all(dir.join("tokens"));
+        write_softhsm_conf(&dir).expect("SoftHSM2 configuration");
+        assert_eq!(
+            dir.join("softhsm2.conf"),
+            conf,
+            "SOFTHSM2_CONF must end in softhsm2.conf"
+        );
+    }
+    let label = format!(
+        "t{}-{purpose}-{}",
+        std::process::id(),
+        TOKEN_COUNT.load(Ordering::SeqCst)
+    );
+    let module = softhsm_module().expect("SoftHSM2 (Debian package softhsm2) is required");
+    let out_dir = dir.join(&label);
+    let spec = DevTokenSpec {
+        module: module.clone(),
+        label: label.clone(),
+        pin: "1234-test".into(),
+        ca_cert: pki.cert("national-ca").into(),
+        ca_key: pki.key("national-ca").into(),
+        region_code: "160".into(),
+        out_dir,
+    };
+    let files = create(&spec).expect("dev token");
+    HsmToken {
+        label,
+        module,
+        files,
+    }
+}
 
 /// The dev PKI: `MW_TEST_PKI` when set (made by ops/test.sh), else generated once per process.
 pub fn pki() -> &'static DevPki {
@@ -43,6 +107,8 @@ pub struct StackOptions {
     pub test_fiscal_codes: Vec<String>,
     /// Whether the simulator checks `aud` against its own base URL.
     pub sim_checks_audience: bool,
+    /// The token holding the regional keys (default: the process's shared token).
+    pub token: Option<HsmToken>,
 }
 
 impl Default for StackOptions {
@@ -54,6 +120,7 @@ impl Default for StackOptions {
             environment: Environment::Test,
             test_fiscal_codes: vec!["RMSLSO31M04Z404R".into()],
             sim_checks_audience: true,
+            token: None,
         }
     }
 }
@@ -123,7 +190,8 @@ impl TestStack {
         tokio::spawn(sim.run(rx.clone()));
 
         let database_url = crate::pg::fresh_database().await;
-        let config = config(pki, &opts, &sim_url, &database_url);
+        let token = opts.token.clone().unwrap_or_else(|| shared_token().clone());
+        let config = config(pki, &opts, &sim_url, &database_url, &token);
         let app = middleware::startup::App::build(&config, middleware::metrics::Metrics::new())
             .await
             .expect("app");
@@ -233,7 +301,37 @@ impl TestStack {
     }
 }
 
-fn config(pki: &DevPki, opts: &StackOptions, sim_url: &str, database_url: &str) -> Config {
+/// Keys in `token`; certificates read from the token's objects.
+pub fn keys_config(token: &HsmToken) -> KeysConfig {
+    KeysConfig {
+        backend: KeyBackend::Pkcs11,
+        auth_cert: None,
+        signature_cert: None,
+        auth_key: None,
+        signature_key: None,
+        pkcs11: Some(Pkcs11Config {
+            module: token.module.display().to_string(),
+            token_label: token.label.clone(),
+            pin_file: Some(token.files.pin_file.display().to_string()),
+            pin_env: "FSEMW_HSM_PIN".into(),
+            auth_key_id: "01".into(),
+            auth_key_label: "authentication".into(),
+            signature_key_id: "02".into(),
+            signature_key_label: "signature".into(),
+            sessions: 4,
+        }),
+        expiry_warning_days: 30,
+    }
+}
+
+/// The middleware configuration of a test stack.
+pub fn config(
+    pki: &DevPki,
+    opts: &StackOptions,
+    sim_url: &str,
+    database_url: &str,
+    token: &HsmToken,
+) -> Config {
     Config {
         server: ServerConfig {
             listen: "127.0.0.1:0".into(),
@@ -255,13 +353,7 @@ fn config(pki: &DevPki, opts: &StackOptions, sim_url: &str, database_url: &str) 
             jwt_lifetime_secs: 300,
             jwt_clock_skew_secs: 60,
         },
-        keys: KeysConfig {
-            backend: KeyBackend::Pem,
-            auth_cert: pki.cert("region-auth"),
-            auth_key: pki.key("region-auth"),
-            signature_cert: pki.cert("region-sig"),
-            signature_key: pki.key("region-sig"),
-        },
+        keys: keys_config(token),
         database: DatabaseConfig {
             url: database_url.into(),
             password: None,

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use hsm::RegionalKeys;
+use std::sync::Arc;
+
+use crate::keys::KeyStore;
 
 use crate::config::GatewayConfig;
 use crate::server::tls::{TlsError, gateway_client_config};
@@ -18,7 +20,7 @@ pub struct GatewayClient {
 
 impl GatewayClient {
     /// Builds the client from the gateway settings and the regional keys.
-    pub fn new(cfg: &GatewayConfig, keys: &RegionalKeys) -> Result<Self, TlsError> {
+    pub fn new(cfg: &GatewayConfig, keys: Arc<KeyStore>) -> Result<Self, TlsError> {
         let tls = gateway_client_config(&cfg.ca, keys)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)

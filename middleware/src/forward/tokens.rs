@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 use hsm::jwt::{Jwt, RawClaims, sign_rs256};
 use hsm::{Certificate, Signer};
+
+use crate::keys::KeyStore;
+use crate::metrics::Metrics;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::problem::MwError;
@@ -26,8 +29,10 @@ pub const SIGNATURE_HEADER: &str = "fse-jwt-signature";
 pub struct TokenPolicy {
     /// 1 or 2.
     pub case: u8,
-    /// The regional signature key.
-    pub signer: Arc<dyn Signer>,
+    /// The regional keys (the signature key in force signs).
+    pub keys: Arc<KeyStore>,
+    /// Signing latency and errors.
+    pub metrics: Metrics,
     /// `aud` of re-issued tokens: the gateway base URL.
     pub audience: String,
     /// Lifetime of re-issued tokens, seconds.
@@ -57,13 +62,15 @@ impl TokenPolicy {
         producer_key: &Certificate,
     ) -> Result<Tokens, MwError> {
         let mut out = Tokens::default();
+        // The pair in force when the request started signs both tokens.
+        let signer = self.keys.signature();
         if let Some(value) = headers.get(http::header::AUTHORIZATION) {
-            let (v, claims) = self.one(value, true, producer_key)?;
+            let (v, claims) = self.one(value, true, producer_key, signer.as_ref())?;
             out.authorization = Some(v);
             out.claims = claims;
         }
         if let Some(value) = headers.get(SIGNATURE_HEADER) {
-            let (v, claims) = self.one(value, false, producer_key)?;
+            let (v, claims) = self.one(value, false, producer_key, signer.as_ref())?;
             out.signature = Some(v);
             if claims.is_some() {
                 out.claims = claims;
@@ -77,6 +84,7 @@ impl TokenPolicy {
         value: &HeaderValue,
         bearer: bool,
         producer_key: &Certificate,
+        signer: &dyn Signer,
     ) -> Result<(HeaderValue, Option<RawClaims>), MwError> {
         let Ok(text) = value.to_str() else {
             return Ok((value.clone(), None));
@@ -120,17 +128,25 @@ impl TokenPolicy {
         let prefix = if bearer { "auth:" } else { "integrity:" };
         claims.set(
             "iss",
-            &serde_json::json!(format!(
-                "{prefix}{}",
-                self.signer.certificate().subject_cn()
-            )),
+            &serde_json::json!(format!("{prefix}{}", signer.certificate().subject_cn())),
         );
         claims.set("aud", &serde_json::json!(self.audience));
         claims.set("iat", &serde_json::json!(now));
         claims.set("exp", &serde_json::json!(now + self.lifetime_secs));
         claims.set("jti", &serde_json::json!(uuid::Uuid::new_v4().to_string()));
-        let signed = sign_rs256(&claims, self.signer.as_ref())
-            .map_err(|e| MwError::Internal(format!("regional JWT signature: {e}")))?;
+        let started = std::time::Instant::now();
+        let signed = sign_rs256(&claims, signer).map_err(|e| {
+            self.metrics
+                .signing_errors
+                .with_label_values(&[signer.backend()])
+                .inc();
+            MwError::Internal(format!("regional JWT signature: {e}"))
+        })?;
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics
+            .signing_latency
+            .with_label_values(&[signer.backend()])
+            .observe(elapsed);
         let header = if bearer {
             format!("Bearer {signed}")
         } else {

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use hsm::{Certificate, RegionalKeys};
+use hsm::Certificate;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
+
+use crate::keys::KeyStore;
 
 /// A TLS set-up problem (bad file, bad certificate), with the file named.
 #[derive(Debug, thiserror::Error)]
@@ -83,16 +85,14 @@ pub fn strict_server_config(
 }
 
 /// Client config towards the gateway: its CA, and the regional authentication key.
+/// The key in force is read at each handshake, so a rotation applies to new connections.
 pub fn gateway_client_config(
     ca: &str,
-    keys: &RegionalKeys,
+    keys: Arc<KeyStore>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    let certified = keys
-        .tls_certified_key()
-        .map_err(|e| TlsError(e.to_string()))?;
     Ok(rustls::ClientConfig::builder()
         .with_root_certificates(load_roots(ca)?)
-        .with_client_cert_resolver(Arc::new(RegionalClientCert(certified))))
+        .with_client_cert_resolver(Arc::new(RegionalClientCert(keys))))
 }
 
 /// Checks a client chain after the handshake; the error text says why it is refused.
@@ -152,9 +152,9 @@ impl ClientCertVerifier for DeferredClientVerifier {
     }
 }
 
-/// Always presents the regional authentication certificate.
+/// Always presents the regional authentication certificate in force.
 #[derive(Debug)]
-struct RegionalClientCert(Arc<rustls::sign::CertifiedKey>);
+struct RegionalClientCert(Arc<KeyStore>);
 
 impl ResolvesClientCert for RegionalClientCert {
     fn resolve(
@@ -162,7 +162,7 @@ impl ResolvesClientCert for RegionalClientCert {
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
+        Some(self.0.current().tls.clone())
     }
     fn has_certs(&self) -> bool {
         true
