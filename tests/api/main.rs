@@ -6,6 +6,7 @@ mod bad_input;
 mod forwarding;
 mod gateway_failures;
 mod gateway_rules;
+mod hsm;
 mod internal_errors;
 mod signing;
 mod warnings;

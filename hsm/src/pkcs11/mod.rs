@@ -30,7 +30,7 @@ pub fn parse_key_id(hex_id: &str) -> Result<Vec<u8>, crate::Error> {
         what: "key id".into(),
         detail: format!("{hex_id:?} is not hex"),
     };
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..s.len())

@@ -2,9 +2,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use cryptoki::context::Function;
+use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
 use rustls::SignatureScheme;
 use rustls::pki_types::SubjectPublicKeyInfoDer;
 use rustls::sign::SigningKey;
@@ -102,57 +105,54 @@ impl Pkcs11Signer {
         })
     }
 
+    /// The private key's handle, with a clear error when the token has no such key.
     fn handle(&self) -> Result<ObjectHandle, Error> {
-        let generation = self.0.token.generation();
-        if let Some((g, h)) = *self.0.handle.lock().expect("handle lock") {
-            if g == generation {
-                return Ok(h);
-            }
-        }
-        let id = self.0.key.id.clone();
-        let found = self.0.token.with_session(move |s, _| {
-            s.find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Id(id.clone()),
-            ])
-        })?;
-        let h = *found.first().ok_or_else(|| {
+        let found = self
+            .0
+            .token
+            .with_session(|s, generation| self.find_handle(s, generation))?;
+        found.ok_or_else(|| {
             Error::Token(format!(
                 "no private key with id {} in token {}",
                 hex(&self.0.key.id),
                 self.0.token.label()
             ))
-        })?;
-        *self.0.handle.lock().expect("handle lock") = Some((self.0.token.generation(), h));
-        Ok(h)
+        })
     }
 
-    /// Signs `data` with `mechanism` inside the token.
+    /// Looks the key up in `session` and caches its handle for this session generation.
+    fn find_handle(
+        &self,
+        session: &Session,
+        generation: u64,
+    ) -> Result<Option<ObjectHandle>, CkError> {
+        let template = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(self.0.key.id.clone()),
+        ];
+        let found = session.find_objects(&template)?.first().copied();
+        if let Some(h) = found {
+            *self.0.handle.lock().expect("handle lock") = Some((generation, h));
+        }
+        Ok(found)
+    }
+
+    /// Signs `data` with `mechanism` inside the token. Handles are cached per
+    /// session generation: after a re-open the key is looked up again.
     pub fn sign(&self, mechanism: &Mechanism, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let handle = self.handle()?;
-        let id = self.0.key.id.clone();
         self.0.token.with_session(|s, generation| {
-            // After a re-open the handle may be stale: look it up again in this session.
-            let h = if generation
-                == self
-                    .0
-                    .handle
-                    .lock()
-                    .expect("handle lock")
-                    .map(|(g, _)| g)
-                    .unwrap_or(u64::MAX)
-            {
-                handle
-            } else {
-                let found = s.find_objects(&[
-                    Attribute::Class(ObjectClass::PRIVATE_KEY),
-                    Attribute::Id(id.clone()),
-                ])?;
-                let h = *found.first().unwrap_or(&handle);
-                *self.0.handle.lock().expect("handle lock") = Some((generation, h));
-                h
+            let cached = match *self.0.handle.lock().expect("handle lock") {
+                Some((g, h)) if g == generation => Some(h),
+                _ => None,
             };
-            s.sign(mechanism, h, data)
+            let handle = match cached {
+                Some(h) => h,
+                None => self.find_handle(s, generation)?.ok_or(CkError::Pkcs11(
+                    RvError::KeyHandleInvalid,
+                    Function::FindObjects,
+                ))?,
+            };
+            s.sign(mechanism, handle, data)
         })
     }
 }

@@ -47,12 +47,15 @@ pub fn pkcs11_error(what: &str, e: CkError) -> Error {
     Error::Token(format!("{what}: {e}"))
 }
 
-/// Whether an error means the session or token is gone (worth re-opening).
+/// Whether an error means the session, its login or the token is gone (worth
+/// re-opening). After a logout SoftHSM2 reports private-key handles as invalid.
 fn is_session_loss(e: &CkError) -> bool {
     matches!(
         e,
         CkError::Pkcs11(
             RvError::SessionHandleInvalid
+                | RvError::KeyHandleInvalid
+                | RvError::ObjectHandleInvalid
                 | RvError::SessionClosed
                 | RvError::DeviceRemoved
                 | RvError::DeviceError
