@@ -26,6 +26,8 @@ wait_http() { # URL TRIES
 
 up() {
   ensure_pkg curl curl
+  ensure_pkg softhsm2-util softhsm2
+  ensure_pkg pkcs11-tool opensc
   ensure_postgres
   command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
   (cd "$ROOT" && cargo build --release --bin fsemw)
@@ -37,14 +39,19 @@ up() {
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
   [ -f "$DEMO/pki/producer.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
+  # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
+  "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
+    > "$DEMO/hsm.env"
+  . "$DEMO/hsm.env"
   sed -e "s#^listen = .*#listen = \"127.0.0.1:$MW_PORT\"#" \
       -e "s#^admin_listen = .*#admin_listen = \"127.0.0.1:$MW_ADMIN_PORT\"#" \
       -e "s#^tls_cert = .*#tls_cert = \"$pki/mw-server.pem\"#" -e "s#^tls_key = .*#tls_key = \"$pki/mw-server.key\"#" \
       -e "s#^client_ca = .*#client_ca = \"$pki/regional-ca.pem\"#" \
       -e "s#^base_url = .*#base_url = \"$gtw_url\"#" -e "s#^ca = .*#ca = \"$pki/national-ca.pem\"#" \
-      -e "s#^auth_cert = .*#auth_cert = \"$pki/region-auth.pem\"#" -e "s#^auth_key = .*#auth_key = \"$pki/region-auth.key\"#" \
-      -e "s#^signature_cert = .*#signature_cert = \"$pki/region-sig.pem\"#" \
-      -e "s#^signature_key = .*#signature_key = \"$pki/region-sig.key\"#" \
+      -e "s#^auth_cert = .*#auth_cert = \"$DEMO/hsm/region-auth-hsm.pem\"#" \
+      -e "s#^signature_cert = .*#signature_cert = \"$DEMO/hsm/region-sig-hsm.pem\"#" \
+      -e "s#^module = .*#module = \"$PKCS11_MODULE\"#" -e "s#^token_label = .*#token_label = \"$HSM_TOKEN_LABEL\"#" \
+      -e "s#^pin_file = .*#pin_file = \"$HSM_PIN_FILE\"#" \
       -e "s#^url = .*#url = \"host=$DEMO/pg user=app dbname=fsemw\"#" \
       -e "s#^cf_hmac_key = .*#cf_hmac_key = \"demo-only-key\"#" \
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
@@ -54,6 +61,7 @@ up() {
   echo $! > "$DEMO/sim.pid"
   wait_http "http://127.0.0.1:$SIM_ADMIN_PORT/healthz" 40
   export FSEMW_CONFIG=$DEMO/fsemw.toml
+  export SOFTHSM2_CONF
   "$FSEMW" migrate >/dev/null
   "$FSEMW" producer add --cn 01234567890.labdemo.it --app-id LABDEMO --app-vendor "FSEMW DEMO" \
     --app-version 1.0 --role producer --organization aslba >/dev/null
@@ -73,6 +81,10 @@ export DEMO_PRODUCER_KEY=$pki/producer.key
 export FSEMW_DEV_JWT_CERT=$pki/producer.pem
 export FSEMW_DEV_JWT_KEY=$pki/producer.key
 export DATABASE_URL="host=$DEMO/pg user=app dbname=fsemw"
+export SOFTHSM2_CONF=$SOFTHSM2_CONF
+export PKCS11_MODULE=$PKCS11_MODULE
+export HSM_TOKEN_LABEL=$HSM_TOKEN_LABEL
+export HSM_PIN_FILE=$HSM_PIN_FILE
 ENV
   cat <<MSG
 The demo stack is up (logs in .demo/*.log). Try it:
@@ -86,6 +98,7 @@ The demo stack is up (logs in .demo/*.log). Try it:
     -F "file=@\$PDF;type=application/pdf" "\$MW_URL/documents/validation"
 
   \$FSEMW tx show <X-Transaction-Id of the answer>
+  \$FSEMW hsm status          # the regional keys in the SoftHSM2 token
 MSG
 }
 

@@ -7,6 +7,7 @@ cd "$ROOT"
 . ops/lib.sh
 
 ensure_postgres
+ensure_pkg softhsm2-util softhsm2
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fsemw-test.XXXXXX)
@@ -15,6 +16,9 @@ cleanup() { pg_stop_cluster "$WORK/pg"; rm -rf "$WORK"; }
 trap cleanup EXIT
 pg_start_cluster "$WORK/pg"
 export MW_TEST_PGHOST=$WORK/pg
+# A private SoftHSM2 configuration; the harness creates its tokens there.
+mkdir -p "$WORK/softhsm"
+export SOFTHSM2_CONF=$WORK/softhsm/softhsm2.conf
 export FSEMW_SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 
 echo "== format"
