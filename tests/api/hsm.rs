@@ -164,3 +164,70 @@ async fn keys_reload_under_load_without_failures() {
     let metrics = stack.metrics().await;
     assert!(metrics.contains("fsemw_certificate_expiry_seconds{certificate=\"signature\"}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_and_1_3_client_authentication_sign_in_the_token() {
+    use integration_tests::stack::{pki, shared_token};
+    use middleware::server::tls::{load_certs, load_key, load_roots};
+    middleware::install_crypto_provider();
+    let pki = pki();
+    let store = KeyStore::open(&keys_config(shared_token())).unwrap();
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(
+            load_roots(&pki.cert("national-ca")).unwrap(),
+        ))
+        .build()
+        .unwrap();
+        let server = rustls::ServerConfig::builder_with_protocol_versions(&[version])
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                load_certs(&pki.cert("gtw-sim")).unwrap(),
+                load_key(&pki.key("gtw-sim")).unwrap(),
+            )
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let server_side = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.expect("server handshake");
+            let (_, conn) = tls.get_ref();
+            let peer = conn.peer_certificates().unwrap()[0].clone();
+            (
+                conn.protocol_version(),
+                hsm::Certificate::from_der(peer.into_owned())
+                    .unwrap()
+                    .subject_cn()
+                    .to_string(),
+            )
+        });
+        let client = rustls::ClientConfig::builder_with_protocol_versions(&[version])
+            .with_root_certificates(load_roots(&pki.cert("national-ca")).unwrap())
+            .with_client_cert_resolver(Arc::new(Current(store.current().tls.clone())));
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, tcp)
+            .await
+            .expect("client handshake");
+        let (negotiated, cn) = server_side.await.unwrap();
+        assert_eq!(negotiated, Some(version.version));
+        assert!(cn.starts_with("A1#160#"), "{cn}");
+    }
+}
+
+#[derive(Debug)]
+struct Current(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Current {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
