@@ -276,3 +276,65 @@ async fn publication_without_validation_gets_the_gateway_refusal() {
     .await;
     assert_eq!((s, b["type"].as_str()), (400, Some("/msg/sign-error")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_extraction_modes_and_the_extraction_error() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let resource = pdf("pdf/resource/CDA_RESOURCE.pdf");
+    let body = r#"{"healthDataFormat":"CDA","mode":"RESOURCE","activity":"VERIFICA"}"#;
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &resource,
+        body,
+        json!({}),
+    );
+    let (s, _, b) = read(r.await).await;
+    assert_eq!(s, 200, "RESOURCE mode: {b}");
+    // No mode: RESOURCE is tried first, with the extraction warning.
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &resource,
+        r#"{"activity":"VERIFICA"}"#,
+        json!({}),
+    );
+    let (s, _, b) = read(r.await).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["warning"].as_str().unwrap().contains("[WARNING_EXTRACT]"));
+    // The signed sample names its attachment cda1.xml: the gateway cannot extract it.
+    let signed = pdf("pdf/attachment/CDA_OK_SIGNED.pdf");
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &signed,
+        VALIDATION_BODY,
+        json!({}),
+    );
+    let (s, _, b) = read(r.await).await;
+    assert_eq!(
+        (s, b["type"].as_str(), b["instance"].as_str()),
+        (400, Some("/msg/cda-element"), Some("/cda-extraction"))
+    );
+    assert_eq!(b["workflowInstanceId"], "UNKNOWN_WORKFLOW_ID");
+    // A signed PDF at validation gets the signature warning.
+    let signed_lab = pdf(SIGNED_LAB);
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &signed_lab,
+        VALIDATION_BODY,
+        json!({}),
+    );
+    let (s, _, b) = read(r.await).await;
+    assert_eq!(s, 201);
+    assert!(b["warning"].as_str().unwrap().contains("SIGN_WARN"), "{b}");
+}
