@@ -32,6 +32,7 @@ pub mod problem;
 pub mod server;
 pub mod startup;
 pub mod telemetry;
+pub mod validation;
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs); call once at start.
 pub fn install_crypto_provider() {

@@ -8,6 +8,7 @@ mod gateway_failures;
 mod gateway_rules;
 mod hsm;
 mod internal_errors;
+mod schematron;
 mod signing;
 mod warnings;
 

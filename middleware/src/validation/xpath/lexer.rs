@@ -1,0 +1,176 @@
+//! XPath tokens (XPath 1.0 lexical rules, plus `if`/`then`/`else`).
+
+/// One token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    /// A (possibly prefixed) name, `prefix:*` included.
+    Name(String),
+    /// `*` as a name test.
+    Star,
+    /// An operator name (`and`, `or`, `div`, `mod`) or symbol.
+    Op(&'static str),
+    /// `$name`.
+    Var(String),
+    /// String literal.
+    Lit(String),
+    /// Number literal.
+    Num(f64),
+    /// Punctuation: `( ) [ ] , @ / // . .. ::`.
+    Punct(&'static str),
+}
+
+/// Splits an expression into tokens.
+pub fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
+    let b = src.as_bytes();
+    let mut out: Vec<Tok> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let two = if i + 1 < b.len() { &src[i..i + 2] } else { "" };
+        let punct2 = ["//", "..", "::", "!=", "<=", ">="];
+        if let Some(p) = punct2.iter().find(|p| **p == two) {
+            out.push(match *p {
+                "!=" | "<=" | ">=" => Tok::Op(p),
+                _ => Tok::Punct(p),
+            });
+            i += 2;
+            continue;
+        }
+        match c {
+            '(' | ')' | '[' | ']' | ',' | '@' | '/' => {
+                out.push(Tok::Punct(match c {
+                    '(' => "(",
+                    ')' => ")",
+                    '[' => "[",
+                    ']' => "]",
+                    ',' => ",",
+                    '@' => "@",
+                    _ => "/",
+                }));
+                i += 1;
+            }
+            '.' if !b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
+                out.push(Tok::Punct("."));
+                i += 1;
+            }
+            '|' | '+' | '-' | '=' | '<' | '>' => {
+                out.push(Tok::Op(match c {
+                    '|' => "|",
+                    '+' => "+",
+                    '-' => "-",
+                    '=' => "=",
+                    '<' => "<",
+                    _ => ">",
+                }));
+                i += 1;
+            }
+            '*' => {
+                out.push(if operator_expected(&out) {
+                    Tok::Op("*")
+                } else {
+                    Tok::Star
+                });
+                i += 1;
+            }
+            '"' | '\'' => {
+                let end = src[i + 1..].find(c).ok_or("unterminated string literal")? + i + 1;
+                out.push(Tok::Lit(src[i + 1..end].to_string()));
+                i = end + 1;
+            }
+            '$' => {
+                let (name, next) = read_name(src, i + 1);
+                if name.is_empty() {
+                    return Err("variable without a name".into());
+                }
+                out.push(Tok::Var(name));
+                i = next;
+            }
+            d if d.is_ascii_digit() || d == '.' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                    i += 1;
+                }
+                out.push(Tok::Num(src[start..i].parse().map_err(|_| "bad number")?));
+            }
+            _ if is_name_start(c) => {
+                let (name, next) = read_name(src, i);
+                i = next;
+                if operator_expected(&out) && matches!(name.as_str(), "and" | "or" | "div" | "mod")
+                {
+                    out.push(Tok::Op(match name.as_str() {
+                        "and" => "and",
+                        "or" => "or",
+                        "div" => "div",
+                        _ => "mod",
+                    }));
+                } else {
+                    out.push(Tok::Name(name));
+                }
+            }
+            other => return Err(format!("unexpected character {other:?}")),
+        }
+    }
+    Ok(out)
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_'
+}
+
+fn read_name(src: &str, start: usize) -> (String, usize) {
+    let b = src.as_bytes();
+    let mut i = start;
+    let part = |i: &mut usize| {
+        while *i < b.len()
+            && ((b[*i] as char).is_alphanumeric() || matches!(b[*i], b'_' | b'-' | b'.'))
+        {
+            *i += 1;
+        }
+    };
+    part(&mut i);
+    // A prefix: `p:name` or `p:*`, but not the axis separator `::`.
+    if i + 1 < b.len() && b[i] == b':' && b[i + 1] != b':' {
+        if b[i + 1] == b'*' {
+            return (format!("{}:*", &src[start..i]), i + 2);
+        }
+        if is_name_start(b[i + 1] as char) {
+            i += 1;
+            part(&mut i);
+        }
+    }
+    (src[start..i].to_string(), i)
+}
+
+/// XPath 1.0 §3.7: after these tokens a name or `*` is an operator.
+fn operator_expected(prev: &[Tok]) -> bool {
+    match prev.last() {
+        None => false,
+        Some(Tok::Punct(p)) => matches!(*p, ")" | "]" | "." | ".."),
+        Some(Tok::Op(_)) => false,
+        Some(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_operators_and_literals() {
+        let t = tokenize("count(hl7:x[@a='1']) >= 1 and $v div 2").unwrap();
+        assert_eq!(t[0], Tok::Name("count".into()));
+        assert!(t.contains(&Tok::Op(">=")));
+        assert!(t.contains(&Tok::Op("and")));
+        assert!(t.contains(&Tok::Op("div")));
+        assert!(t.contains(&Tok::Lit("1".into())));
+        let t = tokenize("ancestor::hl7:section/*").unwrap();
+        assert_eq!(t[1], Tok::Punct("::"));
+        assert_eq!(t[4], Tok::Star);
+        let t = tokenize("@*[. = 2 * 3]").unwrap();
+        assert!(t.contains(&Tok::Op("*")));
+    }
+}

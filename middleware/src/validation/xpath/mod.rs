@@ -1,0 +1,13 @@
+//! A small XPath engine for the gateway's schematron rules.
+//!
+//! # Layout
+//! - `lexer`: tokens.
+//! - `parser`: expression trees (compiled once per rule file).
+//! - `eval`: evaluation over a roxmltree document.
+
+pub mod eval;
+pub mod lexer;
+pub mod parser;
+
+pub use eval::{Env, Value, XNode};
+pub use parser::{Expr, parse};
