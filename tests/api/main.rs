@@ -10,6 +10,7 @@ mod hsm;
 mod internal_errors;
 mod schematron;
 mod signing;
+mod vocabulary;
 mod warnings;
 
 use integration_tests::stack::{TestStack, form, tokens};

@@ -2,6 +2,8 @@
 //!
 //! - [`xpath`]: the XPath engine behind the schematron rules.
 //! - [`schematron`]: rule files compiled once, run with the gateway's semantics.
+//! - [`vocabulary`]: code systems, versions and codes against the configured code lists.
 
 pub mod schematron;
+pub mod vocabulary;
 pub mod xpath;
