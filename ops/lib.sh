@@ -10,6 +10,11 @@ ensure_pkg() {
   fi
 }
 
+# Installs the libxml2 development library (XSD validation links it) when missing.
+ensure_libxml2() {
+  [ -e /usr/lib/x86_64-linux-gnu/libxml2.so ] || ensure_pkg __no_such_command__ libxml2-dev pkg-config
+}
+
 # Installs PostgreSQL when its server binaries are missing.
 ensure_postgres() {
   pg_bindir >/dev/null 2>&1 || ensure_pkg __no_such_command__ postgresql

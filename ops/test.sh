@@ -7,6 +7,7 @@ cd "$ROOT"
 . ops/lib.sh
 
 ensure_postgres
+ensure_libxml2
 ensure_pkg softhsm2-util softhsm2
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 

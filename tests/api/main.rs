@@ -12,6 +12,7 @@ mod schematron;
 mod signing;
 mod vocabulary;
 mod warnings;
+mod xsd;
 
 use integration_tests::stack::{TestStack, form, tokens};
 use integration_tests::testdata;
