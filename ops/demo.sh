@@ -29,7 +29,7 @@ up() {
   ensure_pkg softhsm2-util softhsm2
   ensure_pkg pkcs11-tool opensc
   ensure_postgres
-ensure_libxml2
+  ensure_libxml2
   command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
   (cd "$ROOT" && cargo build --release --bin fsemw)
   FSEMW=$ROOT/target/release/fsemw

@@ -84,6 +84,24 @@ pub enum Command {
         #[arg(long, default_value = "160")]
         region_code: String,
     },
+    /// Validate documents as the gateway would (PDF with injected CDA, or a bare CDA).
+    Validate {
+        /// PDF or XML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where the CDA is in the PDF (absent: RESOURCE, then ATTACHMENT, with a warning).
+        #[arg(long, value_parser = ["ATTACHMENT", "RESOURCE"])]
+        mode: Option<String>,
+        /// VALIDATION (201) or VERIFICA (200).
+        #[arg(long, default_value = "VERIFICA", value_parser = ["VALIDATION", "VERIFICA"])]
+        activity: String,
+        /// Rules folder (schemas/, terminology/).
+        #[arg(long, env = "FSEMW_RULES_DIR")]
+        rules: PathBuf,
+        /// `json` (status and body of each document) or `summary` (one line per document).
+        #[arg(long, default_value = "json", value_parser = ["json", "summary"])]
+        format: String,
+    },
     /// Run the national gateway simulator.
     GatewaySim(SimOptions),
     /// The regional keys' token.

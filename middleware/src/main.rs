@@ -7,7 +7,9 @@ use clap::Parser;
 use middleware::cli::{Cli, Command, HsmCommand};
 use middleware::commands::{EX_CONFIG, with_config};
 use middleware::config::Config;
-use middleware::{devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry};
+use middleware::{
+    devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry, validation,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -68,6 +70,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     module,
                 },
         } => init_dev_token(dir, ca_cert, ca_key, label, region_code, module),
+        Command::Validate {
+            files,
+            mode,
+            activity,
+            rules,
+            format,
+        } => validate(&files, mode, &activity, &rules, &format),
         Command::GatewaySim(opts) => {
             telemetry::init("plain", "info");
             let sim =
@@ -102,6 +111,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             with_config(config, command).await
         }
     }
+}
+
+/// `fsemw validate`: exit 0 when every document passes, 1 otherwise.
+fn validate(
+    files: &[std::path::PathBuf],
+    mode: Option<String>,
+    activity: &str,
+    rules: &std::path::Path,
+    format: &str,
+) -> anyhow::Result<ExitCode> {
+    let rules = validation::engine::Rules::load(rules).map_err(anyhow::Error::msg)?;
+    let mode = mode
+        .map(|m| serde_json::from_value(serde_json::Value::String(m)))
+        .transpose()?;
+    let mut all_pass = true;
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let v = validation::verdict::judge(&rules, &bytes, mode, activity == "VALIDATION");
+        all_pass &= v.status.is_success();
+        if format == "summary" {
+            let what = v.body["type"].as_str().unwrap_or("ok");
+            let detail = v.body["detail"]
+                .as_str()
+                .or(v.body["warning"].as_str())
+                .unwrap_or_default();
+            let short: String = detail.chars().take(160).collect();
+            println!("{}\t{}\t{what}\t{short}", v.status.as_u16(), file.display());
+        } else if files.len() == 1 {
+            println!(
+                "{}",
+                serde_json::json!({"status": v.status.as_u16(), "body": v.body})
+            );
+        } else {
+            println!(
+                "{}",
+                serde_json::json!({"file": file.display().to_string(), "status": v.status.as_u16(), "body": v.body})
+            );
+        }
+    }
+    Ok(if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `fsemw hsm init-dev`: SoftHSM2 reads its configuration from the environment at

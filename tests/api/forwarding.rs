@@ -338,3 +338,62 @@ async fn both_extraction_modes_and_the_extraction_error() {
     assert_eq!(s, 201);
     assert!(b["warning"].as_str().unwrap().contains("SIGN_WARN"), "{b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_gives_the_gateway_verdicts_through_the_middleware() {
+    let stack = TestStack::spawn(StackOptions {
+        full_validation: true,
+        ..Default::default()
+    })
+    .await;
+    let rad = pdf("pdf/accreditamento/SIGNED_RAD1.pdf");
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents/validation",
+            JwtOperation::Validation,
+            &rad,
+            VALIDATION_BODY,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    // LAB_OK.pdf predates LAB rules 27.1: its organizations carry Home telecoms (ERRORE-45).
+    let (s, _, b) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(
+        (s, b["type"].as_str(), b["instance"].as_str()),
+        (422, Some("/msg/semantic"), Some("/validation/error"))
+    );
+    assert!(
+        b["detail"].as_str().unwrap().starts_with("ERRORE-45|"),
+        "{b}"
+    );
+    assert!(
+        b["workflowInstanceId"]
+            .as_str()
+            .unwrap()
+            .ends_with("urn:ihe:iti:xdw:2013:workflowInstanceId")
+    );
+    let vacc = pdf("pdf/accreditamento/SIGNED_SING_VACC1.pdf");
+    let (s, _, b) = read(
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents/validation",
+            JwtOperation::Validation,
+            &vacc,
+            VALIDATION_BODY,
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (400, Some("/msg/vocabulary")),
+        "{b}"
+    );
+}

@@ -12,11 +12,20 @@ use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
 };
 use middleware::devtools::dev_pki::{DevPki, PkiNames, generate};
-use middleware::gateway_sim::{GatewaySim, NoSchemaValidation, SimOptions};
+use middleware::gateway_sim::{CdaValidator, GatewaySim, NoSchemaValidation, SimOptions};
+use middleware::validation::engine::Rules;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 static PKI: OnceLock<DevPki> = OnceLock::new();
+static RULES: OnceLock<Arc<Rules>> = OnceLock::new();
+
+/// The gateway's rules and code lists from `shared/testdata`, compiled once per process.
+pub fn rules() -> &'static Arc<Rules> {
+    RULES.get_or_init(|| {
+        Arc::new(Rules::load(&crate::shared_dir().join("testdata")).expect("rules"))
+    })
+}
 static TOKEN: OnceLock<HsmToken> = OnceLock::new();
 static TOKEN_COUNT: AtomicUsize = AtomicUsize::new(0);
 
@@ -109,6 +118,8 @@ pub struct StackOptions {
     pub sim_checks_audience: bool,
     /// The token holding the regional keys (default: the process's shared token).
     pub token: Option<HsmToken>,
+    /// Whether the simulator runs XSD, schematron and vocabulary (rules from `shared/testdata`).
+    pub full_validation: bool,
 }
 
 impl Default for StackOptions {
@@ -121,6 +132,7 @@ impl Default for StackOptions {
             test_fiscal_codes: vec!["RMSLSO31M04Z404R".into()],
             sim_checks_audience: true,
             token: None,
+            full_validation: false,
         }
     }
 }
@@ -167,13 +179,19 @@ impl TestStack {
             jwt_ca: vec![pki.cert("national-ca")],
             audience: None,
             base_path: "/v1".into(),
+            rules: None,
         };
         if opts.case == 1 {
             // In case 1 producers sign with their own (here: regionally issued) certificates.
             sim_opts.jwt_ca.push(pki.cert("regional-ca"));
         }
         // Bind first to learn the port, then rebuild with the audience when it is checked.
-        let probe = GatewaySim::build(&sim_opts, Arc::new(NoSchemaValidation))
+        let validator: Arc<dyn CdaValidator> = if opts.full_validation {
+            rules().clone()
+        } else {
+            Arc::new(NoSchemaValidation)
+        };
+        let probe = GatewaySim::build(&sim_opts, validator.clone())
             .await
             .expect("sim");
         let sim_addr = probe.addr();
@@ -183,9 +201,7 @@ impl TestStack {
         if opts.sim_checks_audience {
             sim_opts.audience = Some(sim_url.clone());
         }
-        let sim = GatewaySim::build(&sim_opts, Arc::new(NoSchemaValidation))
-            .await
-            .expect("sim");
+        let sim = GatewaySim::build(&sim_opts, validator).await.expect("sim");
         let sim_admin_url = format!("http://{}", sim.admin_addr());
         tokio::spawn(sim.run(rx.clone()));
 

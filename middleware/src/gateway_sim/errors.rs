@@ -161,6 +161,12 @@ impl Answer {
 
     /// The problem response for `e`.
     pub fn error(&self, e: &GtwError) -> Response {
+        let (status, body) = self.error_body(e);
+        json_response(status, &body, "application/problem+json")
+    }
+
+    /// Status and problem document for `e`.
+    pub fn error_body(&self, e: &GtwError) -> (StatusCode, serde_json::Value) {
         let (kind, title) = e.kind.type_title();
         let status = e.kind.status(self.path);
         let mut body = serde_json::json!({
@@ -174,7 +180,7 @@ impl Answer {
                 .unwrap_or_else(|| "UNKNOWN_WORKFLOW_ID".into())
                 .into();
         }
-        json_response(status, &body, "application/problem+json")
+        (status, body)
     }
 
     /// A success response with `traceID`, `spanID`, and the given extra fields.
@@ -184,6 +190,11 @@ impl Answer {
         wii: Option<&str>,
         warning: Option<&str>,
     ) -> Response {
+        json_response(status, &self.success_body(wii, warning), "application/json")
+    }
+
+    /// A success body.
+    pub fn success_body(&self, wii: Option<&str>, warning: Option<&str>) -> serde_json::Value {
         let mut body = serde_json::json!({ "traceID": self.trace_id, "spanID": self.trace_id });
         if let Some(w) = wii {
             body["workflowInstanceId"] = w.into();
@@ -191,7 +202,7 @@ impl Answer {
         if let Some(w) = warning {
             body["warning"] = w.into();
         }
-        json_response(status, &body, "application/json")
+        body
     }
 }
 

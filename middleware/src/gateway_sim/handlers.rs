@@ -17,9 +17,10 @@ use super::{SimOp, SimState, ValidatorVerdict};
 use crate::cda::document::validation_hash;
 use crate::cda::{CdaFacts, extract_cda, pdf};
 
-const EXTRACT_WARNING: &str =
+pub(crate) const EXTRACT_WARNING: &str =
     "Attenzione, non è stata selezionata la modalità di estrazione del CDA";
-const SIGN_WARNING: &str = "[SIGN_WARN - Attenzione il documento risulta firmato in validazione]";
+pub(crate) const SIGN_WARNING: &str =
+    "[SIGN_WARN - Attenzione il documento risulta firmato in validazione]";
 const FIVE_DAYS: i64 = 5 * 24 * 3600;
 
 /// An early exit: a dispatcher error or a frontier refusal.
@@ -100,7 +101,7 @@ fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<Ra
     Ok(jwt.claims)
 }
 
-fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
+pub(crate) fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
     if file.is_empty() {
         return Err(err(Kind::EmptyFile, "File vuoto.", "/empty-multipart-file"));
     }
@@ -114,7 +115,7 @@ fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
     Ok(())
 }
 
-fn cda_of(
+pub(crate) fn cda_of(
     file: &Bytes,
     mode: Option<crate::cda::ExtractionMode>,
 ) -> Result<(String, CdaFacts), GtwError> {
@@ -131,8 +132,16 @@ fn cda_of(
     Ok((xml, facts))
 }
 
-fn validator(state: &SimState, xml: &str, facts: &CdaFacts) -> Result<Vec<String>, GtwError> {
-    match state.validator.validate(xml, facts) {
+fn validator(
+    state: &SimState,
+    xml: &str,
+    facts: &CdaFacts,
+    claims: &RawClaims,
+) -> Result<Vec<String>, GtwError> {
+    let ts_issuer = claims
+        .string("iss")
+        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
+    match state.validator.validate(xml, facts, ts_issuer) {
         ValidatorVerdict::Pass { warnings } => Ok(warnings),
         ValidatorVerdict::Syntax(d) => Err(err(Kind::Syntax, d, "/validation/error")),
         ValidatorVerdict::Semantic(d) => Err(err(Kind::Semantic, d, "/validation/error")),
@@ -193,7 +202,8 @@ async fn validation_flow(
     pdf_checks(&file)?;
     let (xml, facts) = cda_of(&file, req.mode)?;
     ans.wii = Some(facts.new_workflow_instance_id());
-    let outcome = against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts));
+    let outcome =
+        against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts, &claims));
     let mut store = state.store.lock().expect("store lock");
     let semantic = match outcome {
         Ok(w) => w,
@@ -292,7 +302,7 @@ async fn publication_flow(
     let mut warnings = Vec::new();
     if validate_first {
         ans.wii = Some(facts.new_workflow_instance_id());
-        warnings = validator(state, &xml, &facts)?;
+        warnings = validator(state, &xml, &facts, &claims)?;
         ans.path = ErrPath::B;
     }
     let mut store = state.store.lock().expect("store lock");

@@ -87,8 +87,8 @@ pub enum ValidatorVerdict {
 
 /// The seam for the gateway's steps 9–11 (XSD, schematron, vocabulary).
 pub trait CdaValidator: Send + Sync {
-    /// Judges a CDA.
-    fn validate(&self, xml: &str, facts: &CdaFacts) -> ValidatorVerdict;
+    /// Judges a CDA; vocabulary is skipped for the Sistema TS issuer.
+    fn validate(&self, xml: &str, facts: &CdaFacts, ts_issuer: bool) -> ValidatorVerdict;
 }
 
 /// Steps 9–11 not performed: every CDA passes. Replaced by the validation engine.
@@ -96,7 +96,7 @@ pub trait CdaValidator: Send + Sync {
 pub struct NoSchemaValidation;
 
 impl CdaValidator for NoSchemaValidation {
-    fn validate(&self, _xml: &str, _facts: &CdaFacts) -> ValidatorVerdict {
+    fn validate(&self, _xml: &str, _facts: &CdaFacts, _ts_issuer: bool) -> ValidatorVerdict {
         ValidatorVerdict::Pass {
             warnings: Vec::new(),
         }
@@ -130,6 +130,10 @@ pub struct SimOptions {
     /// Base path of the API.
     #[arg(long, default_value = "/v1")]
     pub base_path: String,
+    /// Rules folder (schemas/, terminology/) for XSD, schematron and vocabulary;
+    /// without it those stages are skipped.
+    #[arg(long, env = "FSEMW_RULES_DIR")]
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// What the simulator saw of one request (for tests and operators).

@@ -1,11 +1,15 @@
 //! CDA validation as the national gateway performs it.
 //!
+//! - [`engine`]: [`engine::Rules`], the stages in the gateway's order over a rules folder.
+//! - [`verdict`]: the gateway's status and body for one document (`fsemw validate`).
 //! - [`xpath`]: the XPath engine behind the schematron rules.
 //! - [`schematron`]: rule files compiled once, run with the gateway's semantics.
 //! - [`vocabulary`]: code systems, versions and codes against the configured code lists.
 //! - [`xsd`]: the schema sets, with includes resolved by file name.
 
+pub mod engine;
 pub mod schematron;
+pub mod verdict;
 pub mod vocabulary;
 pub mod xpath;
 pub mod xsd;
