@@ -195,6 +195,25 @@ pub fn string_to_number(s: &str) -> f64 {
     }
 }
 
+/// Whether a predicate's truth cannot depend on the node's position (no number
+/// literal as the whole predicate, no `position()` or `last()` inside).
+fn positionless(e: &Expr) -> bool {
+    fn uses_position(e: &Expr) -> bool {
+        match e {
+            Expr::Call(n, args) => n == "position" || n == "last" || args.iter().any(uses_position),
+            Expr::Or(a, b)
+            | Expr::And(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Arith(_, a, b)
+            | Expr::Union(a, b) => uses_position(a) || uses_position(b),
+            Expr::Neg(a) => uses_position(a),
+            Expr::If(a, b, c) => uses_position(a) || uses_position(b) || uses_position(c),
+            _ => false,
+        }
+    }
+    !matches!(e, Expr::Num(_) | Expr::Arith(..) | Expr::Neg(_)) && !uses_position(e)
+}
+
 fn sort_dedup(nodes: &mut Vec<XNode<'_, '_>>) {
     nodes.sort_by_key(XNode::key);
     nodes.dedup_by_key(|n| n.key());
@@ -209,6 +228,20 @@ fn compare(op: &str, l: &Value<'_, '_>, r: &Value<'_, '_>) -> bool {
             "!=" => a != b,
             _ => cmp_num(op, f64::from(u8::from(a)), f64::from(u8::from(b))),
         };
+    }
+    // A node-set against a string or number: compare each node's value directly.
+    if let (Value::Nodes(nodes), scalar @ (Value::Str(_) | Value::Num(_)))
+    | (scalar @ (Value::Str(_) | Value::Num(_)), Value::Nodes(nodes)) = (l, r)
+    {
+        let node_left = matches!(l, Value::Nodes(_));
+        return nodes.iter().any(|n| {
+            let v = Value::Str(n.string_value());
+            if node_left {
+                compare(op, &v, scalar)
+            } else {
+                compare(op, scalar, &v)
+            }
+        });
     }
     if is_set(l) || is_set(r) {
         let (li, ri) = (l.items(), r.items());
@@ -331,19 +364,52 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                 _ => return Err("a path step after a non-node-set".into()),
             },
         };
-        for (i, step) in p.steps.iter().enumerate() {
-            match step {
+        let mut i = 0;
+        while i < p.steps.len() {
+            match &p.steps[i] {
+                // `//name[…]` without positional predicates: one pass over the descendants
+                // instead of collecting every node and then each one's children.
+                Step::Axis(Axis::DescendantOrSelf, Test::Node, pre)
+                    if pre.is_empty()
+                        && matches!(p.steps.get(i + 1), Some(Step::Axis(Axis::Child, _, preds)) if preds.iter().all(positionless)) =>
+                {
+                    let Some(Step::Axis(_, test, preds)) = p.steps.get(i + 1) else {
+                        unreachable!("matched above")
+                    };
+                    let mut next = Vec::new();
+                    for n in &current {
+                        let candidates: Vec<XNode<'a, 'i>> = match n {
+                            XNode::Node(owner) => owner
+                                .descendants()
+                                .skip(1)
+                                .map(XNode::Node)
+                                .filter(|c| self.test(c, Axis::Child, test))
+                                .collect(),
+                            XNode::Attr(..) => Vec::new(),
+                        };
+                        next.extend(self.filter(candidates, preds)?);
+                    }
+                    if current.len() > 1 {
+                        sort_dedup(&mut next);
+                    }
+                    current = next;
+                    i += 2;
+                    continue;
+                }
                 Step::Axis(axis, test, preds) => {
                     let mut next = Vec::new();
                     for n in &current {
-                        let candidates: Vec<XNode<'a, 'i>> = self
-                            .axis(*n, *axis)
-                            .into_iter()
-                            .filter(|c| self.test(c, *axis, test))
-                            .collect();
+                        let candidates = self.candidates(*n, *axis, test);
                         next.extend(self.filter(candidates, preds)?);
                     }
-                    sort_dedup(&mut next);
+                    // One context node on a forward axis: already in document order, unique.
+                    let forward = !matches!(
+                        axis,
+                        Axis::Ancestor | Axis::AncestorOrSelf | Axis::PrecedingSibling
+                    );
+                    if current.len() > 1 || !forward {
+                        sort_dedup(&mut next);
+                    }
                     current = next;
                 }
                 Step::Call(name, args) => {
@@ -359,8 +425,43 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                     return Ok(Value::Seq(values?));
                 }
             }
+            i += 1;
         }
         Ok(Value::Nodes(current))
+    }
+
+    /// The nodes of `axis` from `n` that pass `test`, with direct paths for the
+    /// child and attribute axes (most steps of the rule files).
+    fn candidates(&self, n: XNode<'a, 'i>, axis: Axis, test: &Test) -> Vec<XNode<'a, 'i>> {
+        match (n, axis, test) {
+            (XNode::Node(el), Axis::Child, Test::Name(prefix, name)) => {
+                let ns = prefix
+                    .as_ref()
+                    .and_then(|p| self.ns.get(p))
+                    .map(String::as_str);
+                if prefix.is_some() && ns.is_none() {
+                    return Vec::new();
+                }
+                el.children()
+                    .filter(|c| {
+                        c.is_element()
+                            && c.tag_name().name() == name
+                            && c.tag_name().namespace() == ns
+                    })
+                    .map(XNode::Node)
+                    .collect()
+            }
+            (XNode::Node(el), Axis::Attribute, Test::Name(None, name)) => el
+                .attributes()
+                .position(|a| a.name() == name && a.namespace().is_none())
+                .map(|i| vec![XNode::Attr(el, i)])
+                .unwrap_or_default(),
+            _ => self
+                .axis(n, axis)
+                .into_iter()
+                .filter(|c| self.test(c, axis, test))
+                .collect(),
+        }
     }
 
     fn filter(
