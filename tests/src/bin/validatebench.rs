@@ -35,7 +35,6 @@ fn main() -> anyhow::Result<()> {
         let xml = middleware::cda::pdf::decode_xml_text(&std::fs::read(&p)?)?;
         let facts = CdaFacts::parse(&xml)?;
         docs.push(Doc {
-            name: p.file_name().unwrap().to_string_lossy().into(),
             pdf: None,
             xml,
             facts,
@@ -50,7 +49,6 @@ fn main() -> anyhow::Result<()> {
         let xml = extract_cda(&pdf, None)?;
         let facts = CdaFacts::parse(&xml)?;
         docs.push(Doc {
-            name: rel.into(),
             pdf: Some(pdf),
             xml,
             facts,
