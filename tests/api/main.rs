@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod differential;
 mod forwarding;
 mod gateway_failures;
 mod gateway_rules;

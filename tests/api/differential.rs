@@ -1,0 +1,55 @@
+//! The engine against pyschematron's recorded verdicts (`ops/peer/differential.sh`).
+//!
+//! For every golden file the sets of failed-assert codes must be identical. A
+//! difference is accepted only when `known_differences.json` lists it with the reason.
+
+use std::collections::BTreeSet;
+
+use integration_tests::shared_dir;
+use middleware::validation::schematron::Schematron;
+use serde_json::Value;
+
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/schematron")
+}
+
+#[test]
+fn failed_assertions_match_the_independent_engine() {
+    let known: Value = std::fs::read_to_string(golden_dir().join("known_differences.json"))
+        .map(|t| serde_json::from_str(&t).expect("known_differences.json"))
+        .unwrap_or(Value::Null);
+    let mut compared = 0;
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "known_differences.json") {
+            continue;
+        }
+        let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let doc = golden["document"].as_str().unwrap();
+        let file = golden["schematron"].as_str().unwrap();
+        let rules_text = std::fs::read_to_string(shared_dir().join("testdata/schemas/schematron").join(file)).unwrap();
+        let rules = Schematron::compile(&rules_text, file).unwrap();
+        let bytes = std::fs::read(shared_dir().join("testdata").join(doc)).unwrap();
+        let text = middleware::cda::pdf::decode_xml_text(&bytes).unwrap();
+        let parsed = roxmltree::Document::parse(&text).unwrap();
+        let ours: BTreeSet<String> = rules.run(&parsed).failed.into_iter().map(|f| f.code).collect();
+        let theirs: BTreeSet<String> =
+            golden["failed"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        compared += 1;
+        if ours != theirs {
+            let only_ours: Vec<_> = ours.difference(&theirs).cloned().collect();
+            let only_theirs: Vec<_> = theirs.difference(&ours).cloned().collect();
+            let accepted = &known[doc];
+            let listed = |k: &str, v: &Vec<String>| {
+                accepted[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).map(str::to_owned).collect::<Vec<_>>())
+                    == Some(v.clone())
+            };
+            if !(listed("only_engine", &only_ours) && listed("only_peer", &only_theirs)) {
+                problems.push(format!("{doc}: only ours {only_ours:?}, only pyschematron {only_theirs:?}"));
+            }
+        }
+    }
+    assert!(compared > 0, "no golden file: run ops/peer/differential.sh");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
