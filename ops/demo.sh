@@ -3,6 +3,8 @@
 #   ops/demo.sh        start everything and stay in the foreground until Ctrl-C
 #   ops/demo.sh up     start everything, write .demo/env, return
 #   ops/demo.sh down   stop everything ops/demo.sh started
+# DEMO_FULL_VALIDATION=1 makes the simulator run XSD, schematron and vocabulary with the
+# rules in shared/testdata (then LAB_OK.pdf gets the current rules' 422, see docs/validation.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEMO=$ROOT/.demo
@@ -58,7 +60,8 @@ up() {
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
   nohup "$FSEMW" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
-    --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" > "$DEMO/sim.log" 2>&1 &
+    --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" ${DEMO_FULL_VALIDATION:+--rules "$SHARED/testdata"} \
+    > "$DEMO/sim.log" 2>&1 &
   echo $! > "$DEMO/sim.pid"
   wait_http "http://127.0.0.1:$SIM_ADMIN_PORT/healthz" 40
   export FSEMW_CONFIG=$DEMO/fsemw.toml
