@@ -22,31 +22,51 @@ fn failed_assertions_match_the_independent_engine() {
     let mut problems = Vec::new();
     for entry in std::fs::read_dir(golden_dir()).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().is_some_and(|n| n == "known_differences.json") {
+        if path
+            .file_name()
+            .is_some_and(|n| n == "known_differences.json")
+        {
             continue;
         }
         let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let doc = golden["document"].as_str().unwrap();
         let file = golden["schematron"].as_str().unwrap();
-        let rules_text = std::fs::read_to_string(shared_dir().join("testdata/schemas/schematron").join(file)).unwrap();
+        let rules_text =
+            std::fs::read_to_string(shared_dir().join("testdata/schemas/schematron").join(file))
+                .unwrap();
         let rules = Schematron::compile(&rules_text, file).unwrap();
         let bytes = std::fs::read(shared_dir().join("testdata").join(doc)).unwrap();
         let text = middleware::cda::pdf::decode_xml_text(&bytes).unwrap();
         let parsed = roxmltree::Document::parse(&text).unwrap();
-        let ours: BTreeSet<String> = rules.run(&parsed).failed.into_iter().map(|f| f.code).collect();
-        let theirs: BTreeSet<String> =
-            golden["failed"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        let ours: BTreeSet<String> = rules
+            .run(&parsed)
+            .failed
+            .into_iter()
+            .map(|f| f.code)
+            .collect();
+        let theirs: BTreeSet<String> = golden["failed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
         compared += 1;
         if ours != theirs {
             let only_ours: Vec<_> = ours.difference(&theirs).cloned().collect();
             let only_theirs: Vec<_> = theirs.difference(&ours).cloned().collect();
             let accepted = &known[doc];
             let listed = |k: &str, v: &Vec<String>| {
-                accepted[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).map(str::to_owned).collect::<Vec<_>>())
-                    == Some(v.clone())
+                accepted[k].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                }) == Some(v.clone())
             };
             if !(listed("only_engine", &only_ours) && listed("only_peer", &only_theirs)) {
-                problems.push(format!("{doc}: only ours {only_ours:?}, only pyschematron {only_theirs:?}"));
+                problems.push(format!(
+                    "{doc}: only ours {only_ours:?}, only pyschematron {only_theirs:?}"
+                ));
             }
         }
     }
