@@ -13,6 +13,9 @@ use secrecy::SecretString;
 
 use crate::config::{KeyBackend, KeysConfig, Pkcs11Config};
 
+/// Loads the pair again (at start and on every reload).
+type Loader = Box<dyn Fn() -> Result<RegionalKeys, KeyError> + Send + Sync>;
+
 /// Why the keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("keys: {0}")]
@@ -27,7 +30,7 @@ impl From<hsm::Error> for KeyError {
 /// The current regional keys and how to load them again.
 pub struct KeyStore {
     current: RwLock<Arc<Loaded>>,
-    load: Box<dyn Fn() -> Result<RegionalKeys, KeyError> + Send + Sync>,
+    load: Loader,
     warning_secs: i64,
 }
 
@@ -130,7 +133,6 @@ impl Loaded {
     }
 }
 
-type Loader = Box<dyn Fn() -> Result<RegionalKeys, KeyError> + Send + Sync>;
 
 fn loader(config: &KeysConfig) -> Result<Loader, KeyError> {
     let auth_cert = config.auth_cert.clone();
