@@ -133,7 +133,6 @@ impl Loaded {
     }
 }
 
-
 fn loader(config: &KeysConfig) -> Result<Loader, KeyError> {
     let auth_cert = config.auth_cert.clone();
     let sig_cert = config.signature_cert.clone();
