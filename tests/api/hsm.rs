@@ -203,7 +203,9 @@ async fn tls_1_2_and_1_3_client_authentication_sign_in_the_token() {
         });
         let client = rustls::ClientConfig::builder_with_protocol_versions(&[version])
             .with_root_certificates(load_roots(&pki.cert("national-ca")).unwrap())
-            .with_client_cert_resolver(Arc::new(Current(store.current().tls.clone())));
+            .with_client_cert_resolver(Arc::new(integration_tests::FixedClientCert(
+                store.current().tls.clone(),
+            )));
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         tokio_rustls::TlsConnector::from(Arc::new(client))
@@ -213,21 +215,5 @@ async fn tls_1_2_and_1_3_client_authentication_sign_in_the_token() {
         let (negotiated, cn) = server_side.await.unwrap();
         assert_eq!(negotiated, Some(version.version));
         assert!(cn.starts_with("A1#160#"), "{cn}");
-    }
-}
-
-#[derive(Debug)]
-struct Current(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for Current {
-    fn resolve(
-        &self,
-        _: &[&[u8]],
-        _: &[rustls::SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-    fn has_certs(&self) -> bool {
-        true
     }
 }

@@ -21,3 +21,20 @@ pub fn testdata(rel: &str) -> Vec<u8> {
     let p = shared_dir().join("testdata").join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// A TLS client that always presents the same certified key (whatever it is backed by).
+#[derive(Debug)]
+pub struct FixedClientCert(pub std::sync::Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for FixedClientCert {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[rustls::SignatureScheme],
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+    fn has_certs(&self) -> bool {
+        true
+    }
+}

@@ -116,7 +116,7 @@ fn handshakes_per_sec(
     let client = Arc::new(
         rustls::ClientConfig::builder()
             .with_root_certificates(load_roots(&d("ca.pem"))?)
-            .with_client_cert_resolver(Arc::new(Fixed(certified))),
+            .with_client_cert_resolver(Arc::new(integration_tests::FixedClientCert(certified))),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -156,22 +156,6 @@ fn handshakes_per_sec(
         }
         Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
     })
-}
-
-#[derive(Debug)]
-struct Fixed(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for Fixed {
-    fn resolve(
-        &self,
-        _: &[&[u8]],
-        _: &[rustls::SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-    fn has_certs(&self) -> bool {
-        true
-    }
 }
 
 fn main() -> anyhow::Result<()> {
