@@ -90,9 +90,32 @@ pub fn cluster_host() -> String {
             .status
             .success();
             assert!(ok, "pg_ctl start failed");
+            reap_when_done(&bin, &dir);
             dir.display().to_string()
         })
         .clone()
+}
+
+/// A private cluster outlives nothing: a detached shell stops it and removes its
+/// folder once this test process has exited (statics are never dropped).
+fn reap_when_done(bin: &std::path::Path, dir: &std::path::Path) {
+    let pg_ctl = bin.join("pg_ctl").display().to_string();
+    let as_pg = if is_root() {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {as_pg}{pg_ctl} -D {d}/data -m immediate stop >/dev/null 2>&1; rm -rf {d}",
+        pid = std::process::id(),
+        d = dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 async fn admin_client(host: &str) -> tokio_postgres::Client {
