@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, validate,
+    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read,
+    validate,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,17 +38,14 @@ async fn the_whole_document_lifecycle_goes_through() {
     assert_eq!(s, 201, "{v}");
     let wii = v["workflowInstanceId"].as_str().unwrap().to_string();
 
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents",
-            JwtOperation::Create,
-            &signed,
-            &publication_body(id),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &publication_body(id),
+        json!({}),
     )
     .await;
     assert_eq!(s, 202, "create: {b}");
@@ -121,33 +119,27 @@ async fn the_whole_document_lifecycle_goes_through() {
     // Replace needs a fresh validation of the (same) document.
     assert_eq!(read(validate(&stack, &signed).await).await.0, 201);
     let new_id = "2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE2";
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::PUT,
-            &format!("/documents/{enc}"),
-            JwtOperation::Replace,
-            &signed,
-            &publication_body(new_id),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::PUT,
+        &format!("/documents/{enc}"),
+        JwtOperation::Replace,
+        &signed,
+        &publication_body(new_id),
+        json!({}),
     )
     .await;
     assert_eq!(s, 202, "replace: {b}");
 
     let enc2 = new_id.replace('^', "%5E");
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::PUT,
-            &format!("/documents/validate-and-replace/{enc2}"),
-            JwtOperation::Replace,
-            &signed,
-            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE3"),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::PUT,
+        &format!("/documents/validate-and-replace/{enc2}"),
+        JwtOperation::Replace,
+        &signed,
+        &publication_body("2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE3"),
+        json!({}),
     )
     .await;
     assert_eq!(s, 202, "validate-and-replace: {b}");
@@ -183,17 +175,14 @@ async fn the_whole_document_lifecycle_goes_through() {
         (404, Some("/msg/record-not-found"))
     );
 
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents/validate-and-create",
-            JwtOperation::Create,
-            &signed,
-            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^VC1"),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents/validate-and-create",
+        JwtOperation::Create,
+        &signed,
+        &publication_body("2.16.840.1.113883.2.9.2.160.4.4^VC1"),
+        json!({}),
     )
     .await;
     assert_eq!(s, 202, "validate-and-create: {b}");
@@ -239,17 +228,14 @@ async fn fhir_validation_and_the_alias_base_are_forwarded() {
 async fn publication_without_validation_gets_the_gateway_refusal() {
     let stack = TestStack::spawn(StackOptions::default()).await;
     let signed = pdf(SIGNED_LAB);
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents",
-            JwtOperation::Create,
-            &signed,
-            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^X"),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &publication_body("2.16.840.1.113883.2.9.2.160.4.4^X"),
+        json!({}),
     )
     .await;
     assert_eq!(
@@ -261,17 +247,14 @@ async fn publication_without_validation_gets_the_gateway_refusal() {
         )
     );
     // An unsigned PDF cannot be published.
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents",
-            JwtOperation::Create,
-            &pdf(LAB_OK),
-            &publication_body("2.16.840.1.113883.2.9.2.160.4.4^Y"),
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &pdf(LAB_OK),
+        &publication_body("2.16.840.1.113883.2.9.2.160.4.4^Y"),
+        json!({}),
     )
     .await;
     assert_eq!((s, b["type"].as_str()), (400, Some("/msg/sign-error")));
@@ -347,17 +330,14 @@ async fn the_sandbox_gives_the_gateway_verdicts_through_the_middleware() {
     })
     .await;
     let rad = pdf("pdf/accreditamento/SIGNED_RAD1.pdf");
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents/validation",
-            JwtOperation::Validation,
-            &rad,
-            VALIDATION_BODY,
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &rad,
+        VALIDATION_BODY,
+        json!({}),
     )
     .await;
     assert_eq!(s, 201, "{b}");
@@ -378,17 +358,14 @@ async fn the_sandbox_gives_the_gateway_verdicts_through_the_middleware() {
             .ends_with("urn:ihe:iti:xdw:2013:workflowInstanceId")
     );
     let vacc = pdf("pdf/accreditamento/SIGNED_SING_VACC1.pdf");
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents/validation",
-            JwtOperation::Validation,
-            &vacc,
-            VALIDATION_BODY,
-            json!({}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &vacc,
+        VALIDATION_BODY,
+        json!({}),
     )
     .await;
     assert_eq!(

@@ -59,6 +59,19 @@ pub(crate) async fn send_multipart(
         .expect("request")
 }
 
+/// [`send_multipart`], read as (status, transaction id, JSON body).
+pub(crate) async fn send_read(
+    stack: &TestStack,
+    method: reqwest::Method,
+    path: &str,
+    op: JwtOperation,
+    pdf: &[u8],
+    body: &str,
+    overrides: Value,
+) -> (u16, String, Value) {
+    read(send_multipart(stack, method, path, op, pdf, body, overrides).await).await
+}
+
 /// Validates `pdf` (activity VALIDATION) through the middleware.
 pub(crate) async fn validate(stack: &TestStack, pdf: &[u8]) -> reqwest::Response {
     send_multipart(

@@ -6,7 +6,7 @@ use middleware::devtools::dev_jwt::JwtOperation;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_multipart, validate};
+use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_multipart, send_read, validate};
 
 const NO_MODE: &str = r#"{"activity":"VERIFICA"}"#;
 const WITH_MODE: &str = r#"{"mode":"ATTACHMENT","activity":"VERIFICA"}"#;
@@ -76,17 +76,14 @@ async fn regional_checks_never_block_and_errors_stay_national() {
     // Document id outside the regional OID form, a test fiscal code in production,
     // a different application triplet: all forwarded, the gateway decides.
     let body = publication_body("2.16.840.1.113883.2.9.2.999.4.4^ALIEN");
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents",
-            JwtOperation::Create,
-            &signed,
-            &body,
-            json!({"subject_application_id": "OTHER"}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &body,
+        json!({"subject_application_id": "OTHER"}),
     )
     .await;
     assert_eq!(s, 202, "{b}");
@@ -95,17 +92,14 @@ async fn regional_checks_never_block_and_errors_stay_national() {
         assert!(w.contains(code), "{code} missing in {w}");
     }
     // On a gateway error no local data is added.
-    let (s, _, b) = read(
-        send_multipart(
-            &stack,
-            Method::POST,
-            "/documents",
-            JwtOperation::Create,
-            &signed,
-            &body,
-            json!({"subject_application_id": "OTHER"}),
-        )
-        .await,
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &body,
+        json!({"subject_application_id": "OTHER"}),
     )
     .await;
     assert_eq!(s, 400);
