@@ -27,9 +27,35 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The regional profile: everything that differs between regions.
     pub region: RegionConfig,
+    /// The regional XDS registry and the ASL repositories.
+    #[serde(default)]
+    pub xds: XdsConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+}
+
+/// The regional registry and repositories served on the producer listener
+/// (`/xds/registry`, `/xds/repository/<name>`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct XdsConfig {
+    /// One entry per repository (each ASL, and the regional one).
+    #[serde(default)]
+    pub repositories: Vec<RepositoryConfig>,
+    /// `homeCommunityId` written on responses, e.g. `urn:oid:2.16.840.1.113883.2.9.2.160`.
+    #[serde(default)]
+    pub home_community_id: Option<String>,
+}
+
+/// One document repository.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// Path segment (`aslba`), also the name in logs and metrics.
+    pub name: String,
+    /// `repositoryUniqueId` (an OID).
+    pub unique_id: String,
 }
 
 /// Listeners.
@@ -326,6 +352,28 @@ impl Config {
         }
         if self.gateway.jwt_lifetime_secs <= 0 {
             return bad("gateway.jwt_lifetime_secs", "must be positive".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for (i, r) in self.xds.repositories.iter().enumerate() {
+            let key = format!("xds.repositories[{i}]");
+            if r.name.is_empty()
+                || !r
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return bad(
+                    &key,
+                    format!("name {:?}: letters, digits and '-' only", r.name),
+                );
+            }
+            if let Err(e) = xds::ids::check_oid(&r.unique_id) {
+                return bad(&key, e.to_string());
+            }
+            if !names.insert(r.name.as_str()) || !ids.insert(r.unique_id.as_str()) {
+                return bad(&key, "name and unique_id must be unique".into());
+            }
         }
         Ok(())
     }

@@ -15,6 +15,7 @@
 //! - [`cda`]: CDA extraction from PDFs and CDA facts.
 //! - [`gateway_sim`]: the national gateway simulator.
 //! - [`devtools`]: dev PKI and JWT minting.
+//! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
 
 pub mod admin;
 pub mod audit;
@@ -38,3 +39,4 @@ pub mod validation;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
+pub mod xds_service;

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub hsm_up: IntGaugeVec,
     /// Times the token sessions were re-opened, by key.
     pub hsm_reopens: IntGaugeVec,
+    /// XDS transactions answered, by transaction, endpoint and outcome.
+    pub xds_transactions: IntCounterVec,
 }
 
 // === impl Metrics ===
@@ -143,8 +145,17 @@ impl Metrics {
             &["key"],
         )
         .expect("valid metric");
+        let xds_transactions = IntCounterVec::new(
+            Opts::new(
+                "fsemw_xds_transactions_total",
+                "XDS transactions answered by the regional registry and repositories",
+            ),
+            &["transaction", "endpoint", "outcome"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(xds_transactions.clone()),
             Box::new(gateway_latency.clone()),
             Box::new(request_latency.clone()),
             Box::new(refusals.clone()),
@@ -175,6 +186,7 @@ impl Metrics {
             certificate_expiry,
             hsm_up,
             hsm_reopens,
+            xds_transactions,
         }
     }
 

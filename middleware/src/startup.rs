@@ -55,6 +55,8 @@ pub struct AppState {
     pub certificate_case: u8,
     /// The regional keys in force.
     pub keys: Arc<KeyStore>,
+    /// The regional XDS registry and repositories.
+    pub xds: crate::xds_service::XdsService,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -128,6 +130,7 @@ impl App {
             tx_header: HeaderName::from_bytes(config.region.transaction_header.as_bytes())
                 .map_err(|e| StartError::Config(e.to_string()))?,
             certificate_case: config.gateway.certificate_case,
+            xds: crate::xds_service::XdsService::new(pool.clone(), &config.xds),
             pool,
             metrics,
             keys,
@@ -209,6 +212,7 @@ fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
             );
         }
     }
+    router = crate::xds_service::routes(router, state.clone());
     let fallback_state = state.clone();
     router.fallback(move |req: Request<Body>| dispatch(fallback_state, None, "", req))
 }
@@ -220,14 +224,7 @@ async fn dispatch(
     req: Request<Body>,
 ) -> axum::response::Response {
     let tx = TxContext::start();
-    let identity = req
-        .extensions()
-        .get::<ClientIdentity>()
-        .cloned()
-        .unwrap_or_else(|| ClientIdentity {
-            peer: ([0, 0, 0, 0], 0).into(),
-            certificate: Err("no TLS session".into()),
-        });
+    let identity = ClientIdentity::of(&req);
     let header = state.tx_header.clone();
     let resp = handle(state, op, base, tx.clone(), identity, req).await;
     with_transaction_header(resp, &header, &tx)

@@ -1,14 +1,20 @@
-//! SOAP envelopes and the bindings of the legacy regional services.
-//!
-//! The services themselves arrive with the SOAP issue; today the crate fixes the
-//! dependency direction (`soap-wsdl → xds`) and the protocol versions it speaks.
+//! SOAP envelopes, WS-Addressing, MTOM/XOP and faults, for the XDS.b transactions and
+//! the legacy regional services.
 //!
 //! # Layout
 //! - [`error`]: the crate's error enum.
 //! - [`version`]: SOAP 1.1 and 1.2 namespaces and content types.
+//! - [`envelope`]: reading an envelope (version, WS-Addressing, payload).
+//! - [`write`]: writing envelopes and faults.
+//! - [`mtom`]: multipart/related packages, read and written.
+//! - [`wsdl`]: the WSDL files (in `soap-wsdl/wsdl/`), rendered per endpoint.
 
+pub mod envelope;
 pub mod error;
+pub mod mtom;
 pub mod version;
+pub mod write;
+pub mod wsdl;
 
 pub use error::Error;
 pub use version::SoapVersion;

@@ -22,6 +22,14 @@ impl SoapVersion {
         }
     }
 
+    /// The media type of a plain envelope (and the `type`/`start-info` of MTOM).
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::V11 => "text/xml",
+            Self::V12 => "application/soap+xml",
+        }
+    }
+
     /// The version an envelope namespace denotes.
     pub fn from_envelope_ns(ns: &str) -> Result<Self, Error> {
         match ns {

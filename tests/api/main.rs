@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod corpus;
 mod differential;
 mod forwarding;
 mod gateway_failures;
@@ -13,6 +14,7 @@ mod schematron;
 mod signing;
 mod vocabulary;
 mod warnings;
+mod xds_repository;
 mod xsd;
 
 use integration_tests::stack::{TestStack, form, tokens};

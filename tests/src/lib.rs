@@ -4,9 +4,11 @@
 //! # Layout
 //! - [`pg`]: the throw-away cluster and one database per test (cloned from a migrated template).
 //! - [`stack`]: [`stack::TestStack`], a simulator plus a middleware wired together.
+//! - [`xds`]: XDS.b messages written as Italian senders write them.
 
 pub mod pg;
 pub mod stack;
+pub mod xds;
 
 /// Folder of the shared reference data (`../shared` beside the repository).
 pub fn shared_dir() -> std::path::PathBuf {

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
     AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
-    LogConfig, Pkcs11Config, RegionConfig, ServerConfig,
+    LogConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig, XdsConfig,
 };
 use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
@@ -389,9 +389,29 @@ pub fn config(
             test_fiscal_codes: opts.test_fiscal_codes.clone(),
             transaction_header: "X-Transaction-Id".into(),
         },
+        xds: XdsConfig {
+            repositories: TEST_REPOSITORIES
+                .iter()
+                .map(|(name, id)| RepositoryConfig {
+                    name: (*name).into(),
+                    unique_id: (*id).into(),
+                })
+                .collect(),
+            home_community_id: Some("urn:oid:2.16.840.1.113883.2.9.2.160".into()),
+        },
         log: LogConfig::default(),
     }
 }
+
+/// The repositories of a test stack: `(name, repositoryUniqueId)`.
+pub const TEST_REPOSITORIES: &[(&str, &str)] = &[
+    ("aslba", "2.16.840.1.113883.2.9.2.160.4.5.160114"),
+    ("aslbt", "2.16.840.1.113883.2.9.2.160.4.5.160113"),
+    ("aslbr", "2.16.840.1.113883.2.9.2.160.4.5.160106"),
+    ("aslle", "2.16.840.1.113883.2.9.2.160.4.5.160115"),
+    ("aslfg", "2.16.840.1.113883.2.9.2.160.4.5.160112"),
+    ("aslta", "2.16.840.1.113883.2.9.2.160.4.5.160116"),
+];
 
 /// A producer's token pair for `pdf`, with claim overrides, signed by `signer` (a PKI name).
 pub fn tokens(

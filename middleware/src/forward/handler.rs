@@ -71,7 +71,7 @@ pub async fn handle(
     finish(&state, rec, response, &tx).await
 }
 
-async fn finish(
+pub(crate) async fn finish(
     state: &AppState,
     mut rec: TransactionRecord,
     resp: Response,
@@ -346,26 +346,7 @@ fn document_id_from_path(path: &str) -> Option<String> {
     let after = path.split("/documents/").nth(1)?;
     let after = after.strip_prefix("validate-and-replace/").unwrap_or(after);
     let raw = after.split('/').next()?;
-    Some(percent_decode(raw))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 3 <= bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(xds::messages::submit::percent_decode(raw))
 }
 
 /// Adds the transaction header to any response.
@@ -395,6 +376,6 @@ mod tests {
             document_id_from_path("/v1/documents/validate-and-replace/a^b").as_deref(),
             Some("a^b")
         );
-        assert_eq!(percent_decode("%5"), "%5");
+        assert_eq!(xds::messages::submit::percent_decode("%5"), "%5");
     }
 }

@@ -20,6 +20,17 @@ pub struct ClientIdentity {
 // === impl ClientIdentity ===
 
 impl ClientIdentity {
+    /// The identity the accept loop attached to a request (none outside TLS).
+    pub fn of<B>(req: &http::Request<B>) -> Self {
+        req.extensions()
+            .get::<ClientIdentity>()
+            .cloned()
+            .unwrap_or_else(|| ClientIdentity {
+                peer: ([0, 0, 0, 0], 0).into(),
+                certificate: Err("no TLS session".into()),
+            })
+    }
+
     /// Reads and verifies the client chain of a finished handshake.
     pub fn from_connection(
         conn: &rustls::ServerConnection,

@@ -1,0 +1,302 @@
+//! The regional XDS registry and the ASL repositories over SOAP 1.2 (1.1 accepted):
+//! `/xds/registry` (ITI-18, ITI-42, ITI-57, ITI-62 and INI's delete action) and
+//! `/xds/repository/<name>` (ITI-41, ITI-43), WSDLs at `?wsdl`.
+//!
+//! Callers are authenticated like producers (verified client certificate, registered
+//! and enabled CN) and every call is a row of the audit trail. Business errors travel
+//! in the RegistryResponse with IHE codes; SOAP faults are for what is not a readable
+//! SOAP request (envelope, addressing, authentication, size).
+
+pub mod registry_endpoint;
+pub mod repository_endpoint;
+pub mod soap_io;
+mod wsdl;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::any;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use soap_wsdl::SoapVersion;
+use xds::registry_error::{ErrorCode, RegistryError};
+use xds::store::{Registry, Repository};
+
+use crate::audit::TxContext;
+use crate::config::{RepositoryConfig, XdsConfig};
+use crate::forward::handler::{authenticate, finish};
+use crate::server::identity::ClientIdentity;
+use crate::startup::AppState;
+
+/// Registry and repositories, with their configuration.
+#[derive(Debug)]
+pub struct XdsService {
+    /// Registry store.
+    pub registry: Registry,
+    /// Repository content store.
+    pub repository: Repository,
+    /// Configured repositories.
+    pub repositories: Vec<RepositoryConfig>,
+    /// `homeCommunityId` for responses.
+    pub home: Option<String>,
+}
+
+/// Which endpoint a request reached.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint {
+    /// `/xds/registry`.
+    Registry,
+    /// `/xds/repository/<name>`: index in the configuration.
+    Repository(usize),
+}
+
+/// A transaction's answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// Transaction name for the audit trail and metrics (`ITI-41`…).
+    pub transaction: &'static str,
+    /// `wsa:Action` of the response.
+    pub action: &'static str,
+    /// Response body element.
+    pub body: String,
+    /// MTOM parts.
+    pub parts: Vec<(String, String, Bytes)>,
+    /// Errors reported inside the body (decide the outcome).
+    pub errors: Vec<RegistryError>,
+    /// Document unique id concerned, for the audit trail.
+    pub document_id: Option<String>,
+}
+
+/// A request that is not a readable SOAP call.
+#[derive(Debug)]
+pub(crate) struct Fault {
+    status: StatusCode,
+    subcode: Option<&'static str>,
+    reason: String,
+}
+
+impl Fault {
+    pub(crate) fn sender(subcode: Option<&'static str>, reason: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            subcode,
+            reason: reason.into(),
+        }
+    }
+}
+
+// === impl XdsService ===
+
+impl XdsService {
+    /// The service over the middleware's pool.
+    pub fn new(pool: deadpool_postgres::Pool, config: &XdsConfig) -> Self {
+        Self {
+            registry: Registry::new(pool.clone()),
+            repository: Repository::new(pool),
+            repositories: config.repositories.clone(),
+            home: config.home_community_id.clone(),
+        }
+    }
+
+    fn endpoint_name(&self, e: Endpoint) -> &str {
+        match e {
+            Endpoint::Registry => "registry",
+            Endpoint::Repository(i) => &self.repositories[i].name,
+        }
+    }
+}
+
+/// Adds the XDS routes.
+pub fn routes(mut router: Router, state: Arc<AppState>) -> Router {
+    let s = state.clone();
+    router = router.route(
+        "/xds/registry",
+        any(move |req: Request<Body>| serve(s, Endpoint::Registry, req)),
+    );
+    for (i, r) in state.xds.repositories.iter().enumerate() {
+        let s = state.clone();
+        router = router.route(
+            &format!("/xds/repository/{}", r.name),
+            any(move |req: Request<Body>| serve(s, Endpoint::Repository(i), req)),
+        );
+    }
+    router
+}
+
+/// An internal failure as IHE reports it (`XDSRegistryError`, "Internal Error").
+pub(crate) fn internal(tx: &TxContext, what: &str, e: &xds::Error) -> RegistryError {
+    tracing::error!(tx = %tx.id, error = %e, "{what}");
+    RegistryError::new(
+        ErrorCode::RegistryError,
+        format!("Internal Error (transaction {})", tx.id),
+    )
+}
+
+async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> Response {
+    if req.method() == Method::GET
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"))
+    {
+        let host = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("localhost")
+            .to_string();
+        return wsdl::response(&state, endpoint, &host);
+    }
+    let tx = TxContext::start();
+    let identity = ClientIdentity::of(&req);
+    let path = req.uri().path().to_string();
+    let mut rec = tx.record("xds", req.method().as_str(), &path, state.certificate_case);
+    let name = state.xds.endpoint_name(endpoint).to_string();
+    let (response, transaction, outcome) =
+        match run(&state, endpoint, &identity, &mut rec, &tx, req).await {
+            Ok((version, mtom, relates_to, reply)) => {
+                let outcome = outcome_of(&reply);
+                rec.outcome = outcome.into();
+                rec.document_id = reply.document_id.clone();
+                if let Some(e) = reply.errors.first() {
+                    rec.problem_type = Some(e.code.as_str().into());
+                    rec.problem_title = Some(e.context.chars().take(200).collect());
+                }
+                let envelope = soap_wsdl::write::envelope(
+                    version,
+                    reply.action,
+                    relates_to.as_deref(),
+                    &reply.body,
+                );
+                (
+                    soap_io::answer(version, envelope, mtom, &reply.parts),
+                    reply.transaction,
+                    outcome,
+                )
+            }
+            Err((version, fault)) => {
+                rec.outcome = "fault".into();
+                rec.problem_type = fault.subcode.map(str::to_string);
+                rec.problem_title = Some(fault.reason.chars().take(200).collect());
+                (
+                    soap_io::fault_response(version, fault.status, fault.subcode, &fault.reason),
+                    "unknown",
+                    "fault",
+                )
+            }
+        };
+    if rec.operation == "xds" {
+        rec.operation = transaction.to_string();
+    }
+    state
+        .metrics
+        .xds_transactions
+        .with_label_values(&[transaction, &name, outcome])
+        .inc();
+    finish(&state, rec, response, &tx).await
+}
+
+fn outcome_of(reply: &Reply) -> &'static str {
+    match (
+        reply.errors.iter().all(|e| e.warning),
+        reply.parts.is_empty(),
+    ) {
+        (true, _) => "success",
+        (false, false) => "partial",
+        (false, true) => "failure",
+    }
+}
+
+type Answer = (SoapVersion, bool, Option<String>, Reply);
+
+async fn run(
+    state: &AppState,
+    endpoint: Endpoint,
+    identity: &ClientIdentity,
+    rec: &mut crate::db::transactions::TransactionRecord,
+    tx: &TxContext,
+    req: Request<Body>,
+) -> Result<Answer, (SoapVersion, Fault)> {
+    let v12 = SoapVersion::V12;
+    if let Err(e) = authenticate(state, identity, rec).await {
+        let (status, _, _) = e.parts();
+        let status = if status.is_server_error() {
+            status
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        return Err((
+            v12,
+            Fault {
+                status,
+                subcode: Some("wsse:FailedAuthentication"),
+                reason: e.to_string(),
+            },
+        ));
+    }
+    if req.method() != Method::POST {
+        return Err((
+            v12,
+            Fault::sender(None, "use POST with a SOAP envelope, or GET ?wsdl"),
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, state.max_body as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return Err((
+                v12,
+                Fault {
+                    status: if too_large {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    },
+                    subcode: None,
+                    reason: if too_large {
+                        format!("the request exceeds {} bytes", state.max_body)
+                    } else {
+                        format!("the request body could not be read: {e}")
+                    },
+                },
+            ));
+        }
+    };
+    rec.file_bytes = Some(bytes.len() as i64);
+    let incoming = soap_io::read(&parts.headers, bytes)
+        .await
+        .map_err(|e| (v12, Fault::sender(None, e.0)))?;
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&incoming.envelope, options)
+        .map_err(|e| (v12, Fault::sender(None, format!("malformed XML: {e}"))))?;
+    let env = soap_wsdl::envelope::parse_envelope(&doc)
+        .map_err(|e| (v12, Fault::sender(None, e.to_string())))?;
+    let version = env.version;
+    let Some(action) = env.action.clone().or(incoming.header_action.clone()) else {
+        return Err((
+            version,
+            Fault::sender(
+                Some("wsa:MessageAddressingHeaderRequired"),
+                "wsa:Action is missing",
+            ),
+        ));
+    };
+    let reply = match endpoint {
+        Endpoint::Registry => registry_endpoint::handle(state, tx, &action, env.payload).await,
+        Endpoint::Repository(i) => {
+            repository_endpoint::handle(state, tx, i, &action, env.payload, &incoming.parts).await
+        }
+    }
+    .map_err(|f| (version, f))?;
+    Ok((version, incoming.mtom, env.message_id.clone(), reply))
+}

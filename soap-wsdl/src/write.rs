@@ -1,0 +1,90 @@
+//! Writing SOAP envelopes and faults.
+
+use std::fmt::Write;
+
+use crate::SoapVersion;
+use crate::envelope::WSA;
+
+/// Escapes text for XML content and attributes.
+pub fn escape(s: &str) -> String {
+    xds::rim::xml_escape(s)
+}
+
+/// A response envelope: `wsa:Action` and `wsa:RelatesTo` headers, then the body.
+pub fn envelope(
+    version: SoapVersion,
+    action: &str,
+    relates_to: Option<&str>,
+    body: &str,
+) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\" xmlns:wsa=\"{WSA}\"><soap:Header><wsa:Action soap:mustUnderstand=\"1\">{}</wsa:Action>",
+        version.envelope_ns(),
+        escape(action)
+    );
+    let _ = write!(
+        out,
+        "<wsa:MessageID>urn:uuid:{}</wsa:MessageID>",
+        uuid::Uuid::new_v4()
+    );
+    if let Some(r) = relates_to {
+        let _ = write!(out, "<wsa:RelatesTo>{}</wsa:RelatesTo>", escape(r));
+    }
+    let _ = write!(
+        out,
+        "</soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>"
+    );
+    out
+}
+
+/// Who is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultSide {
+    /// The request is wrong (`Sender` / `Client`).
+    Sender,
+    /// The service failed (`Receiver` / `Server`).
+    Receiver,
+}
+
+/// A SOAP fault: `subcode` is a qualified name such as `wsa:ActionNotSupported`
+/// (its prefix must be `wsa` or `wsse`, declared here).
+pub fn fault(version: SoapVersion, side: FaultSide, subcode: Option<&str>, reason: &str) -> String {
+    let decls = format!(
+        "xmlns:soap=\"{}\" xmlns:wsa=\"{WSA}\" xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\"",
+        version.envelope_ns()
+    );
+    let body = match version {
+        SoapVersion::V12 => {
+            let code = match side {
+                FaultSide::Sender => "soap:Sender",
+                FaultSide::Receiver => "soap:Receiver",
+            };
+            let sub = subcode
+                .map(|s| {
+                    format!(
+                        "<soap:Subcode><soap:Value>{}</soap:Value></soap:Subcode>",
+                        escape(s)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "<soap:Fault><soap:Code><soap:Value>{code}</soap:Value>{sub}</soap:Code><soap:Reason><soap:Text xml:lang=\"it\">{}</soap:Text></soap:Reason></soap:Fault>",
+                escape(reason)
+            )
+        }
+        SoapVersion::V11 => {
+            let code = subcode.map(str::to_string).unwrap_or_else(|| match side {
+                FaultSide::Sender => "soap:Client".into(),
+                FaultSide::Receiver => "soap:Server".into(),
+            });
+            format!(
+                "<soap:Fault><faultcode>{}</faultcode><faultstring>{}</faultstring></soap:Fault>",
+                escape(&code),
+                escape(reason)
+            )
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope {decls}><soap:Body>{body}</soap:Body></soap:Envelope>"
+    )
+}

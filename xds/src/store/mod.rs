@@ -1,0 +1,37 @@
+//! The PostgreSQL store of the regional registry and of the ASL repositories
+//! (tables in `migrations/V3__xds.sql`).
+//!
+//! - [`registry`]: registering, updating and deleting metadata.
+//! - [`queries`]: the stored queries.
+//! - [`repository`]: document content by repository and document unique id.
+
+pub mod queries;
+pub mod registry;
+pub mod repository;
+mod update;
+
+pub use registry::{Origin, Registry};
+pub use repository::{Repository, StoredDocument};
+
+use crate::Error;
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Rewrites the availability status written on an object's root element.
+pub(crate) fn with_status(xml: &str, status: &str) -> String {
+    let approved = format!("status=\"{}\"", crate::ns::status::APPROVED);
+    if status == crate::ns::status::APPROVED || !xml.contains(&approved) {
+        return xml.to_string();
+    }
+    xml.replacen(&approved, &format!("status=\"{status}\""), 1)
+}
