@@ -108,6 +108,15 @@ fn refresh_gauges(state: &AppState) {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     refresh_gauges(&state);
+    match crate::outbox::store::counts(&state.pool).await {
+        Ok(counts) => {
+            for s in ["pending", "sending", "delivered", "failed"] {
+                let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+                state.metrics.outbox_rows.with_label_values(&[s]).set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "outbox counts unavailable"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -58,6 +58,9 @@ impl TxContext {
             local_warnings: None,
             duration_ms: 0.0,
             gtw_duration_ms: None,
+            delivery: None,
+            delivery_status: None,
+            delivered_at: None,
         }
     }
 }

@@ -220,6 +220,17 @@ fn print_record(r: &TransactionRecord) {
     if let Some(w) = &r.local_warnings {
         println!("  warnings    {w}");
     }
+    if let Some(d) = &r.delivery {
+        println!(
+            "  delivery    {d}{}{}",
+            r.delivery_status
+                .map(|s| format!(", gateway HTTP {s}"))
+                .unwrap_or_default(),
+            r.delivered_at
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default()
+        );
+    }
     println!(
         "  timing      total {:.1} ms, gateway {}",
         r.duration_ms,

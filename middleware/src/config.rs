@@ -30,6 +30,9 @@ pub struct Config {
     /// The regional XDS registry and the ASL repositories.
     #[serde(default)]
     pub xds: XdsConfig,
+    /// Publications queued while the gateway cannot be reached.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -46,6 +49,62 @@ pub struct XdsConfig {
     /// `homeCommunityId` written on responses, e.g. `urn:oid:2.16.840.1.113883.2.9.2.160`.
     #[serde(default)]
     pub home_community_id: Option<String>,
+}
+
+/// The recovery worker of queued publications.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Whether this replica runs the recovery worker.
+    #[serde(default = "default_true")]
+    pub worker: bool,
+    /// Pause between polls when nothing is due, milliseconds.
+    #[serde(default = "default_outbox_poll_ms")]
+    pub poll_ms: u64,
+    /// First retry delay, doubled at each attempt, milliseconds.
+    #[serde(default = "default_outbox_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    /// Longest retry delay, milliseconds.
+    #[serde(default = "default_outbox_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// How long a replica owns the deliveries it claimed, seconds.
+    #[serde(default = "default_outbox_lease_secs")]
+    pub lease_secs: u64,
+    /// Gateway answers 502/503/504 tolerated for one publication before it fails.
+    #[serde(default = "default_outbox_max_attempts")]
+    pub max_attempts: i32,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            poll_ms: default_outbox_poll_ms(),
+            backoff_base_ms: default_outbox_backoff_base_ms(),
+            backoff_max_ms: default_outbox_backoff_max_ms(),
+            lease_secs: default_outbox_lease_secs(),
+            max_attempts: default_outbox_max_attempts(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_outbox_poll_ms() -> u64 {
+    1_000
+}
+fn default_outbox_backoff_base_ms() -> u64 {
+    1_000
+}
+fn default_outbox_backoff_max_ms() -> u64 {
+    60_000
+}
+fn default_outbox_lease_secs() -> u64 {
+    60
+}
+fn default_outbox_max_attempts() -> i32 {
+    50
 }
 
 /// One document repository.

@@ -16,6 +16,7 @@
 //! - [`gateway_sim`]: the national gateway simulator.
 //! - [`devtools`]: dev PKI and JWT minting.
 //! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
+//! - [`outbox`]: publications queued during a gateway outage, and their delivery.
 
 pub mod admin;
 pub mod audit;
@@ -29,6 +30,7 @@ pub mod forward;
 pub mod gateway_sim;
 pub mod keys;
 pub mod metrics;
+pub mod outbox;
 pub mod problem;
 pub mod server;
 pub mod startup;

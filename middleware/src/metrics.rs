@@ -39,6 +39,12 @@ pub struct Metrics {
     pub hsm_reopens: IntGaugeVec,
     /// XDS transactions answered, by transaction, endpoint and outcome.
     pub xds_transactions: IntCounterVec,
+    /// Publications queued because the gateway could not be reached.
+    pub outbox_queued: IntCounter,
+    /// Delivery attempts of queued publications, by outcome.
+    pub outbox_deliveries: IntCounterVec,
+    /// Queued publications by state (refreshed at each scrape).
+    pub outbox_rows: IntGaugeVec,
 }
 
 // === impl Metrics ===
@@ -153,9 +159,33 @@ impl Metrics {
             &["transaction", "endpoint", "outcome"],
         )
         .expect("valid metric");
+        let outbox_queued = IntCounter::new(
+            "fsemw_outbox_queued_total",
+            "Publications queued because the gateway could not be reached",
+        )
+        .expect("valid metric");
+        let outbox_deliveries = IntCounterVec::new(
+            Opts::new(
+                "fsemw_outbox_deliveries_total",
+                "Delivery attempts of queued publications (delivered, retry, revalidated, failed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let outbox_rows = IntGaugeVec::new(
+            Opts::new(
+                "fsemw_outbox_rows",
+                "Queued publications by state (pending, sending, delivered, failed)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(xds_transactions.clone()),
+            Box::new(outbox_queued.clone()),
+            Box::new(outbox_deliveries.clone()),
+            Box::new(outbox_rows.clone()),
             Box::new(gateway_latency.clone()),
             Box::new(request_latency.clone()),
             Box::new(refusals.clone()),
@@ -187,6 +217,9 @@ impl Metrics {
             hsm_up,
             hsm_reopens,
             xds_transactions,
+            outbox_queued,
+            outbox_deliveries,
+            outbox_rows,
         }
     }
 

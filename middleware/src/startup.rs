@@ -57,6 +57,10 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// The regional XDS registry and repositories.
     pub xds: crate::xds_service::XdsService,
+    /// Region code (`160`), for identifiers built locally.
+    pub region_code: String,
+    /// The recovery worker's settings.
+    pub outbox: crate::config::OutboxConfig,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -131,6 +135,8 @@ impl App {
                 .map_err(|e| StartError::Config(e.to_string()))?,
             certificate_case: config.gateway.certificate_case,
             xds: crate::xds_service::XdsService::new(pool.clone(), &config.xds),
+            region_code: config.region.code.clone(),
+            outbox: config.outbox.clone(),
             pool,
             metrics,
             keys,
@@ -175,6 +181,13 @@ impl App {
     /// Serves until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
         let admin = crate::admin::router(self.state.clone());
+        let worker = self.state.outbox.worker.then(|| {
+            tokio::spawn(crate::outbox::worker::run(
+                self.state.clone(),
+                self.state.outbox.clone(),
+                shutdown.clone(),
+            ))
+        });
         let mut admin_shutdown = shutdown.clone();
         let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
             let _ = admin_shutdown.wait_for(|s| *s).await;
@@ -189,11 +202,15 @@ impl App {
             move |conn, peer| ClientIdentity::from_connection(conn, verifier.as_ref(), peer),
             move || metrics.tls_handshake_failures.inc(),
             || ConnectionFate::Serve,
+            None,
             async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             },
         )
         .await;
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
         admin_task.await.map_err(std::io::Error::other)?
     }
 }

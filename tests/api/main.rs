@@ -10,10 +10,12 @@ mod gateway_failures;
 mod gateway_rules;
 mod hsm;
 mod internal_errors;
+mod outbox;
 mod schematron;
 mod signing;
 mod vocabulary;
 mod warnings;
+mod xds_registry;
 mod xds_repository;
 mod xsd;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
     AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
-    LogConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig, XdsConfig,
+    LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig, XdsConfig,
 };
 use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
@@ -398,6 +398,15 @@ pub fn config(
                 })
                 .collect(),
             home_community_id: Some("urn:oid:2.16.840.1.113883.2.9.2.160".into()),
+        },
+        // Quick retries so that recovery tests do not wait minutes.
+        outbox: OutboxConfig {
+            worker: true,
+            poll_ms: 100,
+            backoff_base_ms: 100,
+            backoff_max_ms: 1_000,
+            lease_secs: 10,
+            max_attempts: 5,
         },
         log: LogConfig::default(),
     }

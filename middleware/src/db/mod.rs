@@ -25,11 +25,19 @@ pub enum DbError {
     #[error("database unavailable: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A statement failed.
-    #[error("database statement failed: {0}")]
+    #[error("database statement failed: {}", describe_pg(.0))]
     Query(#[from] tokio_postgres::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+}
+
+/// The server's message when there is one ("db error" alone says nothing).
+fn describe_pg(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// Builds the pool (connections are opened lazily).

@@ -62,6 +62,13 @@ pub struct TransactionRecord {
     pub duration_ms: f64,
     /// Time spent waiting for the gateway, milliseconds.
     pub gtw_duration_ms: Option<f64>,
+    /// For a publication queued during a gateway outage: `queued`, `delivered`, `failed`.
+    pub delivery: Option<String>,
+    /// The gateway's HTTP status at delivery.
+    pub delivery_status: Option<i32>,
+    /// When the gateway answered the delivery.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
 }
 
 /// Search filters of `GET /admin/transactions` and `fsemw tx show`.
@@ -91,51 +98,68 @@ pub struct TransactionQuery {
 const COLUMNS: &str = "tx_id, received_at, producer_id, client_cn, application_id, application_vendor, \
     application_version, operation, method, path, http_status, outcome, problem_type, problem_title, \
     gtw_trace_id, gtw_span_id, workflow_instance_id, document_id, file_sha256, file_bytes, \
-    patient_cf_hmac, certificate_case, local_warnings, duration_ms, gtw_duration_ms";
+    patient_cf_hmac, certificate_case, local_warnings, duration_ms, gtw_duration_ms, delivery, \
+    delivery_status, delivered_at";
 
-/// Writes one record.
+/// Writes one record. A row already written for the transaction (a queued
+/// publication records itself with its outbox row) only gets its timings.
 #[tracing::instrument(skip_all)]
 pub async fn insert(pool: &Pool, r: &TransactionRecord) -> Result<(), DbError> {
     let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(&format!(
-            "INSERT INTO transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
-        ))
-        .await?;
-    client
-        .execute(
-            &stmt,
-            &[
-                &r.tx_id,
-                &r.received_at,
-                &r.producer_id,
-                &r.client_cn,
-                &r.application_id,
-                &r.application_vendor,
-                &r.application_version,
-                &r.operation,
-                &r.method,
-                &r.path,
-                &r.http_status,
-                &r.outcome,
-                &r.problem_type,
-                &r.problem_title,
-                &r.gtw_trace_id,
-                &r.gtw_span_id,
-                &r.workflow_instance_id,
-                &r.document_id,
-                &r.file_sha256,
-                &r.file_bytes,
-                &r.patient_cf_hmac,
-                &r.certificate_case,
-                &r.local_warnings,
-                &r.duration_ms,
-                &r.gtw_duration_ms,
-            ],
-        )
-        .await?;
+    let stmt = client.prepare_cached(&insert_sql()).await?;
+    client.execute(&stmt, &params(r)).await?;
     Ok(())
+}
+
+/// [`insert`] inside a database transaction.
+pub async fn insert_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    r: &TransactionRecord,
+) -> Result<(), DbError> {
+    tx.execute(&insert_sql(), &params(r)).await?;
+    Ok(())
+}
+
+fn insert_sql() -> String {
+    format!(
+        "INSERT INTO transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+         ON CONFLICT (tx_id) DO UPDATE SET duration_ms = EXCLUDED.duration_ms, \
+         gtw_duration_ms = COALESCE(EXCLUDED.gtw_duration_ms, transactions.gtw_duration_ms)"
+    )
+}
+
+fn params(r: &TransactionRecord) -> [&(dyn ToSql + Sync); 28] {
+    [
+        &r.tx_id,
+        &r.received_at,
+        &r.producer_id,
+        &r.client_cn,
+        &r.application_id,
+        &r.application_vendor,
+        &r.application_version,
+        &r.operation,
+        &r.method,
+        &r.path,
+        &r.http_status,
+        &r.outcome,
+        &r.problem_type,
+        &r.problem_title,
+        &r.gtw_trace_id,
+        &r.gtw_span_id,
+        &r.workflow_instance_id,
+        &r.document_id,
+        &r.file_sha256,
+        &r.file_bytes,
+        &r.patient_cf_hmac,
+        &r.certificate_case,
+        &r.local_warnings,
+        &r.duration_ms,
+        &r.gtw_duration_ms,
+        &r.delivery,
+        &r.delivery_status,
+        &r.delivered_at,
+    ]
 }
 
 /// Finds records matching every given filter, newest first.
@@ -216,5 +240,8 @@ fn from_row(r: &Row) -> TransactionRecord {
         local_warnings: r.get(22),
         duration_ms: r.get(23),
         gtw_duration_ms: r.get(24),
+        delivery: r.get(25),
+        delivery_status: r.get(26),
+        delivered_at: r.get(27),
     }
 }

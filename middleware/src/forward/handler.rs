@@ -47,7 +47,9 @@ pub async fn handle(
     };
     let response = match result {
         Ok(resp) => {
-            rec.outcome = "forwarded".into();
+            if rec.outcome.is_empty() {
+                rec.outcome = "forwarded".into();
+            }
             resp
         }
         Err(e) => {
@@ -176,18 +178,38 @@ async fn forward(
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
-    let url = state
-        .gateway
-        .url(suffix.strip_prefix(base).unwrap_or(suffix));
+    let gateway_path = suffix.strip_prefix(base).unwrap_or(suffix).to_string();
+    let url = state.gateway.url(&gateway_path);
     let ct = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let (outbound, facts_task, too_large) = tee(
-        body.into_data_stream(),
-        BodyKind::from_content_type(ct),
-        state.max_body,
-    );
+    // Publications are held whole so that they can be queued if the gateway is down.
+    let (held, body) = if op.is_publication() {
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+            body,
+            state.max_body as usize,
+        ))
+        .await
+        {
+            Ok(b) => (Some(b.to_bytes()), None),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(MwError::PayloadTooLarge {
+                    limit: state.max_body,
+                });
+            }
+            Err(e) => return Err(MwError::Internal(format!("request body unreadable: {e}"))),
+        }
+    } else {
+        (None, Some(body))
+    };
+    let stream = match (&held, body) {
+        (Some(b), _) => Body::from(b.clone()).into_data_stream(),
+        (None, Some(body)) => body.into_data_stream(),
+        (None, None) => Body::empty().into_data_stream(),
+    };
+    let (outbound, facts_task, too_large) =
+        tee(stream, BodyKind::from_content_type(ct), state.max_body);
     let mut upstream = state.gateway.http().request(parts.method.clone(), url);
     for name in FORWARDED_HEADERS {
         if let Some(v) = parts.headers.get(name) {
@@ -224,6 +246,31 @@ async fn forward(
                 limit: state.max_body,
             });
         }
+        // The connection could not be opened: the gateway has not seen the request.
+        Err(e) if e.is_connect() && held.is_some() => {
+            state
+                .metrics
+                .gateway_failures
+                .with_label_values(&["unreachable"])
+                .inc();
+            let facts = facts_task.await.unwrap_or_default();
+            rec.file_sha256 = facts.file_sha256;
+            rec.file_bytes = facts.file_bytes.map(|b| b as i64);
+            let body = held.expect("held publication");
+            let hold = crate::outbox::Held {
+                op,
+                method: &parts.method,
+                path: &gateway_path,
+                headers: &parts.headers,
+                body: &body,
+                producer: &producer,
+                claims: tokens.claims.as_ref(),
+            };
+            return crate::outbox::queue(state, hold, rec).await;
+        }
+        Err(e) if op == Operation::StatusByWorkflow => {
+            return local_status(state, &gateway_path, producer.id, describe(&e)).await;
+        }
         Err(e) => return Err(MwError::GatewayUnreachable(describe(&e))),
     };
     let facts = facts_task.await.unwrap_or_default();
@@ -237,6 +284,40 @@ async fn forward(
         answer,
         rec,
     ))
+}
+
+/// `GET /status/{wii}` while the gateway cannot answer: the middleware's own events
+/// for a publication it queued, else the usual 504.
+async fn local_status(
+    state: &AppState,
+    path: &str,
+    producer_id: i64,
+    why: String,
+) -> Result<Response, MwError> {
+    let wii = path
+        .trim_start_matches("/status/")
+        .split('?')
+        .next()
+        .map(xds::messages::submit::percent_decode)
+        .unwrap_or_default();
+    let found = crate::outbox::store::events_for(&state.pool, &wii, producer_id)
+        .await
+        .map_err(|e| MwError::Internal(format!("outbox: {e}")))?;
+    let Some((tx, events)) = found else {
+        return Err(MwError::GatewayUnreachable(why));
+    };
+    let trace = tx.simple().to_string();
+    let body = serde_json::json!({
+        "traceID": trace,
+        "spanID": &trace[..16],
+        "transactionData": events,
+        "warning": format!("--middlewarewarning--[MW-LOCAL-STATUS] Gateway nazionale non raggiungibile: eventi registrati dal middleware regionale ({why})"),
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("valid response"))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -63,6 +63,21 @@ impl Operation {
         (Self::StatusByTrace, Method::GET, "/status/search/{id}"),
     ];
 
+    /// Whether the operation publishes or changes a document (queued when the gateway
+    /// cannot be reached).
+    pub fn is_publication(self) -> bool {
+        matches!(
+            self,
+            Self::Create
+                | Self::Replace
+                | Self::Delete
+                | Self::Metadata
+                | Self::MetadataIti57
+                | Self::ValidateAndCreate
+                | Self::ValidateAndReplace
+        )
+    }
+
     /// Stable name for metrics and the audit trail.
     pub fn name(self) -> &'static str {
         match self {

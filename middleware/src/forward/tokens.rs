@@ -124,6 +124,59 @@ impl TokenPolicy {
             Some(_) => {}
         }
         let original = jwt.claims;
+        let value = self.resign(&original, bearer, signer)?;
+        Ok((value, Some(original)))
+    }
+
+    /// Case 2 for a request accepted earlier (the outbox): the producer's tokens were
+    /// verified when the request arrived, so they are only re-issued now, with a fresh
+    /// `iat`/`exp`. Case 1 forwards them as stored.
+    pub fn reissue(&self, headers: &HeaderMap) -> Result<Tokens, MwError> {
+        let mut out = Tokens::default();
+        let signer = self.keys.signature();
+        for (name, bearer) in [
+            (http::header::AUTHORIZATION.as_str(), true),
+            (SIGNATURE_HEADER, false),
+        ] {
+            let Some(value) = headers.get(name) else {
+                continue;
+            };
+            let token = value.to_str().ok().map(|t| {
+                if bearer {
+                    t.get(7..).unwrap_or_default()
+                } else {
+                    t
+                }
+            });
+            let parsed = token.and_then(|t| Jwt::parse(t).ok());
+            let v = match parsed {
+                Some(jwt) if self.case == 2 => {
+                    let v = self.resign(&jwt.claims, bearer, signer.as_ref())?;
+                    out.claims = Some(jwt.claims);
+                    v
+                }
+                Some(jwt) => {
+                    out.claims = Some(jwt.claims);
+                    value.clone()
+                }
+                None => value.clone(),
+            };
+            if bearer {
+                out.authorization = Some(v);
+            } else {
+                out.signature = Some(v);
+            }
+        }
+        Ok(out)
+    }
+
+    fn resign(
+        &self,
+        original: &RawClaims,
+        bearer: bool,
+        signer: &dyn Signer,
+    ) -> Result<HeaderValue, MwError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut claims = original.clone();
         let prefix = if bearer { "auth:" } else { "integrity:" };
         claims.set(
@@ -152,7 +205,6 @@ impl TokenPolicy {
         } else {
             signed
         };
-        let value = HeaderValue::from_str(&header).map_err(|e| MwError::Internal(e.to_string()))?;
-        Ok((value, Some(original)))
+        HeaderValue::from_str(&header).map_err(|e| MwError::Internal(e.to_string()))
     }
 }

@@ -36,15 +36,28 @@ pub struct FaultConfig {
 }
 
 /// Shared fault state.
-#[derive(Debug, Default)]
-pub struct Faults(RwLock<FaultConfig>);
+#[derive(Debug)]
+pub struct Faults {
+    config: RwLock<FaultConfig>,
+    /// Bumped when an outage starts (`down`, `reset`): open connections are closed.
+    outage: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            config: RwLock::default(),
+            outage: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
 
 // === impl Faults ===
 
 impl Faults {
     /// The fault in force.
     pub fn get(&self) -> FaultConfig {
-        *self.0.read().expect("fault lock")
+        *self.config.read().expect("fault lock")
     }
 
     /// Replaces the fault in force; rejects an invalid error status.
@@ -52,8 +65,17 @@ impl Faults {
         if f.mode == FaultMode::Error && !f.status.is_some_and(|s| (400..=599).contains(&s)) {
             return Err("mode \"error\" needs a status between 400 and 599".into());
         }
-        *self.0.write().expect("fault lock") = f;
+        *self.config.write().expect("fault lock") = f;
+        if matches!(f.mode, FaultMode::Down | FaultMode::Reset) {
+            // Like a real outage, established connections go too.
+            self.outage.send_modify(|g| *g += 1);
+        }
         Ok(())
+    }
+
+    /// A receiver that changes at every outage.
+    pub fn outages(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outage.subscribe()
     }
 
     /// The delay to apply before answering, if any.

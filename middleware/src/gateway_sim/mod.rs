@@ -155,6 +155,9 @@ pub struct Observed {
     pub response_sha256: String,
 }
 
+/// How many requests `/observed` remembers.
+const OBSERVED_KEPT: usize = 10_000;
+
 /// Shared simulator state.
 pub struct SimState {
     /// Trust anchors for `x5c`.
@@ -246,6 +249,7 @@ impl GatewaySim {
                 let _ = admin_stop.wait_for(|s| *s).await;
             },
         ));
+        let cut = self.state.faults.outages();
         let state = self.state.clone();
         let fate = move || match state.faults.get().mode {
             FaultMode::Down => ConnectionFate::Refuse,
@@ -269,6 +273,7 @@ impl GatewaySim {
             },
             || {},
             fate,
+            Some(cut),
             async move {
                 let _ = stop.wait_for(|s| *s).await;
             },
@@ -425,7 +430,7 @@ async fn observe_and_fault(
     seen.response_sha256 = sha256_hex(&rbytes);
     {
         let mut obs = state.observed.lock().expect("observed lock");
-        if obs.len() >= 100 {
+        if obs.len() >= OBSERVED_KEPT {
             obs.pop_front();
         }
         obs.push_back(seen);

@@ -27,7 +27,8 @@ pub enum ConnectionFate {
 ///
 /// `describe` turns each handshake into a value (the client identity) that every
 /// request of that connection carries in its extensions. `on_handshake_failure`
-/// is called for handshakes that fail or time out; `fate` decides each connection.
+/// is called for handshakes that fail or time out; `fate` decides each connection;
+/// every change of `cut` closes the connections already open (a simulated outage).
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_tls<T, D, F, G>(
     listener: TcpListener,
@@ -37,6 +38,7 @@ pub async fn serve_tls<T, D, F, G>(
     describe: D,
     on_handshake_failure: F,
     fate: G,
+    cut: Option<tokio::sync::watch::Receiver<u64>>,
     shutdown: impl Future<Output = ()> + Send,
 ) where
     T: Clone + Send + Sync + 'static,
@@ -70,6 +72,11 @@ pub async fn serve_tls<T, D, F, G>(
         let (acceptor, router) = (acceptor.clone(), router.clone());
         let (describe, on_failure) = (describe.clone(), on_failure.clone());
         let watcher = graceful.watcher();
+        let mut cut = cut.clone();
+        if let Some(rx) = cut.as_mut() {
+            // Only outages that start after this connection count.
+            rx.borrow_and_update();
+        }
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -96,8 +103,22 @@ pub async fn serve_tls<T, D, F, G>(
                 });
             let builder = auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let cut = async {
+                match cut.as_mut() {
+                    Some(rx) => {
+                        let _ = rx.changed().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                ended = watcher.watch(conn.into_owned()) => {
+                    if let Err(e) = ended {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                // Dropping the connection closes it.
+                () = cut => tracing::debug!(%peer, "connection cut"),
             }
         });
     }

@@ -76,6 +76,18 @@ impl Registry {
         Ok(errors)
     }
 
+    /// The entryUUID of the Approved DocumentEntry with this uniqueId.
+    pub async fn approved_uuid(&self, unique_id: &str) -> Result<Option<String>, Error> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT entry_uuid FROM xds_document_entry WHERE unique_id = $1 AND status = $2",
+                &[&unique_id, &status::APPROVED],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Removes objects (ITI-62): every id must exist, and no association outside the
     /// request may still point at a removed object.
     pub async fn delete(&self, ids: &[String]) -> Result<Vec<RegistryError>, Error> {

@@ -1,0 +1,254 @@
+//! Publications accepted while the national gateway cannot be reached.
+//!
+//! When a publication (create, replace, validate-and-*, delete, metadata update) finds
+//! the gateway unreachable — the connection could not be opened, so the gateway has
+//! certainly not seen it — the middleware keeps the request as received in the
+//! PostgreSQL `outbox`, indexes the document provisionally in the regional registry,
+//! and answers 202 with a local warning. The [`worker`] of any replica delivers the
+//! queue in order when the gateway is back. A failure after the request may have
+//! reached the gateway (reset, timeout) is not queued: the producer gets 504, as
+//! before, because a second delivery could publish twice.
+//!
+//! - [`store`]: the table.
+//! - [`provisional`]: the local XDS metadata of a queued publication.
+//! - [`worker`]: delivery, retries, conversion to validate-and-create/replace.
+
+pub mod provisional;
+pub mod store;
+pub mod worker;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::db::producers::Producer;
+use crate::db::transactions::TransactionRecord;
+use crate::forward::Operation;
+use crate::forward::tokens::SIGNATURE_HEADER;
+use crate::problem::MwError;
+use crate::startup::AppState;
+
+/// Text of the local warning of a queued publication.
+pub const QUEUED_WARNING: &str = "[MW-QUEUED] Gateway nazionale non raggiungibile: pubblicazione presa in carico dal middleware regionale e inviata appena possibile";
+
+/// The request as the handler received it.
+#[derive(Debug)]
+pub struct Held<'a> {
+    /// The operation.
+    pub op: Operation,
+    /// HTTP method.
+    pub method: &'a http::Method,
+    /// Gateway path relative to its base URL.
+    pub path: &'a str,
+    /// Request headers as received.
+    pub headers: &'a HeaderMap,
+    /// The whole body.
+    pub body: &'a Bytes,
+    /// The producer.
+    pub producer: &'a Producer,
+    /// The producer's token claims (verified).
+    pub claims: Option<&'a hsm::jwt::RawClaims>,
+}
+
+/// Queues a publication and builds the 202 answer.
+pub async fn queue(
+    state: &AppState,
+    held: Held<'_>,
+    rec: &mut TransactionRecord,
+) -> Result<Response, MwError> {
+    let content_type = held
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let form = match content_type {
+        Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/") => {
+            crate::gateway_sim::request::parse_form(Some(ct), held.body.clone())
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    let request: Value = form
+        .as_ref()
+        .and_then(|f| f.request_body.as_deref())
+        .or_else(|| std::str::from_utf8(held.body).ok())
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null);
+    let pdf = form.as_ref().and_then(|f| f.file.clone());
+    let path_id = held
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .nth(1)
+        .filter(|_| held.op.path_is_document_id())
+        .map(xds::messages::submit::percent_decode);
+    let body_doc = request
+        .get("identificativoDoc")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let document_id = body_doc.clone().or(path_id.clone());
+    let ordering_key = path_id
+        .clone()
+        .or(body_doc)
+        .unwrap_or_else(|| rec.tx_id.to_string());
+    let mode = request
+        .get("mode")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_value::<crate::cda::ExtractionMode>(json!(m)).ok());
+    let cda = pdf
+        .as_ref()
+        .and_then(|p| crate::cda::extract_cda(p, mode).ok());
+    let wii = request
+        .get("workflowInstanceId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            cda.as_deref()
+                .and_then(|c| crate::cda::CdaFacts::parse(c).ok())
+                .map(|f| f.new_workflow_instance_id())
+        });
+
+    let mut stored_headers = serde_json::Map::new();
+    for name in [
+        header::CONTENT_TYPE.as_str(),
+        header::AUTHORIZATION.as_str(),
+        SIGNATURE_HEADER,
+        "accept",
+        "x-callback-url",
+    ] {
+        if let Some(v) = held.headers.get(name).and_then(|v| v.to_str().ok()) {
+            stored_headers.insert(name.to_string(), json!(v));
+        }
+    }
+    // What identifies the request (the multipart boundary and the tokens change when a
+    // producer sends it again).
+    let mut ident = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    match &form {
+        Some(f) => {
+            ident.update(f.request_body.as_deref().unwrap_or_default().as_bytes());
+            ident.update(b"\0");
+            ident.update(f.file.as_deref().unwrap_or_default());
+        }
+        None => ident.update(held.body),
+    }
+    let request_sha256 = hex::encode(ident.finish().as_ref());
+
+    rec.outcome = "queued".into();
+    rec.http_status = i32::from(StatusCode::ACCEPTED.as_u16());
+    rec.delivery = Some("queued".into());
+    rec.document_id = document_id.clone().or(rec.document_id.take());
+    rec.workflow_instance_id = wii.clone();
+    let queued = store::enqueue(
+        &state.pool,
+        &store::NewQueued {
+            tx_id: rec.tx_id,
+            producer_id: Some(held.producer.id),
+            operation: held.op.name(),
+            method: held.method.as_str(),
+            path: held.path,
+            headers: Value::Object(stored_headers),
+            body: held.body,
+            ordering_key: &ordering_key,
+            document_id: document_id.as_deref(),
+            workflow_instance_id: wii.as_deref(),
+            request_sha256: &request_sha256,
+        },
+        rec,
+    )
+    .await
+    .map_err(|e| MwError::Internal(format!("outbox: {e}")))?;
+    let id = queued.id;
+    let wii = queued.workflow_instance_id.clone();
+    rec.workflow_instance_id = wii.clone();
+    state.metrics.outbox_queued.inc();
+
+    // Local indexing: best effort, the queued request is what must not be lost.
+    if let (Some(pdf), Some(cda), false) = (&pdf, &cda, queued.duplicate) {
+        let replaces = match (&path_id, held.op) {
+            (Some(old), Operation::Replace | Operation::ValidateAndReplace) => {
+                state.xds.registry.approved_uuid(old).await.ok().flatten()
+            }
+            _ => None,
+        };
+        let mut src = provisional::Source {
+            request: &request,
+            pdf,
+            cda,
+            claims: held.claims,
+            region_code: &state.region_code,
+            replaces,
+            fresh_submission_id: false,
+        };
+        let mut indexed = index(state, &src).await;
+        if indexed
+            .as_ref()
+            .is_err_and(|e| e.contains("XDSDuplicateUniqueIdInRegistry"))
+        {
+            // The producer's submission id is taken locally: the document still gets indexed.
+            src.fresh_submission_id = true;
+            indexed = index(state, &src).await;
+        }
+        let ev = match indexed {
+            Ok(()) => store::event(
+                "INDEXED",
+                "SUCCESS",
+                "indicizzato in via provvisoria nel registro regionale",
+            ),
+            Err(why) => {
+                tracing::warn!(tx = %rec.tx_id, %why, "provisional indexing not done");
+                store::event(
+                    "INDEXED",
+                    "NON_BLOCKING_ERROR",
+                    &format!("indicizzazione provvisoria non riuscita: {why}"),
+                )
+            }
+        };
+        if let Err(e) = store::add_event(&state.pool, id, ev).await {
+            tracing::warn!(tx = %rec.tx_id, error = %e, "outbox event not written");
+        }
+    }
+
+    let trace = rec.tx_id.simple().to_string();
+    let mut body = json!({
+        "traceID": trace,
+        "spanID": &trace[..16],
+        "warning": format!("--middlewarewarning--{QUEUED_WARNING} (transazione {})", rec.tx_id),
+    });
+    if let Some(w) = wii {
+        body["workflowInstanceId"] = json!(w);
+    }
+    Ok(Response::builder()
+        .status(StatusCode::ACCEPTED)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("valid response"))
+}
+
+async fn index(state: &AppState, src: &provisional::Source<'_>) -> Result<(), String> {
+    let objects = provisional::objects(src);
+    let sub = xds::submission::prepare(objects, || format!("urn:uuid:{}", uuid::Uuid::new_v4()))
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{} {}", e.code.as_str(), e.context))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let errors = state
+        .xds
+        .registry
+        .register(&sub, xds::store::Origin::Provisional)
+        .await
+        .map_err(|e| e.to_string())?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors
+            .iter()
+            .map(|e| format!("{} {}", e.code.as_str(), e.context))
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}

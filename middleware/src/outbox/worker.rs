@@ -1,0 +1,331 @@
+//! The recovery worker: delivers queued publications when the gateway is back.
+//!
+//! Every replica may run one. A delivery is claimed with a lease (`FOR UPDATE SKIP
+//! LOCKED`), so two replicas never send the same row at once and a replica that dies
+//! mid-delivery leaves a row another one takes over when the lease lapses. Rows of one
+//! document go one after the other, in arrival order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::store::{self, Ending, Queued};
+use crate::config::OutboxConfig;
+use crate::forward::tokens::SIGNATURE_HEADER;
+use crate::startup::AppState;
+
+/// Gateway errors that mean "the validation record is gone": the publication is sent
+/// again as validate-and-create / validate-and-replace (contract §7.3).
+const REVALIDATE: &[&str] = &["/msg/max-day-limit-exceed", "/msg/cda-match"];
+
+/// Runs until `shutdown` turns true.
+pub async fn run(state: Arc<AppState>, cfg: OutboxConfig, mut shutdown: watch::Receiver<bool>) {
+    let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    tracing::info!(%worker, "outbox worker started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let idle = match round(&state, &cfg, &worker).await {
+            Ok(delivered_any) => !delivered_any,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox round failed");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(cfg.poll_ms)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// One claim-and-deliver round; true when something was claimed.
+async fn round(state: &AppState, cfg: &OutboxConfig, worker: &str) -> Result<bool, String> {
+    let batch = store::claim(&state.pool, worker, 16, cfg.lease_secs as f64)
+        .await
+        .map_err(|e| e.to_string())?;
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    let mut unreachable: Option<String> = None;
+    for q in batch {
+        let delay = backoff(cfg, q.attempts);
+        if let Some(why) = &unreachable {
+            // The gateway just failed for an earlier row: do not hammer it.
+            store::reschedule(&state.pool, q.id, worker, delay, why, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            continue;
+        }
+        match deliver(state, cfg, worker, q.clone()).await {
+            Ok(()) => {}
+            Err(Failure::Later(why)) => {
+                let ev = store::event(
+                    "RETRY",
+                    "ASYNC_RETRY",
+                    &format!("nuovo tentativo programmato: {why}"),
+                );
+                store::reschedule(&state.pool, q.id, worker, delay, &why, Some(ev))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                state
+                    .metrics
+                    .outbox_deliveries
+                    .with_label_values(&["retry"])
+                    .inc();
+                unreachable = Some(why);
+            }
+            // The gateway may hold the request already: no immediate retry. The row
+            // stays leased and is tried again when the lease lapses.
+            Err(Failure::Store(why)) => {
+                tracing::error!(tx = %q.tx_id, %why, "outbox delivery not recorded");
+                return Err(why);
+            }
+        }
+    }
+    Ok(unreachable.is_none())
+}
+
+fn backoff(cfg: &OutboxConfig, attempts: i32) -> u64 {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    cfg.backoff_base_ms
+        .saturating_mul(1u64 << exp)
+        .min(cfg.backoff_max_ms)
+}
+
+/// Why a delivery did not end.
+#[derive(Debug)]
+enum Failure {
+    /// Gateway unreachable or unavailable: try again later.
+    Later(String),
+    /// The database failed around the delivery.
+    Store(String),
+}
+
+/// Sends one row.
+async fn deliver(
+    state: &AppState,
+    cfg: &OutboxConfig,
+    worker: &str,
+    mut q: Queued,
+) -> Result<(), Failure> {
+    loop {
+        let headers = stored_headers(&q.headers);
+        let tokens = state
+            .tokens
+            .reissue(&headers)
+            .map_err(|e| Failure::Later(format!("token re-issue: {e}")))?;
+        let method =
+            Method::from_bytes(q.method.as_bytes()).map_err(|e| Failure::Store(e.to_string()))?;
+        let mut req = state
+            .gateway
+            .http()
+            .request(method, state.gateway.url(&q.path));
+        for name in [header::CONTENT_TYPE.as_str(), "accept", "x-callback-url"] {
+            if let Some(v) = headers.get(name) {
+                req = req.header(name, v);
+            }
+        }
+        if let Some(v) = tokens.authorization {
+            req = req.header(header::AUTHORIZATION, v);
+        }
+        if let Some(v) = tokens.signature {
+            req = req.header(SIGNATURE_HEADER, v);
+        }
+        let sent = req.body(q.body.clone()).send().await;
+        let answer = match sent {
+            Ok(r) => {
+                let status = r.status();
+                match r.bytes().await {
+                    Ok(b) => (status, b),
+                    Err(e) => {
+                        return Err(Failure::Later(crate::forward::gateway_client::describe(&e)));
+                    }
+                }
+            }
+            Err(e) => return Err(Failure::Later(crate::forward::gateway_client::describe(&e))),
+        };
+        let (status, body) = answer;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let field = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
+        let kind = field("type").unwrap_or_default();
+        if status.is_success() {
+            let ev = store::event(
+                "FORWARDED",
+                "SUCCESS",
+                &format!("consegnato al gateway nazionale (HTTP {})", status.as_u16()),
+            );
+            end(
+                state,
+                &q,
+                worker,
+                "delivered",
+                status.as_u16(),
+                &text,
+                (
+                    field("traceID"),
+                    field("spanID"),
+                    field("workflowInstanceId"),
+                ),
+                ev,
+            )
+            .await?;
+            state
+                .metrics
+                .outbox_deliveries
+                .with_label_values(&["delivered"])
+                .inc();
+            return Ok(());
+        }
+        if REVALIDATE.contains(&kind.as_str())
+            && let Some((op, path)) = revalidating(&q.operation, &q.path)
+        {
+            let ev = store::event(
+                "RETRY",
+                "ASYNC_RETRY",
+                &format!("{kind}: inviata di nuovo come {op}"),
+            );
+            store::convert(&state.pool, q.id, op, &path, ev)
+                .await
+                .map_err(|e| Failure::Store(e.to_string()))?;
+            q.operation = op.to_string();
+            q.path = path;
+            state
+                .metrics
+                .outbox_deliveries
+                .with_label_values(&["revalidated"])
+                .inc();
+            continue;
+        }
+        if matches!(status.as_u16(), 502..=504) && q.attempts < cfg.max_attempts {
+            return Err(Failure::Later(format!("gateway HTTP {}", status.as_u16())));
+        }
+        let ev = store::event(
+            "FORWARDED",
+            "BLOCKING_ERROR",
+            &format!(
+                "rifiutato dal gateway nazionale (HTTP {} {kind})",
+                status.as_u16()
+            ),
+        );
+        end(
+            state,
+            &q,
+            worker,
+            "failed",
+            status.as_u16(),
+            &text,
+            (field("traceID"), field("spanID"), None),
+            ev,
+        )
+        .await?;
+        state
+            .metrics
+            .outbox_deliveries
+            .with_label_values(&["failed"])
+            .inc();
+        tracing::warn!(tx = %q.tx_id, status = status.as_u16(), %kind, "queued publication refused by the gateway");
+        return Ok(());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn end(
+    state: &AppState,
+    q: &Queued,
+    worker: &str,
+    outcome: &str,
+    status: u16,
+    body: &str,
+    trace: (Option<String>, Option<String>, Option<String>),
+    event: Value,
+) -> Result<(), Failure> {
+    let ending = Ending {
+        state: outcome,
+        status: Some(i32::from(status)),
+        body,
+        trace,
+        event,
+    };
+    let done = store::finish(&state.pool, q, worker, &ending)
+        .await
+        .map_err(|e| Failure::Store(e.to_string()))?;
+    if !done {
+        tracing::warn!(tx = %q.tx_id, "outbox lease lost before the delivery was recorded");
+    }
+    Ok(())
+}
+
+/// create → validate-and-create; replace → validate-and-replace.
+fn revalidating(operation: &str, path: &str) -> Option<(&'static str, String)> {
+    match operation {
+        "create" => Some((
+            "validate_and_create",
+            replace_tail(path, "/documents", "/documents/validate-and-create"),
+        )),
+        "replace" => {
+            let id = path.strip_prefix("/documents/")?;
+            Some((
+                "validate_and_replace",
+                format!("/documents/validate-and-replace/{id}"),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn replace_tail(path: &str, from: &str, to: &str) -> String {
+    match path.split_once('?') {
+        Some((p, q)) if p == from => format!("{to}?{q}"),
+        _ if path == from => to.to_string(),
+        _ => path.to_string(),
+    }
+}
+
+fn stored_headers(v: &Value) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (k, v) in v.as_object().into_iter().flatten() {
+        if let (Ok(name), Some(Ok(value))) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            v.as_str().map(HeaderValue::from_str),
+        ) {
+            out.insert(name, value);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publications_become_validate_and_publish() {
+        assert_eq!(
+            revalidating("create", "/documents"),
+            Some((
+                "validate_and_create",
+                "/documents/validate-and-create".into()
+            ))
+        );
+        assert_eq!(
+            revalidating("replace", "/documents/2.16.840.1.113883.2.9.2.160.4.4%5EX"),
+            Some((
+                "validate_and_replace",
+                "/documents/validate-and-replace/2.16.840.1.113883.2.9.2.160.4.4%5EX".into()
+            ))
+        );
+        assert_eq!(revalidating("delete", "/documents/x"), None);
+        let cfg = OutboxConfig::default();
+        assert_eq!(backoff(&cfg, 1), 1_000);
+        assert_eq!(backoff(&cfg, 3), 4_000);
+        assert_eq!(backoff(&cfg, 30), 60_000);
+    }
+}

@@ -1,0 +1,321 @@
+//! Publications during a gateway outage: accepted (202), indexed provisionally, queued,
+//! delivered in order when the gateway is back, re-validated when the validation record
+//! is gone, and final failures visible.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::stack::{StackOptions, TestStack};
+use integration_tests::xds::{EntrySpec, document_entry, has_member, submission_set, submit};
+use middleware::devtools::dev_jwt::JwtOperation;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::xds_repository::soap;
+use crate::{SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+
+async fn db(stack: &TestStack) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn create(stack: &TestStack, id: &str, claims: Value) -> (u16, String, Value) {
+    send_read(
+        stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &pdf(SIGNED_LAB),
+        &publication_body(id),
+        claims,
+    )
+    .await
+}
+
+/// Waits until no queued publication is pending or being sent.
+async fn drained(stack: &TestStack) {
+    let client = db(stack).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let open: i64 = client
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            return;
+        }
+        if Instant::now() > deadline {
+            let rows = client
+                .query("SELECT id, state, attempts, last_error, events::text, next_attempt_at::text, lease_until::text FROM outbox", &[])
+                .await
+                .unwrap();
+            let dump: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {:?} {} {:?} {:?}",
+                        r.get::<_, i64>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, i32>(2),
+                        r.get::<_, Option<String>>(3),
+                        r.get::<_, String>(4),
+                        r.get::<_, Option<String>>(5),
+                        r.get::<_, Option<String>>(6)
+                    )
+                })
+                .collect();
+            panic!("{open} publications still queued:\n{}", dump.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn requests(observed: &[Value]) -> Vec<(String, u64)> {
+    observed
+        .iter()
+        .map(|o| {
+            (
+                o["request"].as_str().unwrap().to_string(),
+                o["response_status"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(r, _)| !r.contains("/validation"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    assert_eq!(s, 201, "{v}");
+    stack.fault(json!({"mode": "down"})).await;
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-1";
+    let (s, tx, b) = create(&stack, id, json!({})).await;
+    assert_eq!(s, 202, "{b}");
+    let warning = b["warning"].as_str().unwrap();
+    assert!(
+        warning.starts_with("--middlewarewarning--[MW-QUEUED]"),
+        "{b}"
+    );
+    let wii = b["workflowInstanceId"].as_str().unwrap().to_string();
+    assert!(wii.ends_with("^^^^urn:ihe:iti:xdw:2013:workflowInstanceId"));
+
+    // Indexed locally, provisionally, with the metadata INI would get.
+    let client = db(&stack).await;
+    let events: Value = client
+        .query_one("SELECT events FROM outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events[1]["eventStatus"], "SUCCESS", "{events}");
+    let row = client
+        .query_one(
+            "SELECT provisional, patient_id, class_code, type_code, format_code, repository_unique_id \
+             FROM xds_document_entry WHERE unique_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(
+        row.get::<_, String>(1),
+        "PROVAX00X00X000Y^^^&2.16.840.1.113883.2.9.4.3.2&ISO"
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(2).as_deref(),
+        Some("REF^^2.16.840.1.113883.2.9.3.3.6.1.5")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(3).as_deref(),
+        Some("11502-2^^2.16.840.1.113883.6.1")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(4).as_deref(),
+        Some("2.16.840.1.113883.2.9.10.1.1^^2.16.840.1.113883.2.9.3.3.6.1.6")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(5).as_deref(),
+        Some("2.16.840.1.113883.2.9.2.160.4.5.1")
+    );
+
+    // While the gateway is down the status service answers with the middleware's events.
+    let (auth, _) = integration_tests::stack::tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    let status = |stack: &TestStack, wii: String| {
+        let r = stack
+            .call(
+                Some("producer"),
+                Method::GET,
+                &format!("/status/{wii}"),
+                None,
+            )
+            .header("Authorization", &auth)
+            .send();
+        async move { read(r.await.unwrap()).await }
+    };
+    let (s, _, events) = status(&stack, wii.clone()).await;
+    assert_eq!(s, 200, "{events}");
+    let kinds: Vec<&str> = events["transactionData"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["QUEUED", "INDEXED"], "{events}");
+    assert!(
+        events["warning"]
+            .as_str()
+            .unwrap()
+            .contains("[MW-LOCAL-STATUS]")
+    );
+
+    // The gateway is back: delivered once, the transaction records it.
+    stack.fault(json!({"mode": "none"})).await;
+    drained(&stack).await;
+    let seen = requests(&stack.observed().await);
+    assert_eq!(seen, [("POST /v1/documents".to_string(), 202)], "{seen:?}");
+    let rows = stack.transactions(&format!("id={tx}")).await;
+    assert_eq!(rows[0]["outcome"], "queued");
+    assert_eq!(rows[0]["http_status"], 202);
+    assert_eq!(rows[0]["delivery"], "delivered");
+    assert_eq!(rows[0]["delivery_status"], 202);
+    assert!(rows[0]["gtw_trace_id"].is_string());
+    let metrics = stack.metrics().await;
+    assert!(
+        metrics.contains("fsemw_outbox_deliveries_total{outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fsemw_outbox_rows{state=\"delivered\"} 1"));
+    assert!(metrics.contains("fsemw_outbox_queued_total 1"));
+    // The transaction now carries the gateway's workflowInstanceId (the validation's: the
+    // one given at queuing time shares its document part), and the gateway answers for it.
+    let delivered_wii = rows[0]["workflow_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        delivered_wii.rsplit_once('.').unwrap().0,
+        wii.rsplit_once('.').unwrap().0
+    );
+    let (s, _, events) = status(&stack, delivered_wii).await;
+    assert_eq!(s, 200, "{events}");
+    assert!(!events.to_string().contains("MW-LOCAL-STATUS"), "{events}");
+    assert_eq!(
+        events["transactionData"][1]["eventType"], "PUBLICATION",
+        "{events}"
+    );
+
+    // INI's metadata for the same document replaces the provisional entry.
+    let mut entry = EntrySpec::lab("Document01", id);
+    entry.patient = "PROVAX00X00X000Y^^^&2.16.840.1.113883.2.9.4.3.2&ISO".into();
+    entry.stored = Some((
+        "2.16.840.1.113883.2.9.2.160.4.5.1".into(),
+        "ab".repeat(20),
+        1234,
+    ));
+    let ini = submit(&format!(
+        "{}{}{}",
+        document_entry(&entry),
+        submission_set("2.16.840.1.113883.2.9.2.160.4.3.9001", &entry.patient),
+        has_member("hm", "Document01")
+    ));
+    let answer = soap(
+        &stack,
+        "/xds/registry",
+        "urn:ihe:iti:2007:RegisterDocumentSet-b",
+        &ini,
+    )
+    .await;
+    assert!(answer.contains("ResponseStatusType:Success"), "{answer}");
+    let rows = client
+        .query(
+            "SELECT provisional, size FROM xds_document_entry WHERE unique_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].get::<_, bool>(0));
+    assert_eq!(rows[0].get::<_, Option<i64>>(1), Some(1234));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_publication_without_its_validation_record_is_validated_and_created() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    stack.fault(json!({"mode": "down"})).await;
+    let (s, _, b) = create(
+        &stack,
+        "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-2",
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    // A create whose claims the gateway refuses for good: attachment_hash of another file.
+    let (s, tx_bad, b) = create(
+        &stack,
+        "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-3",
+        json!({"attachment_hash": "00"}),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    stack.fault(json!({"mode": "none"})).await;
+    drained(&stack).await;
+    let seen = requests(&stack.observed().await);
+    assert_eq!(
+        seen,
+        [
+            ("POST /v1/documents".to_string(), 400),
+            ("POST /v1/documents/validate-and-create".to_string(), 202),
+            ("POST /v1/documents".to_string(), 400),
+            ("POST /v1/documents/validate-and-create".to_string(), 400),
+        ],
+        "{seen:?}"
+    );
+    let client = db(&stack).await;
+    let rows = client
+        .query(
+            "SELECT operation, state, final_status FROM outbox ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, Option<i32>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "validate_and_create".to_string(),
+                "delivered".to_string(),
+                Some(202)
+            ),
+            (
+                "validate_and_create".to_string(),
+                "failed".to_string(),
+                Some(400)
+            ),
+        ]
+    );
+    // The failure is on the transaction and counted.
+    let rows = stack.transactions(&format!("id={tx_bad}")).await;
+    assert_eq!(rows[0]["delivery"], "failed");
+    assert_eq!(rows[0]["delivery_status"], 400);
+    assert!(
+        stack
+            .metrics()
+            .await
+            .contains("fsemw_outbox_deliveries_total{outcome=\"failed\"} 1")
+    );
+}
