@@ -22,6 +22,8 @@ CREATE TABLE outbox (
     ordering_key         TEXT NOT NULL,
     document_id          TEXT,
     workflow_instance_id TEXT,
+    -- Whether the provisional local indexing ran (the worker runs it if a crash did not).
+    indexed              BOOLEAN NOT NULL DEFAULT FALSE,
     state                TEXT NOT NULL DEFAULT 'pending'
                          CHECK (state IN ('pending', 'sending', 'delivered', 'failed')),
     attempts             INTEGER NOT NULL DEFAULT 0,

@@ -11,6 +11,7 @@ mod gateway_rules;
 mod hsm;
 mod internal_errors;
 mod outbox;
+mod outbox_crash;
 mod schematron;
 mod signing;
 mod vocabulary;

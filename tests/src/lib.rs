@@ -3,10 +3,12 @@
 //!
 //! # Layout
 //! - [`pg`]: the throw-away cluster and one database per test (cloned from a migrated template).
+//! - [`process`]: the middleware as a child process (crash tests).
 //! - [`stack`]: [`stack::TestStack`], a simulator plus a middleware wired together.
 //! - [`xds`]: XDS.b messages written as Italian senders write them.
 
 pub mod pg;
+pub mod process;
 pub mod stack;
 pub mod xds;
 

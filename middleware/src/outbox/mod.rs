@@ -52,19 +52,30 @@ pub struct Held<'a> {
     pub claims: Option<&'a hsm::jwt::RawClaims>,
 }
 
-/// Queues a publication and builds the 202 answer.
-pub async fn queue(
-    state: &AppState,
-    held: Held<'_>,
-    rec: &mut TransactionRecord,
-) -> Result<Response, MwError> {
-    let content_type = held
-        .headers
+/// What the middleware reads from a held publication.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The `requestBody` (or the JSON body).
+    pub request: Value,
+    /// The PDF, if any.
+    pub pdf: Option<Bytes>,
+    /// The CDA extracted from it.
+    pub cda: Option<String>,
+    /// The document id of the path (replace, delete, metadata).
+    pub path_id: Option<String>,
+    /// SHA-256 (hex) of what identifies the request (requestBody + file, or the body):
+    /// the multipart boundary and the tokens change when a producer sends it again.
+    pub request_sha256: String,
+}
+
+/// Reads a held request.
+pub async fn parse(op: Operation, path: &str, headers: &HeaderMap, body: &Bytes) -> Parsed {
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let form = match content_type {
         Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/") => {
-            crate::gateway_sim::request::parse_form(Some(ct), held.body.clone())
+            crate::gateway_sim::request::parse_form(Some(ct), body.clone())
                 .await
                 .ok()
         }
@@ -73,26 +84,19 @@ pub async fn queue(
     let request: Value = form
         .as_ref()
         .and_then(|f| f.request_body.as_deref())
-        .or_else(|| std::str::from_utf8(held.body).ok())
+        .or_else(|| std::str::from_utf8(body).ok())
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Value::Null);
     let pdf = form.as_ref().and_then(|f| f.file.clone());
-    let path_id = held
-        .path
+    let path_id = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
         .trim_start_matches('/')
         .split('/')
-        .nth(1)
-        .filter(|_| held.op.path_is_document_id())
+        .next_back()
+        .filter(|_| op.path_is_document_id())
         .map(xds::messages::submit::percent_decode);
-    let body_doc = request
-        .get("identificativoDoc")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let document_id = body_doc.clone().or(path_id.clone());
-    let ordering_key = path_id
-        .clone()
-        .or(body_doc)
-        .unwrap_or_else(|| rec.tx_id.to_string());
     let mode = request
         .get("mode")
         .and_then(Value::as_str)
@@ -100,16 +104,54 @@ pub async fn queue(
     let cda = pdf
         .as_ref()
         .and_then(|p| crate::cda::extract_cda(p, mode).ok());
-    let wii = request
+    let mut ident = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    match &form {
+        Some(f) => {
+            ident.update(f.request_body.as_deref().unwrap_or_default().as_bytes());
+            ident.update(b"\0");
+            ident.update(f.file.as_deref().unwrap_or_default());
+        }
+        None => ident.update(body),
+    }
+    Parsed {
+        request,
+        pdf,
+        cda,
+        path_id,
+        request_sha256: hex::encode(ident.finish().as_ref()),
+    }
+}
+
+/// Queues a publication and builds the 202 answer.
+pub async fn queue(
+    state: &AppState,
+    held: Held<'_>,
+    rec: &mut TransactionRecord,
+) -> Result<Response, MwError> {
+    let parsed = parse(held.op, held.path, held.headers, held.body).await;
+    let body_doc = parsed
+        .request
+        .get("identificativoDoc")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let document_id = body_doc.clone().or(parsed.path_id.clone());
+    let ordering_key = parsed
+        .path_id
+        .clone()
+        .or(body_doc)
+        .unwrap_or_else(|| rec.tx_id.to_string());
+    let wii = parsed
+        .request
         .get("workflowInstanceId")
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| {
-            cda.as_deref()
+            parsed
+                .cda
+                .as_deref()
                 .and_then(|c| crate::cda::CdaFacts::parse(c).ok())
                 .map(|f| f.new_workflow_instance_id())
         });
-
     let mut stored_headers = serde_json::Map::new();
     for name in [
         header::CONTENT_TYPE.as_str(),
@@ -122,18 +164,6 @@ pub async fn queue(
             stored_headers.insert(name.to_string(), json!(v));
         }
     }
-    // What identifies the request (the multipart boundary and the tokens change when a
-    // producer sends it again).
-    let mut ident = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    match &form {
-        Some(f) => {
-            ident.update(f.request_body.as_deref().unwrap_or_default().as_bytes());
-            ident.update(b"\0");
-            ident.update(f.file.as_deref().unwrap_or_default());
-        }
-        None => ident.update(held.body),
-    }
-    let request_sha256 = hex::encode(ident.finish().as_ref());
 
     rec.outcome = "queued".into();
     rec.http_status = i32::from(StatusCode::ACCEPTED.as_u16());
@@ -153,61 +183,19 @@ pub async fn queue(
             ordering_key: &ordering_key,
             document_id: document_id.as_deref(),
             workflow_instance_id: wii.as_deref(),
-            request_sha256: &request_sha256,
+            request_sha256: &parsed.request_sha256,
         },
         rec,
     )
     .await
     .map_err(|e| MwError::Internal(format!("outbox: {e}")))?;
-    let id = queued.id;
     let wii = queued.workflow_instance_id.clone();
     rec.workflow_instance_id = wii.clone();
     state.metrics.outbox_queued.inc();
-
-    // Local indexing: best effort, the queued request is what must not be lost.
-    if let (Some(pdf), Some(cda), false) = (&pdf, &cda, queued.duplicate) {
-        let replaces = match (&path_id, held.op) {
-            (Some(old), Operation::Replace | Operation::ValidateAndReplace) => {
-                state.xds.registry.approved_uuid(old).await.ok().flatten()
-            }
-            _ => None,
-        };
-        let mut src = provisional::Source {
-            request: &request,
-            pdf,
-            cda,
-            claims: held.claims,
-            region_code: &state.region_code,
-            replaces,
-            fresh_submission_id: false,
-        };
-        let mut indexed = index(state, &src).await;
-        if indexed
-            .as_ref()
-            .is_err_and(|e| e.contains("XDSDuplicateUniqueIdInRegistry"))
-        {
-            // The producer's submission id is taken locally: the document still gets indexed.
-            src.fresh_submission_id = true;
-            indexed = index(state, &src).await;
-        }
-        let ev = match indexed {
-            Ok(()) => store::event(
-                "INDEXED",
-                "SUCCESS",
-                "indicizzato in via provvisoria nel registro regionale",
-            ),
-            Err(why) => {
-                tracing::warn!(tx = %rec.tx_id, %why, "provisional indexing not done");
-                store::event(
-                    "INDEXED",
-                    "NON_BLOCKING_ERROR",
-                    &format!("indicizzazione provvisoria non riuscita: {why}"),
-                )
-            }
-        };
-        if let Err(e) = store::add_event(&state.pool, id, ev).await {
-            tracing::warn!(tx = %rec.tx_id, error = %e, "outbox event not written");
-        }
+    // Local indexing: best effort, the queued request is what must not be lost (a row
+    // left unindexed by a crash is indexed by the worker).
+    if !queued.indexed {
+        index_queued(state, queued.id, held.op, &parsed, held.claims).await;
     }
 
     let trace = rec.tx_id.simple().to_string();
@@ -224,6 +212,62 @@ pub async fn queue(
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .expect("valid response"))
+}
+
+/// Indexes a queued publication provisionally and records the outcome on its row.
+pub async fn index_queued(
+    state: &AppState,
+    id: i64,
+    op: Operation,
+    parsed: &Parsed,
+    claims: Option<&hsm::jwt::RawClaims>,
+) {
+    let (Some(pdf), Some(cda)) = (&parsed.pdf, &parsed.cda) else {
+        return;
+    };
+    let replaces = match (&parsed.path_id, op) {
+        (Some(old), Operation::Replace | Operation::ValidateAndReplace) => {
+            state.xds.registry.approved_uuid(old).await.ok().flatten()
+        }
+        _ => None,
+    };
+    let mut src = provisional::Source {
+        request: &parsed.request,
+        pdf,
+        cda,
+        claims,
+        region_code: &state.region_code,
+        replaces,
+        fresh_submission_id: false,
+    };
+    let mut indexed = index(state, &src).await;
+    if indexed
+        .as_ref()
+        .is_err_and(|e| e.contains("XDSDuplicateUniqueIdInRegistry"))
+    {
+        // The producer's submission id is taken locally: the document still gets indexed.
+        src.fresh_submission_id = true;
+        indexed = index(state, &src).await;
+    }
+    let ev = match &indexed {
+        Ok(()) => store::event(
+            "INDEXED",
+            "SUCCESS",
+            "indicizzato in via provvisoria nel registro regionale",
+        ),
+        Err(why) => {
+            tracing::warn!(outbox = id, %why, "provisional indexing not done");
+            store::event(
+                "INDEXED",
+                "NON_BLOCKING_ERROR",
+                &format!("indicizzazione provvisoria non riuscita: {why}"),
+            )
+        }
+    };
+    // Marked indexed either way: a refusal by the registry does not change on retry.
+    if let Err(e) = store::mark_indexed(&state.pool, id, ev).await {
+        tracing::warn!(outbox = id, error = %e, "outbox event not written");
+    }
 }
 
 async fn index(state: &AppState, src: &provisional::Source<'_>) -> Result<(), String> {

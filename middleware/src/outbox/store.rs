@@ -26,6 +26,8 @@ pub struct Queued {
     pub body: Vec<u8>,
     /// Attempts so far (this one included once claimed).
     pub attempts: i32,
+    /// Whether the provisional indexing already ran.
+    pub indexed: bool,
 }
 
 /// What to enqueue.
@@ -73,6 +75,8 @@ pub struct Enqueued {
     pub duplicate: bool,
     /// The workflowInstanceId of the row.
     pub workflow_instance_id: Option<String>,
+    /// Whether the provisional indexing already ran.
+    pub indexed: bool,
 }
 
 /// Queues a publication and records its transaction, in one database transaction: once
@@ -117,6 +121,7 @@ pub async fn enqueue(
             id: r.get(0),
             duplicate: false,
             workflow_instance_id: q.workflow_instance_id.map(str::to_string),
+            indexed: false,
         },
         None => {
             let again = json!([event(
@@ -132,7 +137,7 @@ pub async fn enqueue(
                     "UPDATE outbox SET tx_ids = tx_ids || $5::uuid, events = events || $6::jsonb \
                      WHERE producer_id = $1 AND requested_operation = $2 AND ordering_key = $3 \
                      AND request_sha256 = $4 AND state IN ('pending', 'sending') \
-                     RETURNING id, workflow_instance_id",
+                     RETURNING id, workflow_instance_id, indexed",
                     &[
                         &q.producer_id,
                         &q.operation,
@@ -147,12 +152,25 @@ pub async fn enqueue(
                 id: r.get(0),
                 duplicate: true,
                 workflow_instance_id: r.get(1),
+                indexed: r.get(2),
             }
         }
     };
     crate::db::transactions::insert_in(&tx, rec).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Records that the provisional indexing ran, with its event.
+pub async fn mark_indexed(pool: &Pool, id: i64, ev: Value) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE outbox SET indexed = TRUE, events = events || $2::jsonb WHERE id = $1",
+            &[&id, &json!([ev])],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Appends an event.
@@ -189,7 +207,7 @@ pub async fn claim(
                lease_until = now() + make_interval(secs => $3) \
              FROM due WHERE outbox.id = due.id \
              RETURNING outbox.id, outbox.tx_id, outbox.operation, outbox.method, outbox.path, \
-               outbox.headers, outbox.body, outbox.attempts",
+               outbox.headers, outbox.body, outbox.attempts, outbox.indexed",
             &[&worker, &limit, &lease_secs],
         )
         .await?;
@@ -204,6 +222,7 @@ pub async fn claim(
             headers: r.get(5),
             body: r.get(6),
             attempts: r.get(7),
+            indexed: r.get(8),
         })
         .collect();
     out.sort_by_key(|q| q.id);

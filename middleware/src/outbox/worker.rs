@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::store::{self, Ending, Queued};
 use crate::config::OutboxConfig;
+use crate::forward::Operation;
 use crate::forward::tokens::SIGNATURE_HEADER;
 use crate::startup::AppState;
 
@@ -115,6 +116,9 @@ async fn deliver(
     worker: &str,
     mut q: Queued,
 ) -> Result<(), Failure> {
+    if !q.indexed {
+        index_late(state, &q).await;
+    }
     loop {
         let headers = stored_headers(&q.headers);
         let tokens = state
@@ -261,6 +265,25 @@ async fn end(
         tracing::warn!(tx = %q.tx_id, "outbox lease lost before the delivery was recorded");
     }
     Ok(())
+}
+
+/// The provisional indexing a crash prevented at queuing time.
+async fn index_late(state: &AppState, q: &Queued) {
+    let op = Operation::ROUTES
+        .iter()
+        .map(|r| r.0)
+        .find(|o| o.name() == q.operation)
+        .unwrap_or(Operation::Create);
+    let headers = stored_headers(&q.headers);
+    let claims = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.get(7..))
+        .and_then(|t| hsm::jwt::Jwt::parse(t).ok())
+        .map(|j| j.claims);
+    let body = bytes::Bytes::from(q.body.clone());
+    let parsed = super::parse(op, &q.path, &headers, &body).await;
+    super::index_queued(state, q.id, op, &parsed, claims.as_ref()).await;
 }
 
 /// create → validate-and-create; replace → validate-and-replace.

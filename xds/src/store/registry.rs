@@ -151,6 +151,24 @@ pub(crate) async fn register_in(
     let mut errors = Vec::new();
     let provisional = origin == Origin::Provisional;
 
+    if provisional {
+        // A document already in the registry (indexed before, or from INI) is not
+        // indexed provisionally a second time.
+        let uniques: Vec<&str> = sub
+            .documents
+            .iter()
+            .filter_map(|d| d.unique_id.as_deref())
+            .collect();
+        let known = tx
+            .query_opt(
+                "SELECT 1 FROM xds_document_entry WHERE unique_id = ANY($1) AND status = $2",
+                &[&uniques, &status::APPROVED],
+            )
+            .await?;
+        if known.is_some() {
+            return Ok(errors);
+        }
+    }
     for d in &sub.documents {
         let unique = d.unique_id.as_deref().unwrap_or_default();
         for row in tx
