@@ -25,12 +25,16 @@ export FSEMW_SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 echo "== format"
 cargo fmt --all -- --check
 
-echo "== layering: library crates stay free of HTTP and database stacks"
-for crate in xds soap-wsdl hsm; do
-  if cargo tree -p "$crate" -e normal --prefix none | grep -E '^(axum|hyper|tokio-postgres|deadpool)' ; then
-    echo "$crate depends on a server/database crate" >&2; exit 1
+echo "== layering: dependencies point one way (middleware -> {xds, soap-wsdl, hsm}, soap-wsdl -> xds)"
+forbid() { # crate, regex of forbidden direct dependencies
+  if cargo tree -p "$1" -e normal --depth 1 --prefix none | tail -n +2 | grep -E "^($2) " ; then
+    echo "$1 depends on something it must not" >&2; exit 1
   fi
-done
+}
+# The XDS crate owns the registry store (PostgreSQL) but no HTTP server.
+forbid xds 'axum|hyper|middleware|soap-wsdl|hsm'
+forbid soap-wsdl 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|hsm'
+forbid hsm 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|xds|soap-wsdl'
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
