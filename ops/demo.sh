@@ -72,6 +72,10 @@ up() {
   nohup "$FSEMW" serve > "$DEMO/mw.log" 2>&1 &
   echo $! > "$DEMO/mw.pid"
   wait_http "http://127.0.0.1:$MW_ADMIN_PORT/healthz" 60
+  # The regional registry and one repository per configured [[xds.repositories]].
+  local repos
+  repos=$(awk '/^\[\[xds\.repositories\]\]/ {r=1; next} /^\[/ {r=0} r && /^name = / {gsub(/"/, "", $3); print $3}' "$DEMO/fsemw.toml" \
+    | while read -r r; do printf '%s=https://localhost:%s/xds/repository/%s ' "$r" "$MW_PORT" "$r"; done)
   cat > "$DEMO/env" <<ENV
 export FSEMW=$FSEMW
 export FSEMW_CONFIG=$DEMO/fsemw.toml
@@ -89,6 +93,8 @@ export SOFTHSM2_CONF=$SOFTHSM2_CONF
 export PKCS11_MODULE=$PKCS11_MODULE
 export HSM_TOKEN_LABEL=$HSM_TOKEN_LABEL
 export HSM_PIN_FILE=$HSM_PIN_FILE
+export XDS_REGISTRY_URL=https://localhost:$MW_PORT/xds/registry
+export XDS_REPOSITORY_URLS="${repos% }"
 ENV
   cat <<MSG
 The demo stack is up (logs in .demo/*.log). Try it:
@@ -103,6 +109,7 @@ The demo stack is up (logs in .demo/*.log). Try it:
 
   \$FSEMW tx show <X-Transaction-Id of the answer>
   \$FSEMW hsm status          # the regional keys in the SoftHSM2 token
+  curl -sS --cacert "\$DEMO_CA" --cert "\$DEMO_PRODUCER_CERT" --key "\$DEMO_PRODUCER_KEY" "\$XDS_REGISTRY_URL?wsdl"
 MSG
 }
 

@@ -1,7 +1,8 @@
 //! The engine against pyschematron's recorded verdicts (`ops/peer/differential.sh`).
 //!
-//! For every golden file the sets of failed-assert codes must be identical. A
-//! difference is accepted only when `known_differences.json` lists it with the reason.
+//! For every golden file the sets of failed-assert codes, and of fired-report codes, must
+//! be identical. A difference would be accepted only if `known_differences.json` listed it
+//! with the reason; today there is none.
 
 use std::collections::BTreeSet;
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use integration_tests::stack::{StackOptions, TestStack};
-use integration_tests::xds::{EntrySpec, PATIENT, document_entry, has_member, mtom, soap12, submission_set, submit};
+use integration_tests::xds::{
+    EntrySpec, PATIENT, document_entry, has_member, mtom, soap12, submission_set, submit,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -149,7 +151,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     let baseline_rate = baseline as f64 / baseline_started.elapsed().as_secs_f64();
-    db.execute("DELETE FROM xds_document_entry WHERE source = 'bench'", &[]).await?;
+    db.execute("DELETE FROM xds_document_entry WHERE source = 'bench'", &[])
+        .await?;
 
     // 2. FindDocuments before and after the bulk load.
     let measure = |patients: Vec<String>| {
@@ -178,7 +181,11 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let patients = 10_000i64;
-    let pick = |k: usize| (0..k).map(|i| bench_patient((i as i64 * 7919) % patients)).collect::<Vec<_>>();
+    let pick = |k: usize| {
+        (0..k)
+            .map(|i| bench_patient((i as i64 * 7919) % patients))
+            .collect::<Vec<_>>()
+    };
     // The small registry: the ingested entries plus one entry per bench patient.
     db.execute(
         "INSERT INTO xds_document_entry (entry_uuid, lid, unique_id, patient_id, status, mime_type, \
@@ -209,10 +216,16 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     db.execute("ANALYZE xds_document_entry", &[]).await?;
     let load_secs = load_started.elapsed().as_secs_f64();
-    let total: i64 = db.query_one("SELECT count(*) FROM xds_document_entry", &[]).await?.get(0);
+    let total: i64 = db
+        .query_one("SELECT count(*) FROM xds_document_entry", &[])
+        .await?
+        .get(0);
     let (big, big_rows) = measure(pick(args.queries)).await;
 
-    println!("ITI-41 Provide and Register, 100 KB documents, MTOM, {} clients, {:.1} s:", args.concurrency, elapsed);
+    println!(
+        "ITI-41 Provide and Register, 100 KB documents, MTOM, {} clients, {:.1} s:",
+        args.concurrency, elapsed
+    );
     println!(
         "  {ingested} stored ({} errors): {ingest_rate:.1} documents/s, p50 {:.1} ms, p99 {:.1} ms",
         errors.load(Ordering::Relaxed),
@@ -223,7 +236,10 @@ async fn main() -> anyhow::Result<()> {
         "  baseline (same rows straight into PostgreSQL, 1 connection): {baseline_rate:.1} documents/s -> ITI-41 x{:.2}",
         ingest_rate / baseline_rate
     );
-    println!("ITI-18 FindDocuments (LeafClass), {} queries, 1 client:", args.queries);
+    println!(
+        "ITI-18 FindDocuments (LeafClass), {} queries, 1 client:",
+        args.queries
+    );
     println!(
         "  {patients} entries: p50 {:.2} ms, p99 {:.2} ms ({:.1} entries returned per query)",
         percentile(&small, 0.5),
