@@ -319,3 +319,57 @@ async fn a_queued_publication_without_its_validation_record_is_validated_and_cre
             .contains("fsemw_outbox_deliveries_total{outcome=\"failed\"} 1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_deliver_each_queued_publication_once() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let second = stack.replica().await;
+    stack.fault(json!({"mode": "down"})).await;
+    let signed = pdf(SIGNED_LAB);
+    for i in 0..40 {
+        let base = if i % 2 == 0 {
+            stack.mw_url.clone()
+        } else {
+            second.clone()
+        };
+        let (auth, sig) = integration_tests::stack::tokens(
+            JwtOperation::Create,
+            Some(&signed),
+            json!({}),
+            "producer",
+        );
+        let body = publication_body(&format!("2.16.840.1.113883.2.9.2.160.4.4^REPLICA-{i}"))
+            .replace("489592", &format!("7{i:05}"));
+        let r = stack
+            .client(Some("producer"))
+            .post(format!("{base}/documents/validate-and-create"))
+            .header("Authorization", auth)
+            .header("FSE-JWT-Signature", sig)
+            .multipart(integration_tests::stack::form(&body, signed.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 202, "{}", r.text().await.unwrap());
+    }
+    stack.fault(json!({"mode": "none"})).await;
+    drained(&stack).await;
+    let seen = stack.observed().await;
+    let hashes: std::collections::HashSet<&str> = seen
+        .iter()
+        .filter(|o| o["request"] == "POST /v1/documents/validate-and-create")
+        .map(|o| o["body_sha256"].as_str().unwrap())
+        .collect();
+    let publications = seen
+        .iter()
+        .filter(|o| o["request"] == "POST /v1/documents/validate-and-create")
+        .count();
+    // Two workers competed for the same rows: each publication went out exactly once.
+    assert_eq!((publications, hashes.len()), (40, 40));
+    let client = db(&stack).await;
+    let delivered: i64 = client
+        .query_one("SELECT count(*) FROM outbox WHERE state = 'delivered'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(delivered, 40);
+}

@@ -151,6 +151,7 @@ pub struct TestStack {
     pub database_url: String,
     /// The middleware state (pool, metrics).
     pub state: Arc<middleware::startup::AppState>,
+    opts: StackOptions,
     stop: watch::Sender<bool>,
 }
 
@@ -234,8 +235,26 @@ impl TestStack {
             sim_admin_url,
             database_url,
             state,
+            opts,
             stop,
         }
+    }
+
+    /// Another middleware replica on the same database and simulator (its own
+    /// listeners and recovery worker); stops with the stack. Returns its base URL.
+    pub async fn replica(&self) -> String {
+        let token = self
+            .opts
+            .token
+            .clone()
+            .unwrap_or_else(|| shared_token().clone());
+        let config = config(pki(), &self.opts, &self.sim_url, &self.database_url, &token);
+        let app = middleware::startup::App::build(&config, middleware::metrics::Metrics::new())
+            .await
+            .expect("replica");
+        let url = format!("https://localhost:{}/v1", app.producer_addr().port());
+        tokio::spawn(app.run(self.stop.subscribe()));
+        url
     }
 
     /// An HTTPS client presenting `name`'s certificate (`None`: no client certificate).

@@ -98,7 +98,10 @@ pub(super) async fn handle(
             };
             let (items, errors) = match q.stored() {
                 Err(e) => (Vec::new(), vec![e]),
-                Ok(stored) => match registry.query(&stored).await {
+                Ok(stored) => match registry
+                    .query(&stored, q.return_type == ReturnType::LeafClass)
+                    .await
+                {
                     Ok(Ok(found)) => (
                         found
                             .into_iter()

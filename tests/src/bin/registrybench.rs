@@ -39,11 +39,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn find_documents(patient: &str) -> String {
+fn find_documents(patient: &str, return_type: &str) -> String {
     format!(
-        "<query:AdhocQueryRequest xmlns:query=\"urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0\" xmlns:rim=\"urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0\"><query:ResponseOption returnComposedObjects=\"true\" returnType=\"LeafClass\"/><rim:AdhocQuery id=\"urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d\"><rim:Slot name=\"$XDSDocumentEntryPatientId\"><rim:ValueList><rim:Value>'{}'</rim:Value></rim:ValueList></rim:Slot><rim:Slot name=\"$XDSDocumentEntryStatus\"><rim:ValueList><rim:Value>('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')</rim:Value></rim:ValueList></rim:Slot></rim:AdhocQuery></query:AdhocQueryRequest>",
+        "<query:AdhocQueryRequest xmlns:query=\"urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0\" xmlns:rim=\"urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0\"><query:ResponseOption returnComposedObjects=\"true\" returnType=\"{return_type}\"/><rim:AdhocQuery id=\"urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d\"><rim:Slot name=\"$XDSDocumentEntryPatientId\"><rim:ValueList><rim:Value>'{}'</rim:Value></rim:ValueList></rim:Slot><rim:Slot name=\"$XDSDocumentEntryStatus\"><rim:ValueList><rim:Value>('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')</rim:Value></rim:ValueList></rim:Slot></rim:AdhocQuery></query:AdhocQueryRequest>",
         patient.replace('&', "&amp;")
     )
+}
+
+/// Objects in an answer, either form.
+fn objects_in(text: &str) -> usize {
+    text.matches("<rim:ExtrinsicObject ").count() + text.matches("<rim:ObjectRef ").count()
 }
 
 fn bench_patient(n: i64) -> String {
@@ -155,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     // 2. FindDocuments before and after the bulk load.
-    let measure = |patients: Vec<String>| {
+    let measure = |patients: Vec<String>, return_type: &'static str| {
         let (client, base) = (client.clone(), base.clone());
         async move {
             let mut lat = Vec::new();
@@ -165,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 let text = client
                     .post(format!("{base}/xds/registry"))
                     .header("content-type", "application/soap+xml")
-                    .body(soap12(QUERY, &find_documents(&p)))
+                    .body(soap12(QUERY, &find_documents(&p, return_type)))
                     .send()
                     .await
                     .expect("query")
@@ -173,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .expect("answer");
                 assert!(text.contains("ResponseStatusType:Success"), "{text}");
-                returned += text.matches("<rim:ExtrinsicObject ").count();
+                returned += objects_in(&text);
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             lat.sort_by(f64::total_cmp);
@@ -200,7 +205,8 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     db.execute("ANALYZE xds_document_entry", &[]).await?;
-    let (small, small_rows) = measure(pick(args.queries)).await;
+    let (small, small_rows) = measure(pick(args.queries), "LeafClass").await;
+    let (small_refs, _) = measure(pick(args.queries), "ObjectRef").await;
     let load_started = Instant::now();
     db.execute(
         "INSERT INTO xds_document_entry (entry_uuid, lid, unique_id, patient_id, status, mime_type, \
@@ -220,7 +226,8 @@ async fn main() -> anyhow::Result<()> {
         .query_one("SELECT count(*) FROM xds_document_entry", &[])
         .await?
         .get(0);
-    let (big, big_rows) = measure(pick(args.queries)).await;
+    let (big, big_rows) = measure(pick(args.queries), "LeafClass").await;
+    let (big_refs, _) = measure(pick(args.queries), "ObjectRef").await;
 
     println!(
         "ITI-41 Provide and Register, 100 KB documents, MTOM, {} clients, {:.1} s:",
@@ -240,19 +247,36 @@ async fn main() -> anyhow::Result<()> {
         "ITI-18 FindDocuments (LeafClass), {} queries, 1 client:",
         args.queries
     );
-    println!(
-        "  {patients} entries: p50 {:.2} ms, p99 {:.2} ms ({:.1} entries returned per query)",
-        percentile(&small, 0.5),
-        percentile(&small, 0.99),
-        small_rows as f64 / args.queries as f64
+    let line = |label: String, lat: &[f64], rows: Option<usize>| {
+        println!(
+            "  {label}: p50 {:.2} ms, p99 {:.2} ms{}",
+            percentile(lat, 0.5),
+            percentile(lat, 0.99),
+            rows.map(|r| format!(
+                " ({:.1} entries returned per query)",
+                r as f64 / args.queries as f64
+            ))
+            .unwrap_or_default()
+        )
+    };
+    line(
+        format!("LeafClass, {patients} entries"),
+        &small,
+        Some(small_rows),
     );
+    line(
+        format!("LeafClass, {total} entries (bulk load {load_secs:.0} s)"),
+        &big,
+        Some(big_rows),
+    );
+    line(format!("ObjectRef, {patients} entries"), &small_refs, None);
+    line(format!("ObjectRef, {total} entries"), &big_refs, None);
     println!(
-        "  {total} entries (bulk load {load_secs:.0} s): p50 {:.2} ms, p99 {:.2} ms ({:.1} entries returned per query) -> p50 x{:.2}, p99 x{:.2}",
-        percentile(&big, 0.5),
-        percentile(&big, 0.99),
-        big_rows as f64 / args.queries as f64,
+        "  1 M / 10 k: LeafClass p50 x{:.2}, p99 x{:.2} (100x the entries per answer); ObjectRef p50 x{:.2}, p99 x{:.2}",
         percentile(&big, 0.5) / percentile(&small, 0.5),
-        percentile(&big, 0.99) / percentile(&small, 0.99)
+        percentile(&big, 0.99) / percentile(&small, 0.99),
+        percentile(&big_refs, 0.5) / percentile(&small_refs, 0.5),
+        percentile(&big_refs, 0.99) / percentile(&small_refs, 0.99)
     );
     Ok(())
 }

@@ -24,12 +24,17 @@ pub struct Found {
 // === impl Registry ===
 
 impl Registry {
-    /// Runs a stored query. `Ok(Err(_))` is an IHE error for the response.
-    pub async fn query(&self, q: &StoredQuery) -> Result<Result<Vec<Found>, RegistryError>, Error> {
+    /// Runs a stored query; `leaf` false (ObjectRef) leaves the XML of the Find queries
+    /// unread. `Ok(Err(_))` is an IHE error for the response.
+    pub async fn query(
+        &self,
+        q: &StoredQuery,
+        leaf: bool,
+    ) -> Result<Result<Vec<Found>, RegistryError>, Error> {
         let client = self.pool().get().await?;
         let found = match q {
-            StoredQuery::FindDocuments(f) => find_documents(&client, f).await?,
-            StoredQuery::FindSubmissionSets(f) => find_submission_sets(&client, f).await?,
+            StoredQuery::FindDocuments(f) => find_documents(&client, f, leaf).await?,
+            StoredQuery::FindSubmissionSets(f) => find_submission_sets(&client, f, leaf).await?,
             StoredQuery::GetDocuments(key) => documents_by_key(&client, key).await?,
             StoredQuery::GetDocumentsAndAssociations(key) => {
                 let docs = documents_by_key(&client, key).await?;
@@ -253,8 +258,24 @@ impl Filter {
     }
 }
 
-async fn find_documents(client: &Client, f: &FindDocuments) -> Result<Vec<Found>, Error> {
-    let mut q = Filter::new("SELECT entry_uuid, status, xml FROM xds_document_entry WHERE TRUE");
+/// The selected columns: the XML only when it is returned.
+fn columns(leaf: bool) -> &'static str {
+    if leaf {
+        "entry_uuid, status, xml"
+    } else {
+        "entry_uuid, status, ''::text AS xml"
+    }
+}
+
+async fn find_documents(
+    client: &Client,
+    f: &FindDocuments,
+    leaf: bool,
+) -> Result<Vec<Found>, Error> {
+    let mut q = Filter::new(&format!(
+        "SELECT {} FROM xds_document_entry WHERE TRUE",
+        columns(leaf)
+    ));
     q.push(" AND patient_id = $n", Box::new(f.patient_id.clone()));
     q.any("status", &f.statuses);
     q.any("class_code", &f.class_codes);
@@ -279,9 +300,12 @@ async fn find_documents(client: &Client, f: &FindDocuments) -> Result<Vec<Found>
 async fn find_submission_sets(
     client: &Client,
     f: &FindSubmissionSets,
+    leaf: bool,
 ) -> Result<Vec<Found>, Error> {
-    let mut q =
-        Filter::new("SELECT entry_uuid, status, xml FROM xds_package WHERE kind = 'SubmissionSet'");
+    let mut q = Filter::new(&format!(
+        "SELECT {} FROM xds_package WHERE kind = 'SubmissionSet'",
+        columns(leaf)
+    ));
     q.push(" AND patient_id = $n", Box::new(f.patient_id.clone()));
     q.any("status", &f.statuses);
     q.any("source_id", &f.source_ids);
