@@ -406,6 +406,21 @@ async fn what_is_not_a_soap_call_gets_a_fault() {
     .await;
     assert_eq!(status, 400);
     assert!(!String::from_utf8(body).unwrap().contains("root:"));
+    // Nesting beyond the limit.
+    let deep = soap12(
+        QUERY,
+        &format!("{}{}", "<x>".repeat(100), "</x>".repeat(100)),
+    );
+    let (status, _, body) = post(
+        &stack,
+        "/xds/registry",
+        "application/soap+xml",
+        deep.into_bytes(),
+    )
+    .await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("nested deeper than 64"), "{text}");
     // No client certificate.
     let base = stack.mw_url.trim_end_matches("/v1");
     let r = stack

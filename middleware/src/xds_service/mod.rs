@@ -273,12 +273,12 @@ async fn run(
     let incoming = soap_io::read(&parts.headers, bytes)
         .await
         .map_err(|e| (v12, Fault::sender(None, e.0)))?;
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
+    let limits = soap_wsdl::hardened::Limits {
+        max_bytes: state.max_body as usize,
         ..Default::default()
     };
-    let doc = roxmltree::Document::parse_with_options(&incoming.envelope, options)
-        .map_err(|e| (v12, Fault::sender(None, format!("malformed XML: {e}"))))?;
+    let doc = soap_wsdl::hardened::parse(&incoming.envelope, limits)
+        .map_err(|e| (v12, Fault::sender(None, e.to_string())))?;
     let env = soap_wsdl::envelope::parse_envelope(&doc)
         .map_err(|e| (v12, Fault::sender(None, e.to_string())))?;
     let version = env.version;
