@@ -352,3 +352,228 @@ async fn ini_shaped_register_query_update_delete() {
     .await;
     assert!(!after.contains(EXAMPLE_UUID), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_set_and_association_queries() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let answer = raw(&stack, example("wxdsb/register_req.xml")).await;
+    assert_eq!(response_status(&answer), "Success", "{answer}");
+    let set_uuid = {
+        let found = soap(
+            &stack,
+            "/xds/registry",
+            QUERY,
+            &stored_query(
+                "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9",
+                "LeafClass",
+                &[
+                    (
+                        "$XDSSubmissionSetPatientId",
+                        &format!("'{EXAMPLE_PATIENT}'"),
+                    ),
+                    (
+                        "$XDSSubmissionSetStatus",
+                        "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')",
+                    ),
+                    (
+                        "$XDSSubmissionSetContentType",
+                        "('ERP^^2.16.840.1.113883.2.9.3.3.6.1.4')",
+                    ),
+                ],
+            ),
+        )
+        .await;
+        let doc = roxmltree::Document::parse(&found).unwrap();
+        let sets: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "RegistryPackage")
+            .collect();
+        assert_eq!(sets.len(), 1, "{found}");
+        // The SubmissionSet marker is returned inside the package.
+        assert!(
+            found.contains("classificationNode=\"urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd\"")
+        );
+        assert!(found.contains("2.16.840.1.113883.2.9.2.120.4.3.0000000001"));
+        sets[0].attribute("id").unwrap().to_string()
+    };
+    // Another content type finds nothing.
+    let none = soap(
+        &stack,
+        "/xds/registry",
+        QUERY,
+        &stored_query(
+            "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9",
+            "ObjectRef",
+            &[
+                (
+                    "$XDSSubmissionSetPatientId",
+                    &format!("'{EXAMPLE_PATIENT}'"),
+                ),
+                (
+                    "$XDSSubmissionSetStatus",
+                    "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')",
+                ),
+                (
+                    "$XDSSubmissionSetContentType",
+                    "('PHR^^2.16.840.1.113883.2.9.3.3.6.1.4')",
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(none.matches("<rim:ObjectRef ").count(), 0, "{none}");
+    // GetSubmissionSetAndContents: the set, its document, the HasMember.
+    let contents = soap(
+        &stack,
+        "/xds/registry",
+        QUERY,
+        &stored_query(
+            "urn:uuid:e8e3cb2c-e39c-46b9-99e4-c12f57260b83",
+            "ObjectRef",
+            &[("$XDSSubmissionSetEntryUUID", &format!("('{set_uuid}')"))],
+        ),
+    )
+    .await;
+    for id in [
+        set_uuid.as_str(),
+        EXAMPLE_UUID,
+        "urn:uuid:1fdb443f-41da-45b8-aaa5-6b41b7e78e0e",
+    ] {
+        assert!(
+            contents.contains(&format!("<rim:ObjectRef id=\"{id}\"/>")),
+            "{id}: {contents}"
+        );
+    }
+    // GetAssociations and GetDocumentsAndAssociations of the document.
+    let assocs = soap(
+        &stack,
+        "/xds/registry",
+        QUERY,
+        &stored_query(
+            "urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155",
+            "LeafClass",
+            &[("$uuid", &format!("('{EXAMPLE_UUID}')"))],
+        ),
+    )
+    .await;
+    assert_eq!(assocs.matches("<rim:Association ").count(), 1, "{assocs}");
+    assert!(assocs.contains("SubmissionSetStatus"));
+    let both = soap(
+        &stack,
+        "/xds/registry",
+        QUERY,
+        &stored_query(
+            "urn:uuid:bab9529a-4a10-40b3-a01f-f68a615d247a",
+            "LeafClass",
+            &[("$XDSDocumentEntryUniqueId", &format!("('{EXAMPLE_UID}')"))],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (
+            both.matches("<rim:ExtrinsicObject ").count(),
+            both.matches("<rim:Association ").count()
+        ),
+        (1, 1),
+        "{both}"
+    );
+    // GetSubmissionSets of the document.
+    let sets = soap(
+        &stack,
+        "/xds/registry",
+        QUERY,
+        &stored_query(
+            "urn:uuid:51224314-5390-4169-9b91-b1980040715a",
+            "ObjectRef",
+            &[("$uuid", &format!("('{EXAMPLE_UUID}')"))],
+        ),
+    )
+    .await;
+    assert!(
+        sets.contains(&format!("<rim:ObjectRef id=\"{set_uuid}\"/>")),
+        "{sets}"
+    );
+    // FindDocuments filters: creation time window and author.
+    let find = |extra: Vec<(&'static str, String)>| {
+        let mut params = vec![
+            ("$XDSDocumentEntryPatientId", format!("'{EXAMPLE_PATIENT}'")),
+            (
+                "$XDSDocumentEntryStatus",
+                "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')".to_string(),
+            ),
+        ];
+        params.extend(extra);
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        stored_query(
+            "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d",
+            "ObjectRef",
+            &params,
+        )
+    };
+    for (extra, expected) in [
+        (
+            vec![(
+                "$XDSDocumentEntryCreationTimeFrom",
+                "20160303000000".to_string(),
+            )],
+            1,
+        ),
+        (
+            vec![("$XDSDocumentEntryCreationTimeFrom", "20160304".to_string())],
+            0,
+        ),
+        (
+            vec![(
+                "$XDSDocumentEntryAuthorPerson",
+                "('VRDMRC67T20I257E%')".to_string(),
+            )],
+            1,
+        ),
+        (
+            vec![(
+                "$XDSDocumentEntryClassCode",
+                "('REF^^2.16.840.1.113883.2.9.3.3.6.1.5')".to_string(),
+            )],
+            1,
+        ),
+        (
+            vec![(
+                "$XDSDocumentEntryClassCode",
+                "('LDO^^2.16.840.1.113883.2.9.3.3.6.1.5')".to_string(),
+            )],
+            0,
+        ),
+    ] {
+        let answer = soap(&stack, "/xds/registry", QUERY, &find(extra.clone())).await;
+        assert_eq!(
+            answer.matches("<rim:ObjectRef ").count(),
+            expected,
+            "{extra:?}: {answer}"
+        );
+    }
+    // ITI-57 status change: Approved → Deprecated.
+    let change = submit(&format!(
+        "{}{}",
+        submission_set("2.16.840.1.113883.2.9.2.160.4.3.5799", EXAMPLE_PATIENT),
+        association(
+            "status1",
+            "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus",
+            "SubmissionSet01",
+            EXAMPLE_UUID,
+            &[
+                (
+                    "OriginalStatus",
+                    "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+                ),
+                (
+                    "NewStatus",
+                    "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
+                ),
+            ],
+        ),
+    ));
+    let answer = soap(&stack, "/xds/registry", UPDATE, &change).await;
+    assert_eq!(response_status(&answer), "Success", "{answer}");
+    let after = soap(&stack, "/xds/registry", QUERY, &find(vec![])).await;
+    assert_eq!(after.matches("<rim:ObjectRef ").count(), 0, "{after}");
+}
