@@ -3,7 +3,7 @@
 //! 1. ITI-41 ingest: `--concurrency` clients send Provide and Register with a 100 KB
 //!    document (real MTOM) for `--seconds`; documents/s and latency. Baseline in the same
 //!    run: the same documents and metadata rows written straight into PostgreSQL.
-//! 2. ITI-18 FindDocuments (LeafClass) latency with the registry bulk-loaded to
+//! 2. ITI-18 FindDocuments latency (LeafClass and ObjectRef) with the registry bulk-loaded to
 //!    `--entries` DocumentEntries (10,000 patients); baseline: the same queries on the
 //!    registry before the bulk load.
 
@@ -244,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
         ingest_rate / baseline_rate
     );
     println!(
-        "ITI-18 FindDocuments (LeafClass), {} queries, 1 client:",
+        "ITI-18 FindDocuments, {} queries per line, 1 client:",
         args.queries
     );
     let line = |label: String, lat: &[f64], rows: Option<usize>| {
