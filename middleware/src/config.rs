@@ -33,6 +33,9 @@ pub struct Config {
     /// Publications queued while the gateway cannot be reached.
     #[serde(default)]
     pub outbox: OutboxConfig,
+    /// The legacy regional SOAP services.
+    #[serde(default)]
+    pub soap: SoapConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -49,6 +52,15 @@ pub struct XdsConfig {
     /// `homeCommunityId` written on responses, e.g. `urn:oid:2.16.840.1.113883.2.9.2.160`.
     #[serde(default)]
     pub home_community_id: Option<String>,
+}
+
+/// The legacy SOAP services, one path per ASL: `/<asl>/IGestoreConsensoService`.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SoapConfig {
+    /// The ASL codes (`aslba`…) the services answer for.
+    #[serde(default)]
+    pub asl: Vec<String>,
 }
 
 /// The recovery worker of queued publications.
@@ -411,6 +423,14 @@ impl Config {
         }
         if self.gateway.jwt_lifetime_secs <= 0 {
             return bad("gateway.jwt_lifetime_secs", "must be positive".into());
+        }
+        for (i, a) in self.soap.asl.iter().enumerate() {
+            if a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return bad(
+                    &format!("soap.asl[{i}]"),
+                    format!("{a:?}: letters, digits and '_' only"),
+                );
+            }
         }
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();

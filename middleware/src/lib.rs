@@ -17,6 +17,7 @@
 //! - [`devtools`]: dev PKI and JWT minting.
 //! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
 //! - [`outbox`]: publications queued during a gateway outage, and their delivery.
+//! - [`soap_services`], [`consent`]: the legacy regional SOAP services per ASL; consents.
 
 pub mod admin;
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod devtools;
 pub mod forward;
@@ -33,6 +35,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod problem;
 pub mod server;
+pub mod soap_services;
 pub mod startup;
 pub mod telemetry;
 pub mod validation;

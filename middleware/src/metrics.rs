@@ -39,6 +39,8 @@ pub struct Metrics {
     pub hsm_reopens: IntGaugeVec,
     /// XDS transactions answered, by transaction, endpoint and outcome.
     pub xds_transactions: IntCounterVec,
+    /// Legacy SOAP calls, by service operation and outcome.
+    pub soap_calls: IntCounterVec,
     /// Publications queued because the gateway could not be reached.
     pub outbox_queued: IntCounter,
     /// Delivery attempts of queued publications, by outcome.
@@ -159,6 +161,14 @@ impl Metrics {
             &["transaction", "endpoint", "outcome"],
         )
         .expect("valid metric");
+        let soap_calls = IntCounterVec::new(
+            Opts::new(
+                "fsemw_soap_calls_total",
+                "Legacy SOAP service calls (IGestoreConsensoService…)",
+            ),
+            &["operation", "outcome"],
+        )
+        .expect("valid metric");
         let outbox_queued = IntCounter::new(
             "fsemw_outbox_queued_total",
             "Publications queued because the gateway could not be reached",
@@ -184,6 +194,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(xds_transactions.clone()),
             Box::new(outbox_queued.clone()),
+            Box::new(soap_calls.clone()),
             Box::new(outbox_deliveries.clone()),
             Box::new(outbox_rows.clone()),
             Box::new(gateway_latency.clone()),
@@ -218,6 +229,7 @@ impl Metrics {
             hsm_reopens,
             xds_transactions,
             outbox_queued,
+            soap_calls,
             outbox_deliveries,
             outbox_rows,
         }

@@ -61,6 +61,8 @@ pub struct AppState {
     pub region_code: String,
     /// The recovery worker's settings.
     pub outbox: crate::config::OutboxConfig,
+    /// ASLs of the legacy SOAP services.
+    pub soap_asl: Vec<String>,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -137,6 +139,7 @@ impl App {
             xds: crate::xds_service::XdsService::new(pool.clone(), &config.xds),
             region_code: config.region.code.clone(),
             outbox: config.outbox.clone(),
+            soap_asl: config.soap.asl.clone(),
             pool,
             metrics,
             keys,
@@ -230,6 +233,7 @@ fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
         }
     }
     router = crate::xds_service::routes(router, state.clone());
+    router = crate::soap_services::routes(router, state.clone(), &state.soap_asl);
     let fallback_state = state.clone();
     router.fallback(move |req: Request<Body>| dispatch(fallback_state, None, "", req))
 }

@@ -5,6 +5,9 @@ pub const XDS_REGISTRY: &str = include_str!("../wsdl/xds-registry.wsdl");
 /// One XDS repository (ITI-41/43); `{{NAME}}` and `{{REPOSITORY_ID}}` are filled in.
 pub const XDS_REPOSITORY: &str = include_str!("../wsdl/xds-repository.wsdl");
 
+/// IGestoreConsensoService of one ASL; `{{ASL}}` is filled in.
+pub const CONSENT_SERVICE: &str = include_str!("../wsdl/IGestoreConsensoService.wsdl");
+
 /// Fills the placeholders of a WSDL template (values are XML-escaped).
 pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(template.to_string(), |acc, (k, v)| {

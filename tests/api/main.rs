@@ -14,6 +14,7 @@ mod outbox;
 mod outbox_crash;
 mod schematron;
 mod signing;
+mod soap_consent;
 mod vocabulary;
 mod warnings;
 mod xds_registry;

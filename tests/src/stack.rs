@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
     AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
-    LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig, XdsConfig,
+    LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig,
+    SoapConfig, XdsConfig,
 };
 use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
@@ -417,6 +418,9 @@ pub fn config(
                 })
                 .collect(),
             home_community_id: Some("urn:oid:2.16.840.1.113883.2.9.2.160".into()),
+        },
+        soap: SoapConfig {
+            asl: vec!["aslba".into(), "aslbt".into()],
         },
         // Quick retries so that recovery tests do not wait minutes.
         outbox: OutboxConfig {

@@ -20,7 +20,6 @@ use axum::response::Response;
 use axum::routing::any;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use soap_wsdl::SoapVersion;
 use xds::registry_error::{ErrorCode, RegistryError};
 use xds::store::{Registry, Repository};
@@ -79,6 +78,24 @@ pub(crate) struct Fault {
 }
 
 impl Fault {
+    pub(crate) fn new(status: StatusCode, subcode: Option<&'static str>, reason: String) -> Self {
+        Self {
+            status,
+            subcode,
+            reason,
+        }
+    }
+
+    /// HTTP status of the fault.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Why.
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
+
     pub(crate) fn sender(subcode: Option<&'static str>, reason: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
@@ -245,30 +262,9 @@ async fn run(
         ));
     }
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, state.max_body as usize).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let too_large = e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            return Err((
-                v12,
-                Fault {
-                    status: if too_large {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    } else {
-                        StatusCode::BAD_REQUEST
-                    },
-                    subcode: None,
-                    reason: if too_large {
-                        format!("the request exceeds {} bytes", state.max_body)
-                    } else {
-                        format!("the request body could not be read: {e}")
-                    },
-                },
-            ));
-        }
-    };
+    let bytes = soap_io::read_body(state, body)
+        .await
+        .map_err(|f| (v12, f))?;
     rec.file_bytes = Some(bytes.len() as i64);
     let incoming = soap_io::read(&parts.headers, bytes)
         .await

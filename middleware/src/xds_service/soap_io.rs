@@ -56,6 +56,27 @@ pub async fn read(headers: &HeaderMap, body: Bytes) -> Result<Incoming, Unreadab
     })
 }
 
+/// The whole body, within `server.max_body_bytes`.
+pub(crate) async fn read_body(
+    state: &crate::startup::AppState,
+    body: Body,
+) -> Result<Bytes, super::Fault> {
+    use http_body_util::{BodyExt, Limited};
+    match Limited::new(body, state.max_body as usize).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(super::Fault::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            format!("the request exceeds {} bytes", state.max_body),
+        )),
+        Err(e) => Err(super::Fault::new(
+            StatusCode::BAD_REQUEST,
+            None,
+            format!("the request body could not be read: {e}"),
+        )),
+    }
+}
+
 /// A SOAP answer: plain or MTOM with parts `(content id, mime type, bytes)`.
 pub fn answer(
     version: SoapVersion,

@@ -1,0 +1,227 @@
+//! IGestoreConsensoService: record, revoke, read and list a patient's consents.
+
+use std::fmt::Write;
+
+use roxmltree::Node;
+use time::Date;
+use time::macros::format_description;
+
+use super::ServiceFault;
+use crate::audit::TxContext;
+use crate::consent::{self, CODES, Consent, Recorded, Recorder};
+use crate::db::transactions::TransactionRecord;
+use crate::startup::AppState;
+
+/// The context of one call.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Shared state.
+    pub state: &'a AppState,
+    /// ASL of the endpoint.
+    pub asl: &'a str,
+    /// The calling application (its certificate CN).
+    pub application: &'a str,
+    /// The transaction.
+    pub tx: &'a TxContext,
+}
+
+fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+fn text(n: Node<'_, '_>, name: &str) -> Option<String> {
+    child(n, name)
+        .and_then(|c| c.text())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn required(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
+    text(n, name)
+        .ok_or_else(|| ServiceFault::new("E000101", format!("campo obbligatorio mancante: {name}")))
+}
+
+/// A fiscal code: 16 characters, letters and digits (temporary codes: 11 digits).
+fn fiscal_code(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
+    let cf = required(n, name)?.to_ascii_uppercase();
+    let ok = (cf.len() == 16 && cf.bytes().all(|b| b.is_ascii_alphanumeric()))
+        || (cf.len() == 11 && cf.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(cf)
+    } else {
+        Err(ServiceFault::new(
+            "E000103",
+            format!("{name} non è un codice fiscale valido: {cf}"),
+        ))
+    }
+}
+
+fn code(value: &str) -> Result<String, ServiceFault> {
+    let c = value.trim().to_ascii_uppercase();
+    if CODES.contains(&c.as_str()) {
+        Ok(c)
+    } else {
+        Err(ServiceFault::new(
+            "E000102",
+            format!("codice consenso non valido: {value} (ammessi C1, C2, C3, C4)"),
+        ))
+    }
+}
+
+fn date(value: Option<String>) -> Result<Date, ServiceFault> {
+    match value {
+        None => Ok(time::OffsetDateTime::now_utc().date()),
+        Some(v) => Date::parse(&v, format_description!("[year]-[month]-[day]")).map_err(|_| {
+            ServiceFault::new("E000104", format!("data non valida: {v} (AAAA-MM-GG)"))
+        }),
+    }
+}
+
+fn boolean(value: &str) -> Result<bool, ServiceFault> {
+    match value.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(ServiceFault::new(
+            "E000104",
+            format!("valore non valido: {other} (true/false)"),
+        )),
+    }
+}
+
+/// Runs one operation; the answer is the body element.
+pub async fn handle(
+    call: &Call<'_>,
+    operation: &str,
+    payload: Node<'_, '_>,
+    rec: &mut TransactionRecord,
+) -> Result<String, ServiceFault> {
+    if payload.tag_name().name() != operation {
+        return Err(ServiceFault::new(
+            "E000100",
+            format!(
+                "operazione {operation} con corpo {}",
+                payload.tag_name().name()
+            ),
+        ));
+    }
+    let patient = fiscal_code(payload, "codiceFiscalePaziente")?;
+    rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&patient));
+    let pool = &call.state.pool;
+    let internal = |e: crate::db::DbError| {
+        tracing::error!(tx = %call.tx.id, error = %e, "consent store");
+        ServiceFault::new(
+            "E000500",
+            format!("errore interno (transazione {})", call.tx.id),
+        )
+    };
+    match operation {
+        "registraConsensi" | "revocaConsenso" => {
+            let op = child(payload, "operatore").ok_or_else(|| {
+                ServiceFault::new("E000101", "campo obbligatorio mancante: operatore")
+            })?;
+            let operator_cf = fiscal_code(op, "codiceFiscale")?;
+            let operator_role = text(op, "ruolo");
+            let consents = if operation == "registraConsensi" {
+                let mut list = Vec::new();
+                for c in payload
+                    .children()
+                    .filter(|c| c.is_element() && c.tag_name().name() == "consenso")
+                {
+                    list.push(Consent {
+                        code: code(&required(c, "codice")?)?,
+                        granted: boolean(&required(c, "valore")?)?,
+                        valid_from: date(text(c, "dataInizio"))?,
+                        note: text(c, "note"),
+                    });
+                }
+                if list.is_empty() {
+                    return Err(ServiceFault::new(
+                        "E000101",
+                        "campo obbligatorio mancante: consenso",
+                    ));
+                }
+                list
+            } else {
+                vec![Consent {
+                    code: code(&required(payload, "codice")?)?,
+                    granted: false,
+                    valid_from: date(None)?,
+                    note: text(payload, "note"),
+                }]
+            };
+            let by = Recorder {
+                operator_cf: &operator_cf,
+                operator_role: operator_role.as_deref(),
+                application: call.application,
+                asl: call.asl,
+                tx_id: call.tx.id,
+            };
+            consent::record(pool, &patient, &consents, &by)
+                .await
+                .map_err(internal)?;
+            let state = consent::state(pool, &patient).await.map_err(internal)?;
+            answer(call, &patient, &state).await
+        }
+        "statoConsensi" => {
+            let state = consent::state(pool, &patient).await.map_err(internal)?;
+            answer(call, &patient, &state).await
+        }
+        "storicoConsensi" => {
+            let history = consent::history(pool, &patient).await.map_err(internal)?;
+            answer(call, &patient, &history).await
+        }
+        other => Err(ServiceFault::new(
+            "E000100",
+            format!("operazione sconosciuta: {other}"),
+        )),
+    }
+}
+
+async fn answer(
+    call: &Call<'_>,
+    patient: &str,
+    records: &[Recorded],
+) -> Result<String, ServiceFault> {
+    let allowed = consent::consultation_allowed(&call.state.pool, patient)
+        .await
+        .map_err(|_| {
+            ServiceFault::new(
+                "E000500",
+                format!("errore interno (transazione {})", call.tx.id),
+            )
+        })?;
+    let esc = soap_wsdl::write::escape;
+    let mut out = format!(
+        "<fse:esitoConsensi xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente><consultazioneConsentita>{allowed}</consultazioneConsentita>",
+        super::SIST,
+        esc(patient)
+    );
+    for r in records {
+        let c = &r.consent;
+        let _ = write!(
+            out,
+            "<consenso><codice>{}</codice><valore>{}</valore><dataInizio>{}</dataInizio>{}<operatore><codiceFiscale>{}</codiceFiscale>{}</operatore><applicazione>{}</applicazione><asl>{}</asl><registratoIl>{}</registratoIl><transazione>{}</transazione></consenso>",
+            esc(&c.code),
+            c.granted,
+            c.valid_from,
+            c.note
+                .as_deref()
+                .map(|n| format!("<note>{}</note>", esc(n)))
+                .unwrap_or_default(),
+            esc(&r.operator_cf),
+            r.operator_role
+                .as_deref()
+                .map(|n| format!("<ruolo>{}</ruolo>", esc(n)))
+                .unwrap_or_default(),
+            esc(&r.application),
+            esc(&r.asl),
+            r.recorded_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            r.tx_id
+        );
+    }
+    out.push_str("</fse:esitoConsensi>");
+    Ok(out)
+}

@@ -1,0 +1,185 @@
+//! The legacy regional SOAP services, one path per ASL (`/<asl>/<Service>`), SOAP 1.1 as
+//! the SIST services (1.2 accepted). Today: `IGestoreConsensoService` ([`consent`]).
+//!
+//! Callers are authenticated like producers (verified client certificate, registered and
+//! enabled CN); every call is an audit row (`operation` = `<Service>.<operation>`) with the
+//! transaction header, and counted in `fsemw_soap_calls_total`. Business refusals are SOAP
+//! faults with a six-digit code in `faultcode` (`env:E…`), as observed on the SIST services.
+//! The SAML identity assertion and the operator's WS-Security signature are not verified
+//! yet (docs/soap.md).
+
+pub mod consent;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::any;
+use http::{Method, Request, StatusCode, header};
+use soap_wsdl::SoapVersion;
+
+use crate::audit::TxContext;
+use crate::forward::handler::{authenticate, finish, with_transaction_header};
+use crate::server::identity::ClientIdentity;
+use crate::startup::AppState;
+use crate::xds_service::soap_io;
+
+/// Namespace and action prefix of the SIST services.
+pub const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
+
+/// A business refusal: `faultcode` `env:<code>` and its text.
+#[derive(Debug)]
+pub struct ServiceFault {
+    /// Six-digit code with its letter (`E000101`).
+    pub code: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl ServiceFault {
+    /// A refusal.
+    pub fn new(code: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Adds `/<asl>/IGestoreConsensoService` for every configured ASL.
+pub fn routes(mut router: Router, state: Arc<AppState>, asls: &[String]) -> Router {
+    for asl in asls {
+        let (s, a) = (state.clone(), asl.clone());
+        router = router.route(
+            &format!("/{asl}/IGestoreConsensoService"),
+            any(move |req: Request<Body>| serve(s, a, req)),
+        );
+    }
+    router
+}
+
+async fn serve(state: Arc<AppState>, asl: String, req: Request<Body>) -> Response {
+    if req.method() == Method::GET
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"))
+    {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let text = soap_wsdl::wsdl::render(
+            soap_wsdl::wsdl::CONSENT_SERVICE,
+            &[
+                (
+                    "ADDRESS",
+                    &format!("https://{host}/{asl}/IGestoreConsensoService"),
+                ),
+                ("ASL", &asl),
+            ],
+        );
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/xml; charset=UTF-8")
+            .body(Body::from(text))
+            .expect("valid response");
+    }
+    let tx = TxContext::start();
+    let identity = ClientIdentity::of(&req);
+    let path = req.uri().path().to_string();
+    let mut rec = tx.record(
+        "IGestoreConsensoService",
+        req.method().as_str(),
+        &path,
+        state.certificate_case,
+    );
+    let v11 = SoapVersion::V11;
+    let fault = |version, status, code: Option<&str>, reason: &str| {
+        soap_io::fault_response(version, status, code, reason)
+    };
+    let response = 'answer: {
+        let client_cn = match authenticate(&state, &identity, &mut rec).await {
+            Ok(p) => p.cert_cn,
+            Err(e) => {
+                rec.outcome = "fault".into();
+                break 'answer fault(
+                    v11,
+                    StatusCode::UNAUTHORIZED,
+                    Some("wsse:FailedAuthentication"),
+                    &e.to_string(),
+                );
+            }
+        };
+        let (parts, body) = req.into_parts();
+        let bytes = match soap_io::read_body(&state, body).await {
+            Ok(b) => b,
+            Err(f) => {
+                rec.outcome = "fault".into();
+                break 'answer fault(v11, f.status(), None, f.reason());
+            }
+        };
+        let incoming = match soap_io::read(&parts.headers, bytes).await {
+            Ok(i) => i,
+            Err(e) => break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.0),
+        };
+        let limits = soap_wsdl::hardened::Limits {
+            max_bytes: state.max_body as usize,
+            ..Default::default()
+        };
+        let doc = match soap_wsdl::hardened::parse(&incoming.envelope, limits) {
+            Ok(d) => d,
+            Err(e) => {
+                rec.outcome = "fault".into();
+                break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
+            }
+        };
+        let env = match soap_wsdl::envelope::parse_envelope(&doc) {
+            Ok(e) => e,
+            Err(e) => {
+                rec.outcome = "fault".into();
+                break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
+            }
+        };
+        let version = env.version;
+        let operation = env
+            .action
+            .clone()
+            .or(incoming.header_action.clone())
+            .and_then(|a| a.rsplit('/').next().map(str::to_string))
+            .unwrap_or_else(|| env.payload.tag_name().name().to_string());
+        rec.operation = format!("IGestoreConsensoService.{operation}");
+        let call = consent::Call {
+            state: &state,
+            asl: &asl,
+            application: &client_cn,
+            tx: &tx,
+        };
+        match consent::handle(&call, &operation, env.payload, &mut rec).await {
+            Ok(body) => {
+                rec.outcome = "success".into();
+                let action = format!("{SIST}/{operation}Response");
+                let envelope =
+                    soap_wsdl::write::envelope(version, &action, env.message_id.as_deref(), &body);
+                soap_io::answer(version, envelope, false, &[])
+            }
+            Err(f) => {
+                rec.outcome = "fault".into();
+                rec.problem_type = Some(f.code.to_string());
+                rec.problem_title = Some(f.reason.clone());
+                let code = format!("env:{}", f.code);
+                soap_io::fault_response(version, StatusCode::BAD_REQUEST, Some(&code), &f.reason)
+            }
+        }
+    };
+    state
+        .metrics
+        .soap_calls
+        .with_label_values(&[&rec.operation, &rec.outcome])
+        .inc();
+    let header_name = state.tx_header.clone();
+    let resp = finish(&state, rec, response, &tx).await;
+    with_transaction_header(resp, &header_name, &tx)
+}
