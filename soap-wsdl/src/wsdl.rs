@@ -8,6 +8,9 @@ pub const XDS_REPOSITORY: &str = include_str!("../wsdl/xds-repository.wsdl");
 /// IGestoreConsensoService of one ASL; `{{ASL}}` is filled in.
 pub const CONSENT_SERVICE: &str = include_str!("../wsdl/IGestoreConsensoService.wsdl");
 
+/// IDocumentService of one ASL; `{{ASL}}` is filled in.
+pub const DOCUMENT_SERVICE: &str = include_str!("../wsdl/IDocumentService.wsdl");
+
 /// Fills the placeholders of a WSDL template (values are XML-escaped).
 pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(template.to_string(), |acc, (k, v)| {

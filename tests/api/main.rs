@@ -15,6 +15,7 @@ mod outbox_crash;
 mod schematron;
 mod signing;
 mod soap_consent;
+mod soap_document;
 mod vocabulary;
 mod warnings;
 mod xds_registry;

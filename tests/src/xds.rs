@@ -50,6 +50,8 @@ pub struct EntrySpec {
     pub type_code: String,
     /// Leave out the classCode (a metadata error).
     pub without_class_code: bool,
+    /// An eventCodeList value (`P99`: obscured by the patient).
+    pub event_code: Option<String>,
 }
 
 impl EntrySpec {
@@ -63,6 +65,7 @@ impl EntrySpec {
             stored: None,
             type_code: "11502-2".into(),
             without_class_code: false,
+            event_code: None,
         }
     }
 }
@@ -110,6 +113,16 @@ pub fn document_entry(e: &EntrySpec) -> String {
             "REF",
             "2.16.840.1.113883.2.9.3.3.6.1.5",
             "Referto",
+        );
+    }
+    if let Some(ev) = &e.event_code {
+        s += &coded(
+            &format!("{id}_event"),
+            "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4",
+            id,
+            ev,
+            "2.16.840.1.113883.2.9.3.3.6.1.3",
+            ev,
         );
     }
     s += &coded(

@@ -6,44 +6,29 @@ use roxmltree::Node;
 use time::Date;
 use time::macros::format_description;
 
-use super::ServiceFault;
-use crate::audit::TxContext;
+use super::{Call, ServiceFault};
 use crate::consent::{self, CODES, Consent, Recorded, Recorder};
 use crate::db::transactions::TransactionRecord;
-use crate::startup::AppState;
 
-/// The context of one call.
-#[derive(Debug)]
-pub struct Call<'a> {
-    /// Shared state.
-    pub state: &'a AppState,
-    /// ASL of the endpoint.
-    pub asl: &'a str,
-    /// The calling application (its certificate CN).
-    pub application: &'a str,
-    /// The transaction.
-    pub tx: &'a TxContext,
-}
-
-fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+pub(super) fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     n.children()
         .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
-fn text(n: Node<'_, '_>, name: &str) -> Option<String> {
+pub(super) fn text(n: Node<'_, '_>, name: &str) -> Option<String> {
     child(n, name)
         .and_then(|c| c.text())
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
 }
 
-fn required(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
+pub(super) fn required(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
     text(n, name)
         .ok_or_else(|| ServiceFault::new("E000101", format!("campo obbligatorio mancante: {name}")))
 }
 
 /// A fiscal code: 16 characters, letters and digits (temporary codes: 11 digits).
-fn fiscal_code(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
+pub(super) fn fiscal_code(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
     let cf = required(n, name)?.to_ascii_uppercase();
     let ok = (cf.len() == 16 && cf.bytes().all(|b| b.is_ascii_alphanumeric()))
         || (cf.len() == 11 && cf.bytes().all(|b| b.is_ascii_digit()));

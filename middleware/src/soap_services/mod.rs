@@ -1,5 +1,6 @@
 //! The legacy regional SOAP services, one path per ASL (`/<asl>/<Service>`), SOAP 1.1 as
-//! the SIST services (1.2 accepted). Today: `IGestoreConsensoService` ([`consent`]).
+//! the SIST services (1.2 accepted). Today: `IGestoreConsensoService` ([`consent`]) and the
+//! consultation operations of `IDocumentService` ([`document`]).
 //!
 //! Callers are authenticated like producers (verified client certificate, registered and
 //! enabled CN); every call is an audit row (`operation` = `<Service>.<operation>`) with the
@@ -9,6 +10,7 @@
 //! yet (docs/soap.md).
 
 pub mod consent;
+pub mod document;
 
 use std::sync::Arc;
 
@@ -27,6 +29,19 @@ use crate::xds_service::soap_io;
 
 /// Namespace and action prefix of the SIST services.
 pub const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
+
+/// The context of one call.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Shared state.
+    pub state: &'a AppState,
+    /// ASL of the endpoint.
+    pub asl: &'a str,
+    /// The calling application (its certificate CN).
+    pub application: &'a str,
+    /// The transaction.
+    pub tx: &'a TxContext,
+}
 
 /// A business refusal: `faultcode` `env:<code>` and its text.
 #[derive(Debug)]
@@ -47,19 +62,52 @@ impl ServiceFault {
     }
 }
 
-/// Adds `/<asl>/IGestoreConsensoService` for every configured ASL.
+/// The services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Consents.
+    Consent,
+    /// Documents (publication, consultation).
+    Document,
+}
+
+impl Service {
+    /// The path segment and service name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Consent => "IGestoreConsensoService",
+            Self::Document => "IDocumentService",
+        }
+    }
+
+    fn wsdl(self) -> &'static str {
+        match self {
+            Self::Consent => soap_wsdl::wsdl::CONSENT_SERVICE,
+            Self::Document => soap_wsdl::wsdl::DOCUMENT_SERVICE,
+        }
+    }
+}
+
+/// Adds `/<asl>/<Service>` for every configured ASL and service.
 pub fn routes(mut router: Router, state: Arc<AppState>, asls: &[String]) -> Router {
     for asl in asls {
-        let (s, a) = (state.clone(), asl.clone());
-        router = router.route(
-            &format!("/{asl}/IGestoreConsensoService"),
-            any(move |req: Request<Body>| serve(s, a, req)),
-        );
+        for service in [Service::Consent, Service::Document] {
+            let (s, a) = (state.clone(), asl.clone());
+            router = router.route(
+                &format!("/{asl}/{}", service.name()),
+                any(move |req: Request<Body>| serve(s, a, service, req)),
+            );
+        }
     }
     router
 }
 
-async fn serve(state: Arc<AppState>, asl: String, req: Request<Body>) -> Response {
+async fn serve(
+    state: Arc<AppState>,
+    asl: String,
+    service: Service,
+    req: Request<Body>,
+) -> Response {
     if req.method() == Method::GET
         && req
             .uri()
@@ -73,11 +121,11 @@ async fn serve(state: Arc<AppState>, asl: String, req: Request<Body>) -> Respons
             .unwrap_or("localhost")
             .to_string();
         let text = soap_wsdl::wsdl::render(
-            soap_wsdl::wsdl::CONSENT_SERVICE,
+            service.wsdl(),
             &[
                 (
                     "ADDRESS",
-                    &format!("https://{host}/{asl}/IGestoreConsensoService"),
+                    &format!("https://{host}/{asl}/{}", service.name()),
                 ),
                 ("ASL", &asl),
             ],
@@ -91,7 +139,7 @@ async fn serve(state: Arc<AppState>, asl: String, req: Request<Body>) -> Respons
     let identity = ClientIdentity::of(&req);
     let path = req.uri().path().to_string();
     let mut rec = tx.record(
-        "IGestoreConsensoService",
+        service.name(),
         req.method().as_str(),
         &path,
         state.certificate_case,
@@ -150,14 +198,18 @@ async fn serve(state: Arc<AppState>, asl: String, req: Request<Body>) -> Respons
             .or(incoming.header_action.clone())
             .and_then(|a| a.rsplit('/').next().map(str::to_string))
             .unwrap_or_else(|| env.payload.tag_name().name().to_string());
-        rec.operation = format!("IGestoreConsensoService.{operation}");
-        let call = consent::Call {
+        rec.operation = format!("{}.{operation}", service.name());
+        let call = Call {
             state: &state,
             asl: &asl,
             application: &client_cn,
             tx: &tx,
         };
-        match consent::handle(&call, &operation, env.payload, &mut rec).await {
+        let handled = match service {
+            Service::Consent => consent::handle(&call, &operation, env.payload, &mut rec).await,
+            Service::Document => document::handle(&call, &operation, env.payload, &mut rec).await,
+        };
+        match handled {
             Ok(body) => {
                 rec.outcome = "success".into();
                 let action = format!("{SIST}/{operation}Response");

@@ -3,8 +3,10 @@
 //!
 //! - [`registry`]: registering, updating and deleting metadata.
 //! - [`queries`]: the stored queries.
+//! - [`consultation`]: a patient's documents as consultation services read them.
 //! - [`repository`]: document content by repository and document unique id.
 
+pub mod consultation;
 pub mod queries;
 pub mod registry;
 pub mod repository;

@@ -1,0 +1,151 @@
+//! IDocumentService, FSE consultation: a patient's documents (regional registry) and one
+//! document's content (the ASL repositories), only with the consultation consent and
+//! within each document's access rules. Publication operations come later (docs/soap.md).
+
+use std::fmt::Write;
+
+use base64::Engine;
+use roxmltree::Node;
+
+use super::consent::{fiscal_code, required, text};
+use super::{Call, ServiceFault};
+use crate::db::transactions::TransactionRecord;
+
+/// Assigning authority of fiscal codes in patient ids.
+const MEF: &str = "2.16.840.1.113883.2.9.4.3.2";
+
+fn internal(call: &Call<'_>, what: &str, e: impl std::fmt::Display) -> ServiceFault {
+    tracing::error!(tx = %call.tx.id, error = %e, "{what}");
+    ServiceFault::new(
+        "E000500",
+        format!("errore interno (transazione {})", call.tx.id),
+    )
+}
+
+async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), ServiceFault> {
+    let allowed = crate::consent::consultation_allowed(&call.state.pool, patient_cf)
+        .await
+        .map_err(|e| internal(call, "consent store", e))?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(ServiceFault::new(
+            "E000240",
+            "consultazione non consentita: consenso C2 assente o revocato, oppure opposizione C4",
+        ))
+    }
+}
+
+/// Runs one operation; the answer is the body element.
+pub async fn handle(
+    call: &Call<'_>,
+    operation: &str,
+    payload: Node<'_, '_>,
+    rec: &mut TransactionRecord,
+) -> Result<String, ServiceFault> {
+    if payload.tag_name().name() != operation {
+        return Err(ServiceFault::new(
+            "E000100",
+            format!(
+                "operazione {operation} con corpo {}",
+                payload.tag_name().name()
+            ),
+        ));
+    }
+    let esc = soap_wsdl::write::escape;
+    let registry = &call.state.xds.registry;
+    match operation {
+        "findDocuments" => {
+            let cf = fiscal_code(payload, "codiceFiscalePaziente")?;
+            rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
+            consent_required(call, &cf).await?;
+            let patient = format!("{cf}^^^&{MEF}&ISO");
+            let entries = registry
+                .patient_documents(&patient)
+                .await
+                .map_err(|e| internal(call, "registry", e))?;
+            let mut out = format!(
+                "<fse:esitoDocumenti xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente>",
+                super::SIST,
+                esc(&cf)
+            );
+            for e in entries.iter().filter(|e| !e.hidden()) {
+                let opt = |tag: &str, v: &Option<String>| {
+                    v.as_deref()
+                        .map(|v| format!("<{tag}>{}</{tag}>", esc(v)))
+                        .unwrap_or_default()
+                };
+                let _ = write!(
+                    out,
+                    "<documento><uniqueId>{}</uniqueId>{}{}{}{}<mimeType>{}</mimeType></documento>",
+                    esc(&e.unique_id),
+                    opt("repositoryUniqueId", &e.repository_unique_id),
+                    opt("classCode", &e.class_code),
+                    opt("typeCode", &e.type_code),
+                    opt("creationTime", &e.creation_time),
+                    esc(&e.mime_type)
+                );
+            }
+            out.push_str("</fse:esitoDocumenti>");
+            Ok(out)
+        }
+        "getDocument" => {
+            let unique = required(payload, "uniqueId")?;
+            rec.document_id = Some(unique.clone());
+            let not_found = || {
+                ServiceFault::new(
+                    "E000242",
+                    format!("documento {unique} non presente nel registro regionale"),
+                )
+            };
+            let entry = registry
+                .approved_document(&unique)
+                .await
+                .map_err(|e| internal(call, "registry", e))?
+                .ok_or_else(not_found)?;
+            let cf = entry
+                .patient_id
+                .split("^^^")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
+            consent_required(call, &cf).await?;
+            if entry.hidden() {
+                return Err(ServiceFault::new(
+                    "E000241",
+                    "documento non consultabile: oscurato o ad accesso riservato",
+                ));
+            }
+            let repository = text(payload, "repositoryUniqueId")
+                .or(entry.repository_unique_id.clone())
+                .ok_or_else(not_found)?;
+            let doc = call
+                .state
+                .xds
+                .repository
+                .get(&repository, &unique)
+                .await
+                .map_err(|e| internal(call, "repository", e))?
+                .ok_or_else(|| {
+                    ServiceFault::new(
+                        "E000243",
+                        format!("documento {unique} non presente nei repository della regione ({repository})"),
+                    )
+                })?;
+            Ok(format!(
+                "<fse:esitoDocumento xmlns:fse=\"{}\"><esito>OK</esito><uniqueId>{}</uniqueId><repositoryUniqueId>{}</repositoryUniqueId><mimeType>{}</mimeType><hash>{}</hash><documento>{}</documento></fse:esitoDocumento>",
+                super::SIST,
+                esc(&unique),
+                esc(&repository),
+                esc(&doc.mime_type),
+                esc(&doc.sha1_hex),
+                base64::engine::general_purpose::STANDARD.encode(&doc.content)
+            ))
+        }
+        other => Err(ServiceFault::new(
+            "E000100",
+            format!("operazione non disponibile: {other}"),
+        )),
+    }
+}
