@@ -11,6 +11,9 @@ pub const CONSENT_SERVICE: &str = include_str!("../wsdl/IGestoreConsensoService.
 /// IDocumentService of one ASL; `{{ASL}}` is filled in.
 pub const DOCUMENT_SERVICE: &str = include_str!("../wsdl/IDocumentService.wsdl");
 
+/// ITaccuinoService of one ASL; `{{ASL}}` is filled in.
+pub const NOTEBOOK_SERVICE: &str = include_str!("../wsdl/ITaccuinoService.wsdl");
+
 /// Fills the placeholders of a WSDL template (values are XML-escaped).
 pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(template.to_string(), |acc, (k, v)| {

@@ -16,6 +16,7 @@ mod schematron;
 mod signing;
 mod soap_consent;
 mod soap_document;
+mod soap_notebook;
 mod vocabulary;
 mod warnings;
 mod xds_registry;

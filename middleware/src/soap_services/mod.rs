@@ -1,6 +1,7 @@
 //! The legacy regional SOAP services, one path per ASL (`/<asl>/<Service>`), SOAP 1.1 as
-//! the SIST services (1.2 accepted). Today: `IGestoreConsensoService` ([`consent`]) and the
-//! consultation operations of `IDocumentService` ([`document`]).
+//! the SIST services (1.2 accepted). Today: `IGestoreConsensoService` ([`consent`]),
+//! `ITaccuinoService` ([`notebook`]) and the consultation operations of `IDocumentService`
+//! ([`document`]).
 //!
 //! Callers are authenticated like producers (verified client certificate, registered and
 //! enabled CN); every call is an audit row (`operation` = `<Service>.<operation>`) with the
@@ -11,6 +12,7 @@
 
 pub mod consent;
 pub mod document;
+pub mod notebook;
 
 use std::sync::Arc;
 
@@ -69,6 +71,8 @@ pub enum Service {
     Consent,
     /// Documents (publication, consultation).
     Document,
+    /// The patient's notebook.
+    Notebook,
 }
 
 impl Service {
@@ -77,6 +81,7 @@ impl Service {
         match self {
             Self::Consent => "IGestoreConsensoService",
             Self::Document => "IDocumentService",
+            Self::Notebook => "ITaccuinoService",
         }
     }
 
@@ -84,6 +89,7 @@ impl Service {
         match self {
             Self::Consent => soap_wsdl::wsdl::CONSENT_SERVICE,
             Self::Document => soap_wsdl::wsdl::DOCUMENT_SERVICE,
+            Self::Notebook => soap_wsdl::wsdl::NOTEBOOK_SERVICE,
         }
     }
 }
@@ -91,7 +97,7 @@ impl Service {
 /// Adds `/<asl>/<Service>` for every configured ASL and service.
 pub fn routes(mut router: Router, state: Arc<AppState>, asls: &[String]) -> Router {
     for asl in asls {
-        for service in [Service::Consent, Service::Document] {
+        for service in [Service::Consent, Service::Document, Service::Notebook] {
             let (s, a) = (state.clone(), asl.clone());
             router = router.route(
                 &format!("/{asl}/{}", service.name()),
@@ -208,6 +214,7 @@ async fn serve(
         let handled = match service {
             Service::Consent => consent::handle(&call, &operation, env.payload, &mut rec).await,
             Service::Document => document::handle(&call, &operation, env.payload, &mut rec).await,
+            Service::Notebook => notebook::handle(&call, &operation, env.payload, &mut rec).await,
         };
         match handled {
             Ok(body) => {
