@@ -17,6 +17,7 @@ mod signing;
 mod soap_consent;
 mod soap_document;
 mod soap_notebook;
+mod soap_zeep;
 mod vocabulary;
 mod warnings;
 mod xds_registry;

@@ -33,7 +33,7 @@ async fn call(stack: &TestStack, service: &str, body: String) -> (u16, String) {
     (s, envelope_of(&ct, &bytes))
 }
 
-async fn provide(stack: &TestStack, entry: EntrySpec, set: &str, doc: &[u8]) {
+pub(crate) async fn provide(stack: &TestStack, entry: EntrySpec, set: &str, doc: &[u8]) {
     let objects = format!(
         "{}{}{}",
         document_entry(&entry),

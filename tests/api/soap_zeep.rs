@@ -1,0 +1,82 @@
+//! An independent SOAP client, zeep (PyPI), loads our WSDLs for two ASLs and calls every
+//! operation of the three services, plus fault paths (`ops/soap/zeep_client.py`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use integration_tests::stack::{StackOptions, TestStack, pki};
+use integration_tests::testdata;
+use integration_tests::xds::EntrySpec;
+
+use crate::LAB_OK;
+use crate::soap_document::provide;
+
+/// A Python with zeep: `ZEEP_PYTHON` (set by `ops/test.sh`), else a venv under `target/`.
+fn zeep_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ZEEP_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/zeep-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
+        assert!(ok.success(), "python3 -m venv failed");
+    }
+    let has_zeep = Command::new(&python)
+        .args(["-c", "import zeep"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_zeep {
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "zeep==4.3.3"])
+            .status()
+            .expect("pip");
+        assert!(ok.success(), "pip install zeep failed");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zeep_consumes_every_wsdl_and_operation() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let unique = "2.16.840.1.113883.2.9.2.160.4.4^ZEEP-1";
+    provide(
+        &stack,
+        EntrySpec::lab("Document01", unique),
+        "2.16.840.1.113883.2.9.2.160.4.3.4242",
+        &testdata(LAB_OK),
+    )
+    .await;
+    let python = zeep_python();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops/soap/zeep_client.py");
+    let base = stack.mw_url.trim_end_matches("/v1").to_string();
+    let pki = pki();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg(base)
+            .arg(pki.cert("ca-bundle"))
+            .arg(pki.cert("producer"))
+            .arg(pki.key("producer"))
+            .arg(unique)
+            .args(["aslba", "aslbt"])
+            .output()
+            .expect("zeep client")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("zeep: 28 calls on 2 ASLs behaved as expected"),
+        "{text}"
+    );
+}
