@@ -9,6 +9,7 @@ cd "$ROOT"
 ensure_postgres
 ensure_libxml2
 ensure_pkg softhsm2-util softhsm2
+ensure_pkg xmlsec1 xmlsec1
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fsemw-test.XXXXXX)

@@ -34,6 +34,7 @@ pub mod keys;
 pub mod metrics;
 pub mod outbox;
 pub mod problem;
+pub mod saml;
 pub mod server;
 pub mod soap_services;
 pub mod startup;
