@@ -37,7 +37,18 @@ async fn create(stack: &TestStack, id: &str, claims: Value) -> (u16, String, Val
 /// Waits until no queued publication is pending or being sent.
 async fn drained(stack: &TestStack) {
     let client = db(stack).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    if let Err(dump) = drained_in(&client, Duration::from_secs(30)).await {
+        panic!("{dump}");
+    }
+}
+
+/// Waits up to `timeout` for the outbox of `client`'s database to have nothing left to
+/// deliver; else the rows still open, one per line.
+pub(crate) async fn drained_in(
+    client: &tokio_postgres::Client,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
     loop {
         let open: i64 = client
             .query_one(
@@ -48,11 +59,11 @@ async fn drained(stack: &TestStack) {
             .unwrap()
             .get(0);
         if open == 0 {
-            return;
+            return Ok(());
         }
         if Instant::now() > deadline {
             let rows = client
-                .query("SELECT id, state, attempts, last_error, events::text, next_attempt_at::text, lease_until::text FROM outbox", &[])
+                .query("SELECT id, state, attempts, last_error, events::text, next_attempt_at::text, lease_until::text FROM outbox WHERE state IN ('pending', 'sending')", &[])
                 .await
                 .unwrap();
             let dump: Vec<String> = rows
@@ -70,7 +81,10 @@ async fn drained(stack: &TestStack) {
                     )
                 })
                 .collect();
-            panic!("{open} publications still queued:\n{}", dump.join("\n"));
+            return Err(format!(
+                "{open} publications still queued:\n{}",
+                dump.join("\n")
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

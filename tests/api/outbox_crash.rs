@@ -12,6 +12,7 @@ use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, form, token
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
+use crate::outbox::drained_in;
 use crate::{SIGNED_LAB, pdf};
 
 const PRODUCERS: usize = 4;
@@ -121,25 +122,8 @@ async fn two_hundred_publications_survive_an_outage_and_two_crashes() {
 
     // The gateway is back.
     stack.fault(json!({"mode": "none"})).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let open: i64 = db
-            .query_one(
-                "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} still queued: {}",
-            mw.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if let Err(dump) = drained_in(&db, Duration::from_secs(120)).await {
+        panic!("{dump}\n{}", mw.log_text());
     }
 
     // Exactly 200 publications reached the gateway, each once, all accepted.

@@ -2,7 +2,7 @@
 //! once for consultation; SOAP 1.1 faults with the SIST code shape.
 
 use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack};
-use integration_tests::xds::split_multipart;
+use integration_tests::xds::{fault_code, split_multipart};
 
 const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
 const PATIENT: &str = "RSSMRA75C03F839K";
@@ -175,12 +175,6 @@ async fn consents_are_recorded_revoked_and_listed_with_their_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_consent_requests_get_faults() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let fault_code = |text: &str| {
-        text.split("<faultcode>")
-            .nth(1)
-            .map(|s| s[..s.find('<').unwrap()].to_string())
-            .unwrap_or_default()
-    };
     for (body, code) in [
         (
             envelope(

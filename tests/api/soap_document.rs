@@ -5,8 +5,8 @@ use base64::Engine;
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::testdata;
 use integration_tests::xds::{
-    EntrySpec, PATIENT, document_entry, has_member, mtom, response_status, soap12, submission_set,
-    submit,
+    EntrySpec, PATIENT, document_entry, fault_code, has_member, mtom, response_status, soap12,
+    submission_set, submit,
 };
 
 use crate::LAB_OK;
@@ -52,13 +52,6 @@ pub(crate) async fn provide(stack: &TestStack, entry: EntrySpec, set: &str, doc:
     let (_, rct, answer) = post(stack, "/xds/repository/aslba", &ct, bytes).await;
     let answer = envelope_of(&rct, &answer);
     assert_eq!(response_status(&answer), "Success", "{answer}");
-}
-
-fn fault_code(text: &str) -> String {
-    text.split("<faultcode>")
-        .nth(1)
-        .map(|s| s[..s.find('<').unwrap()].to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use integration_tests::stack::{StackOptions, TestStack};
+use integration_tests::xds::fault_code;
 
 use crate::xds_repository::{envelope_of, post};
 
@@ -32,13 +33,6 @@ fn ids(answer: &str) -> Vec<i64> {
         .skip(1)
         .map(|s| s[..s.find('<').unwrap()].parse().unwrap())
         .collect()
-}
-
-fn fault_code(text: &str) -> String {
-    text.split("<faultcode>")
-        .nth(1)
-        .map(|s| s[..s.find('<').unwrap()].to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

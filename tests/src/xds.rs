@@ -357,3 +357,11 @@ pub fn response_status(xml: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The `faultcode` of a SOAP 1.1 fault (empty when the answer is not a fault).
+pub fn fault_code(text: &str) -> String {
+    text.split("<faultcode>")
+        .nth(1)
+        .map(|s| s[..s.find('<').unwrap_or(0)].to_string())
+        .unwrap_or_default()
+}

@@ -74,32 +74,18 @@ fn boolean(value: &str) -> Result<bool, ServiceFault> {
     }
 }
 
-/// Runs one operation; the answer is the body element.
+/// Runs one operation (the body element is `operation`, checked by the caller); the
+/// answer is the body element.
 pub async fn handle(
     call: &Call<'_>,
     operation: &str,
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    if payload.tag_name().name() != operation {
-        return Err(ServiceFault::new(
-            "E000100",
-            format!(
-                "operazione {operation} con corpo {}",
-                payload.tag_name().name()
-            ),
-        ));
-    }
     let patient = fiscal_code(payload, "codiceFiscalePaziente")?;
     rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&patient));
     let pool = &call.state.pool;
-    let internal = |e: crate::db::DbError| {
-        tracing::error!(tx = %call.tx.id, error = %e, "consent store");
-        ServiceFault::new(
-            "E000500",
-            format!("errore interno (transazione {})", call.tx.id),
-        )
-    };
+    let internal = |e: crate::db::DbError| call.internal("consent store", e);
     match operation {
         "registraConsensi" | "revocaConsenso" => {
             let op = child(payload, "operatore").ok_or_else(|| {
@@ -170,12 +156,7 @@ async fn answer(
 ) -> Result<String, ServiceFault> {
     let allowed = consent::consultation_allowed(&call.state.pool, patient)
         .await
-        .map_err(|_| {
-            ServiceFault::new(
-                "E000500",
-                format!("errore interno (transazione {})", call.tx.id),
-            )
-        })?;
+        .map_err(|e| call.internal("consent store", e))?;
     let esc = soap_wsdl::write::escape;
     let mut out = format!(
         "<fse:esitoConsensi xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente><consultazioneConsentita>{allowed}</consultazioneConsentita>",

@@ -14,18 +14,10 @@ use crate::db::transactions::TransactionRecord;
 /// Assigning authority of fiscal codes in patient ids.
 const MEF: &str = "2.16.840.1.113883.2.9.4.3.2";
 
-fn internal(call: &Call<'_>, what: &str, e: impl std::fmt::Display) -> ServiceFault {
-    tracing::error!(tx = %call.tx.id, error = %e, "{what}");
-    ServiceFault::new(
-        "E000500",
-        format!("errore interno (transazione {})", call.tx.id),
-    )
-}
-
 async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), ServiceFault> {
     let allowed = crate::consent::consultation_allowed(&call.state.pool, patient_cf)
         .await
-        .map_err(|e| internal(call, "consent store", e))?;
+        .map_err(|e| call.internal("consent store", e))?;
     if allowed {
         Ok(())
     } else {
@@ -36,22 +28,14 @@ async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), Servi
     }
 }
 
-/// Runs one operation; the answer is the body element.
+/// Runs one operation (the body element is `operation`, checked by the caller); the
+/// answer is the body element.
 pub async fn handle(
     call: &Call<'_>,
     operation: &str,
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    if payload.tag_name().name() != operation {
-        return Err(ServiceFault::new(
-            "E000100",
-            format!(
-                "operazione {operation} con corpo {}",
-                payload.tag_name().name()
-            ),
-        ));
-    }
     let esc = soap_wsdl::write::escape;
     let registry = &call.state.xds.registry;
     match operation {
@@ -63,7 +47,7 @@ pub async fn handle(
             let entries = registry
                 .patient_documents(&patient)
                 .await
-                .map_err(|e| internal(call, "registry", e))?;
+                .map_err(|e| call.internal("registry", e))?;
             let mut out = format!(
                 "<fse:esitoDocumenti xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente>",
                 super::SIST,
@@ -101,7 +85,7 @@ pub async fn handle(
             let entry = registry
                 .approved_document(&unique)
                 .await
-                .map_err(|e| internal(call, "registry", e))?
+                .map_err(|e| call.internal("registry", e))?
                 .ok_or_else(not_found)?;
             let cf = entry
                 .patient_id
@@ -126,7 +110,7 @@ pub async fn handle(
                 .repository
                 .get(&repository, &unique)
                 .await
-                .map_err(|e| internal(call, "repository", e))?
+                .map_err(|e| call.internal("repository", e))?
                 .ok_or_else(|| {
                     ServiceFault::new(
                         "E000243",

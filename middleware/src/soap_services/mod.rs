@@ -20,7 +20,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
 use axum::routing::any;
-use http::{Method, Request, StatusCode, header};
+use http::{Request, StatusCode, header};
 use soap_wsdl::SoapVersion;
 
 use crate::audit::TxContext;
@@ -43,6 +43,17 @@ pub struct Call<'a> {
     pub application: &'a str,
     /// The transaction.
     pub tx: &'a TxContext,
+}
+
+impl Call<'_> {
+    /// An internal failure, logged, answered as `E000500` with the transaction id.
+    pub fn internal(&self, what: &str, e: impl std::fmt::Display) -> ServiceFault {
+        tracing::error!(tx = %self.tx.id, error = %e, "{what}");
+        ServiceFault::new(
+            "E000500",
+            format!("errore interno (transazione {})", self.tx.id),
+        )
+    }
 }
 
 /// A business refusal: `faultcode` `env:<code>` and its text.
@@ -114,18 +125,7 @@ async fn serve(
     service: Service,
     req: Request<Body>,
 ) -> Response {
-    if req.method() == Method::GET
-        && req
-            .uri()
-            .query()
-            .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"))
-    {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost")
-            .to_string();
+    if let Some(host) = soap_io::wsdl_request_host(&req) {
         let text = soap_wsdl::wsdl::render(
             service.wsdl(),
             &[
@@ -211,10 +211,24 @@ async fn serve(
             application: &client_cn,
             tx: &tx,
         };
-        let handled = match service {
-            Service::Consent => consent::handle(&call, &operation, env.payload, &mut rec).await,
-            Service::Document => document::handle(&call, &operation, env.payload, &mut rec).await,
-            Service::Notebook => notebook::handle(&call, &operation, env.payload, &mut rec).await,
+        let handled = if env.payload.tag_name().name() != operation {
+            Err(ServiceFault::new(
+                "E000100",
+                format!(
+                    "operazione {operation} con corpo {}",
+                    env.payload.tag_name().name()
+                ),
+            ))
+        } else {
+            match service {
+                Service::Consent => consent::handle(&call, &operation, env.payload, &mut rec).await,
+                Service::Document => {
+                    document::handle(&call, &operation, env.payload, &mut rec).await
+                }
+                Service::Notebook => {
+                    notebook::handle(&call, &operation, env.payload, &mut rec).await
+                }
+            }
         };
         match handled {
             Ok(body) => {

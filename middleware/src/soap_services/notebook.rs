@@ -32,14 +32,6 @@ pub const KINDS: [&str; 9] = [
 /// Largest personal document accepted, bytes.
 const MAX_DOCUMENT: usize = 10 << 20;
 
-fn internal(call: &Call<'_>, e: impl std::fmt::Display) -> ServiceFault {
-    tracing::error!(tx = %call.tx.id, error = %e, "notebook store");
-    ServiceFault::new(
-        "E000500",
-        format!("errore interno (transazione {})", call.tx.id),
-    )
-}
-
 fn kind(value: &str) -> Result<String, ServiceFault> {
     let k = value.trim().to_ascii_lowercase();
     if KINDS.contains(&k.as_str()) {
@@ -70,25 +62,22 @@ fn entry_id(payload: Node<'_, '_>) -> Result<i64, ServiceFault> {
         .map_err(|_| ServiceFault::new("E000104", format!("idVoce non valido: {raw}")))
 }
 
-/// Runs one operation; the answer is the body element.
+/// Runs one operation (the body element is `operation`, checked by the caller); the
+/// answer is the body element.
 pub async fn handle(
     call: &Call<'_>,
     operation: &str,
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    if payload.tag_name().name() != operation {
-        return Err(ServiceFault::new(
-            "E000100",
-            format!(
-                "operazione {operation} con corpo {}",
-                payload.tag_name().name()
-            ),
-        ));
-    }
     let cf = fiscal_code(payload, "codiceFiscalePaziente")?;
     rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
-    let client = call.state.pool.get().await.map_err(|e| internal(call, e))?;
+    let client = call
+        .state
+        .pool
+        .get()
+        .await
+        .map_err(|e| call.internal("notebook store", e))?;
     let esc = soap_wsdl::write::escape;
     let answer = |body: String| {
         format!(
@@ -154,7 +143,7 @@ pub async fn handle(
                     ],
                 )
                 .await
-                .map_err(|e| internal(call, e))?;
+                .map_err(|e| call.internal("notebook store", e))?;
             let id: i64 = row.get(0);
             Ok(answer(format!("<idVoce>{id}</idVoce>")))
         }
@@ -168,7 +157,7 @@ pub async fn handle(
                     &[&cf, &filter],
                 )
                 .await
-                .map_err(|e| internal(call, e))?;
+                .map_err(|e| call.internal("notebook store", e))?;
             let mut out = String::new();
             for r in &rows {
                 voce(&mut out, r);
@@ -184,7 +173,7 @@ pub async fn handle(
                     &[&id, &cf],
                 )
                 .await
-                .map_err(|e| internal(call, e))?
+                .map_err(|e| call.internal("notebook store", e))?
                 .ok_or_else(|| ServiceFault::new("E000107", format!("voce {id} non presente nel taccuino")))?;
             let mut out = String::new();
             voce(&mut out, &row);
@@ -206,7 +195,7 @@ pub async fn handle(
                     &[&id, &cf],
                 )
                 .await
-                .map_err(|e| internal(call, e))?;
+                .map_err(|e| call.internal("notebook store", e))?;
             if n == 0 {
                 return Err(ServiceFault::new(
                     "E000107",

@@ -153,19 +153,7 @@ pub(crate) fn internal(tx: &TxContext, what: &str, e: &xds::Error) -> RegistryEr
 }
 
 async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> Response {
-    if req.method() == Method::GET
-        && req
-            .uri()
-            .query()
-            .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"))
-    {
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("localhost")
-            .to_string();
+    if let Some(host) = soap_io::wsdl_request_host(&req) {
         return wsdl::response(&state, endpoint, &host);
     }
     let tx = TxContext::start();

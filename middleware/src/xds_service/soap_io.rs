@@ -56,6 +56,23 @@ pub async fn read(headers: &HeaderMap, body: Bytes) -> Result<Incoming, Unreadab
     })
 }
 
+/// For `GET …?wsdl`: the host the caller used (the WSDL's address is built on it).
+pub(crate) fn wsdl_request_host<B>(req: &http::Request<B>) -> Option<String> {
+    let asks = req.method() == http::Method::GET
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.eq_ignore_ascii_case("wsdl"));
+    asks.then(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("localhost")
+            .to_string()
+    })
+}
+
 /// The whole body, within `server.max_body_bytes`.
 pub(crate) async fn read_body(
     state: &crate::startup::AppState,
