@@ -179,11 +179,6 @@ async fn forward(
         .map(|pq| pq.as_str())
         .unwrap_or("/");
     let gateway_path = suffix.strip_prefix(base).unwrap_or(suffix).to_string();
-    let url = state.gateway.url(&gateway_path);
-    let ct = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     // Publications are held whole so that they can be queued if the gateway is down.
     let (held, body) = if op.is_publication() {
         match http_body_util::BodyExt::collect(http_body_util::Limited::new(
@@ -203,6 +198,59 @@ async fn forward(
     } else {
         (None, Some(body))
     };
+    let outbound = Outbound {
+        op,
+        method: parts.method,
+        gateway_path,
+        headers: &parts.headers,
+        tokens,
+        held,
+        body,
+    };
+    send(state, outbound, &producer, rec).await
+}
+
+/// A request on its way to the gateway, tokens already treated.
+#[derive(Debug)]
+pub struct Outbound<'a> {
+    /// The operation.
+    pub op: Operation,
+    /// HTTP method.
+    pub method: http::Method,
+    /// Path (and query) relative to the gateway base URL.
+    pub gateway_path: String,
+    /// The request headers (content type, accept, callback are forwarded).
+    pub headers: &'a HeaderMap,
+    /// The tokens to send and their claims.
+    pub tokens: super::tokens::Tokens,
+    /// The whole body of a publication (queued if the gateway cannot be reached).
+    pub held: Option<Bytes>,
+    /// Any other body, streamed.
+    pub body: Option<Body>,
+}
+
+/// Sends a request to the gateway and builds the producer's answer: a publication
+/// the gateway cannot be reached for is queued; warnings are merged; the transaction
+/// record gets the gateway's identifiers. REST and the SOAP services share it.
+pub async fn send(
+    state: &AppState,
+    out: Outbound<'_>,
+    producer: &Producer,
+    rec: &mut TransactionRecord,
+) -> Result<Response, MwError> {
+    let Outbound {
+        op,
+        method,
+        gateway_path,
+        headers,
+        tokens,
+        held,
+        body,
+    } = out;
+    let url = state.gateway.url(&gateway_path);
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let stream = match (&held, body) {
         (Some(b), _) => Body::from(b.clone()).into_data_stream(),
         (None, Some(body)) => body.into_data_stream(),
@@ -210,9 +258,9 @@ async fn forward(
     };
     let (outbound, facts_task, too_large) =
         tee(stream, BodyKind::from_content_type(ct), state.max_body);
-    let mut upstream = state.gateway.http().request(parts.method.clone(), url);
+    let mut upstream = state.gateway.http().request(method.clone(), url);
     for name in FORWARDED_HEADERS {
-        if let Some(v) = parts.headers.get(name) {
+        if let Some(v) = headers.get(name) {
             upstream = upstream.header(name, v);
         }
     }
@@ -259,11 +307,11 @@ async fn forward(
             let body = held.expect("held publication");
             let hold = crate::outbox::Held {
                 op,
-                method: &parts.method,
+                method: &method,
                 path: &gateway_path,
-                headers: &parts.headers,
+                headers,
                 body: &body,
-                producer: &producer,
+                producer,
                 claims: tokens.claims.as_ref(),
             };
             return crate::outbox::queue(state, hold, rec).await;
@@ -276,7 +324,7 @@ async fn forward(
     let facts = facts_task.await.unwrap_or_default();
     Ok(respond(
         state,
-        &producer,
+        producer,
         &tokens.claims,
         facts,
         status,

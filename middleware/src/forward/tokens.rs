@@ -24,6 +24,14 @@ use crate::problem::MwError;
 /// Name of the header carrying the signature token.
 pub const SIGNATURE_HEADER: &str = "fse-jwt-signature";
 
+/// Internal marker of a request whose tokens the region minted (SOAP callers have none):
+/// kept with a queued publication so that they are issued anew at delivery, whatever
+/// the certificate case. Never sent to the gateway.
+pub const REGIONAL_TOKENS_HEADER: &str = "x-fsemw-regional-tokens";
+
+/// Claims of the bearer token besides those the region issues (as the official tool).
+const BEARER_CLAIMS: [&str; 1] = ["sub"];
+
 /// How tokens are treated.
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
@@ -128,12 +136,37 @@ impl TokenPolicy {
         Ok((value, Some(original)))
     }
 
+    /// Tokens the region issues itself, for a caller that has none (the SOAP services):
+    /// `claims` (a JSON object) go into the signature token; the bearer token carries
+    /// `sub`. Both are signed with the regional signature key.
+    pub fn mint(&self, claims: &serde_json::Value) -> Result<Tokens, MwError> {
+        let signer = self.keys.signature();
+        let full = RawClaims::from_value(claims).map_err(|e| MwError::Internal(e.to_string()))?;
+        let bearer_only: serde_json::Map<String, serde_json::Value> = claims
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| BEARER_CLAIMS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let bearer = RawClaims::from_value(&serde_json::Value::Object(bearer_only))
+            .map_err(|e| MwError::Internal(e.to_string()))?;
+        Ok(Tokens {
+            authorization: Some(self.resign(&bearer, true, signer.as_ref())?),
+            signature: Some(self.resign(&full, false, signer.as_ref())?),
+            claims: Some(full),
+        })
+    }
+
     /// Case 2 for a request accepted earlier (the outbox): the producer's tokens were
     /// verified when the request arrived, so they are only re-issued now, with a fresh
     /// `iat`/`exp`. Case 1 forwards them as stored.
     pub fn reissue(&self, headers: &HeaderMap) -> Result<Tokens, MwError> {
         let mut out = Tokens::default();
         let signer = self.keys.signature();
+        let resign = self.case == 2 || headers.contains_key(REGIONAL_TOKENS_HEADER);
         for (name, bearer) in [
             (http::header::AUTHORIZATION.as_str(), true),
             (SIGNATURE_HEADER, false),
@@ -150,7 +183,7 @@ impl TokenPolicy {
             });
             let parsed = token.and_then(|t| Jwt::parse(t).ok());
             let v = match parsed {
-                Some(jwt) if self.case == 2 => {
+                Some(jwt) if resign => {
                     let v = self.resign(&jwt.claims, bearer, signer.as_ref())?;
                     out.claims = Some(jwt.claims);
                     v

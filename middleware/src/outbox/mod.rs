@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::db::producers::Producer;
 use crate::db::transactions::TransactionRecord;
 use crate::forward::Operation;
-use crate::forward::tokens::SIGNATURE_HEADER;
+use crate::forward::tokens::{REGIONAL_TOKENS_HEADER, SIGNATURE_HEADER};
 use crate::problem::MwError;
 use crate::startup::AppState;
 
@@ -159,6 +159,7 @@ pub async fn queue(
         SIGNATURE_HEADER,
         "accept",
         "x-callback-url",
+        REGIONAL_TOKENS_HEADER,
     ] {
         if let Some(v) = held.headers.get(name).and_then(|v| v.to_str().ok()) {
             stored_headers.insert(name.to_string(), json!(v));
@@ -222,8 +223,41 @@ pub async fn index_queued(
     parsed: &Parsed,
     claims: Option<&hsm::jwt::RawClaims>,
 ) {
-    let (Some(pdf), Some(cda)) = (&parsed.pdf, &parsed.cda) else {
+    let Some(indexed) = index_publication(state, op, parsed, claims).await else {
         return;
+    };
+    let ev = match &indexed {
+        Ok(()) => store::event(
+            "INDEXED",
+            "SUCCESS",
+            "indicizzato in via provvisoria nel registro regionale",
+        ),
+        Err(why) => {
+            tracing::warn!(outbox = id, %why, "provisional indexing not done");
+            store::event(
+                "INDEXED",
+                "NON_BLOCKING_ERROR",
+                &format!("indicizzazione provvisoria non riuscita: {why}"),
+            )
+        }
+    };
+    // Marked indexed either way: a refusal by the registry does not change on retry.
+    if let Err(e) = store::mark_indexed(&state.pool, id, ev).await {
+        tracing::warn!(outbox = id, error = %e, "outbox event not written");
+    }
+}
+
+/// Registers a publication (create or replace with its PDF) in the regional registry
+/// with the provisional flag, its metadata built as the gateway builds INI's; `None`
+/// when there is no document to index (delete, metadata update).
+pub async fn index_publication(
+    state: &AppState,
+    op: Operation,
+    parsed: &Parsed,
+    claims: Option<&hsm::jwt::RawClaims>,
+) -> Option<Result<(), String>> {
+    let (Some(pdf), Some(cda)) = (&parsed.pdf, &parsed.cda) else {
+        return None;
     };
     let replaces = match (&parsed.path_id, op) {
         (Some(old), Operation::Replace | Operation::ValidateAndReplace) => {
@@ -249,25 +283,7 @@ pub async fn index_queued(
         src.fresh_submission_id = true;
         indexed = index(state, &src).await;
     }
-    let ev = match &indexed {
-        Ok(()) => store::event(
-            "INDEXED",
-            "SUCCESS",
-            "indicizzato in via provvisoria nel registro regionale",
-        ),
-        Err(why) => {
-            tracing::warn!(outbox = id, %why, "provisional indexing not done");
-            store::event(
-                "INDEXED",
-                "NON_BLOCKING_ERROR",
-                &format!("indicizzazione provvisoria non riuscita: {why}"),
-            )
-        }
-    };
-    // Marked indexed either way: a refusal by the registry does not change on retry.
-    if let Err(e) = store::mark_indexed(&state.pool, id, ev).await {
-        tracing::warn!(outbox = id, error = %e, "outbox event not written");
-    }
+    Some(indexed)
 }
 
 async fn index(state: &AppState, src: &provisional::Source<'_>) -> Result<(), String> {

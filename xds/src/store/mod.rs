@@ -5,8 +5,10 @@
 //! - [`queries`]: the stored queries.
 //! - [`consultation`]: a patient's documents as consultation services read them.
 //! - [`repository`]: document content by repository and document unique id.
+//! - `local_changes`: event codes and removals applied after the gateway accepted them.
 
 pub mod consultation;
+mod local_changes;
 pub mod queries;
 pub mod registry;
 pub mod repository;
