@@ -40,7 +40,7 @@ up() {
   pg_start_cluster "$DEMO/pg"
   "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
-  [ -f "$DEMO/pki/producer.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+  [ -f "$DEMO/pki/operator.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
   # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
   "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
@@ -57,6 +57,8 @@ up() {
       -e "s#^pin_file = .*#pin_file = \"$HSM_PIN_FILE\"#" \
       -e "s#^url = .*#url = \"host=$DEMO/pg user=app dbname=fsemw\"#" \
       -e "s#^cf_hmac_key = .*#cf_hmac_key = \"demo-only-key\"#" \
+      -e "s#^saml_signers = .*#saml_signers = [\"$pki/saml-idp.pem\"]#" \
+      -e "s#^smartcard_cas = .*#smartcard_cas = [\"$pki/cns-ca.pem\"]#" \
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
   nohup "$FSEMW" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \

@@ -61,6 +61,24 @@ pub struct SoapConfig {
     /// The ASL codes (`aslba`…) the services answer for.
     #[serde(default)]
     pub asl: Vec<String>,
+    /// PEM files of the certificates trusted to sign SAML identity assertions (the
+    /// signer itself, or its issuing CA). Required when `asl` is not empty.
+    #[serde(default)]
+    pub saml_signers: Vec<String>,
+    /// PEM files of the CAs that issue operators' smart cards (CNS). Required when `asl`
+    /// is not empty.
+    #[serde(default)]
+    pub smartcard_cas: Vec<String>,
+    /// `organization-id` values accepted in assertions; empty means the region's code.
+    #[serde(default)]
+    pub organisations: Vec<String>,
+    /// Tolerated clock difference on assertion and timestamp windows, seconds.
+    #[serde(default = "default_soap_skew")]
+    pub clock_skew_secs: i64,
+}
+
+fn default_soap_skew() -> i64 {
+    120
 }
 
 /// The recovery worker of queued publications.
@@ -429,6 +447,21 @@ impl Config {
                 return bad(
                     &format!("soap.asl[{i}]"),
                     format!("{a:?}: letters, digits and '_' only"),
+                );
+            }
+        }
+        if !self.soap.asl.is_empty() {
+            if self.soap.saml_signers.is_empty() {
+                return bad(
+                    "soap.saml_signers",
+                    "at least one certificate: SOAP calls must carry a trusted SAML assertion"
+                        .into(),
+                );
+            }
+            if self.soap.smartcard_cas.is_empty() {
+                return bad(
+                    "soap.smartcard_cas",
+                    "at least one CA: operators sign SOAP calls with their smart card".into(),
                 );
             }
         }

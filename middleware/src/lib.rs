@@ -40,6 +40,8 @@ pub mod soap_services;
 pub mod startup;
 pub mod telemetry;
 pub mod validation;
+pub mod wssec;
+pub mod xmldsig;
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs); call once at start.
 pub fn install_crypto_provider() {

@@ -63,6 +63,8 @@ pub struct AppState {
     pub outbox: crate::config::OutboxConfig,
     /// ASLs of the legacy SOAP services.
     pub soap_asl: Vec<String>,
+    /// Whom the SOAP services trust (assertion signers, smart-card CAs).
+    pub soap_trust: crate::soap_services::security::Trust,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -140,6 +142,11 @@ impl App {
             region_code: config.region.code.clone(),
             outbox: config.outbox.clone(),
             soap_asl: config.soap.asl.clone(),
+            soap_trust: crate::soap_services::security::Trust::load(
+                &config.soap,
+                &config.region.code,
+            )
+            .map_err(StartError::Config)?,
             pool,
             metrics,
             keys,

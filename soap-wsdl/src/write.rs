@@ -10,6 +10,54 @@ pub fn escape(s: &str) -> String {
     xds::rim::xml_escape(s)
 }
 
+/// Escapes character data (quotes stay as they are, as in the observed SIST faults).
+pub fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A business fault of the regional SIST services, in the observed shape: WS-Addressing
+/// `Action` (`…/<interface>/<operation>/Fault/SOAPFaultException`), `MessageID` and
+/// `RelatesTo` as unprefixed headers; in SOAP 1.1 `faultcode` carries the code as sent
+/// (`env:E000231`, prefix undeclared as observed), in SOAP 1.2 it is the `Sender` subcode.
+pub fn service_fault(
+    version: SoapVersion,
+    action: &str,
+    relates_to: Option<&str>,
+    code: &str,
+    reason: &str,
+) -> String {
+    let mut header = format!(
+        "<Action xmlns=\"{WSA}\">{}</Action><MessageID xmlns=\"{WSA}\">urn:uuid:{}</MessageID>",
+        escape_text(action),
+        uuid::Uuid::new_v4()
+    );
+    if let Some(r) = relates_to {
+        let _ = write!(
+            header,
+            "<RelatesTo xmlns=\"{WSA}\">{}</RelatesTo>",
+            escape_text(r)
+        );
+    }
+    let fault = match version {
+        SoapVersion::V11 => format!(
+            "<soap:Fault><faultcode>{}</faultcode><faultstring>{}</faultstring></soap:Fault>",
+            escape_text(code),
+            escape_text(reason)
+        ),
+        SoapVersion::V12 => format!(
+            "<soap:Fault><soap:Code><soap:Value>soap:Sender</soap:Value><soap:Subcode><soap:Value>{}</soap:Value></soap:Subcode></soap:Code><soap:Reason><soap:Text xml:lang=\"it\">{}</soap:Text></soap:Reason></soap:Fault>",
+            escape_text(code),
+            escape_text(reason)
+        ),
+    };
+    format!(
+        "<soap:Envelope xmlns:soap=\"{}\"><soap:Header>{header}</soap:Header><soap:Body>{fault}</soap:Body></soap:Envelope>",
+        version.envelope_ns()
+    )
+}
+
 /// A response envelope: `wsa:Action` and `wsa:RelatesTo` headers, then the body.
 pub fn envelope(
     version: SoapVersion,

@@ -18,6 +18,8 @@ mod signing;
 mod soap_consent;
 mod soap_document;
 mod soap_notebook;
+mod soap_publication;
+mod soap_security;
 mod soap_zeep;
 mod vocabulary;
 mod warnings;

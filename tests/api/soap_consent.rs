@@ -1,17 +1,17 @@
 //! IGestoreConsensoService per ASL: consents recorded with their history, effective at
 //! once for consultation; SOAP 1.1 faults with the SIST code shape.
 
+use integration_tests::soap::{Identity, OPERATOR_CF as OPERATOR, SIST};
 use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack};
 use integration_tests::xds::{fault_code, split_multipart};
 
-const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
 const PATIENT: &str = "RSSMRA75C03F839K";
-const OPERATOR: &str = "PROVAX00X00X000Y";
 
 fn envelope(operation: &str, inner: &str) -> String {
-    format!(
-        "<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Header><To xmlns=\"http://www.w3.org/2005/08/addressing\">https://asl/IGestoreConsensoService</To><Action xmlns=\"http://www.w3.org/2005/08/addressing\" S:mustUnderstand=\"1\">{SIST}/{operation}</Action><MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">uuid:{}</MessageID></S:Header><S:Body><fse:{operation} xmlns:fse=\"{SIST}\">{inner}</fse:{operation}></S:Body></S:Envelope>",
-        uuid::Uuid::new_v4()
+    integration_tests::soap::envelope(
+        operation,
+        inner,
+        &Identity::new(PATIENT, "CONSENT").header(),
     )
 }
 

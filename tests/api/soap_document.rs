@@ -2,6 +2,7 @@
 //! while the consultation consent is active, and never when the document is obscured.
 
 use base64::Engine;
+use integration_tests::soap::{Identity, OPERATOR_CF};
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::testdata;
 use integration_tests::xds::{
@@ -12,14 +13,15 @@ use integration_tests::xds::{
 use crate::LAB_OK;
 use crate::xds_repository::{envelope_of, post};
 
-const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
 const CF: &str = "RSSMRA75C03F839K";
 
 fn envelope(operation: &str, inner: &str) -> String {
-    format!(
-        "<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Header><Action xmlns=\"http://www.w3.org/2005/08/addressing\">{SIST}/{operation}</Action><MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">uuid:{}</MessageID></S:Header><S:Body><fse:{operation} xmlns:fse=\"{SIST}\">{inner}</fse:{operation}></S:Body></S:Envelope>",
-        uuid::Uuid::new_v4()
-    )
+    let purpose = if operation == "registraConsensi" {
+        "CONSENT"
+    } else {
+        "TREATMENT"
+    };
+    integration_tests::soap::envelope(operation, inner, &Identity::new(CF, purpose).header())
 }
 
 async fn call(stack: &TestStack, service: &str, body: String) -> (u16, String) {
@@ -94,7 +96,7 @@ async fn consultation_follows_the_consent_and_the_access_rules() {
         envelope(
             "registraConsensi",
             &format!(
-                "<codiceFiscalePaziente>{CF}</codiceFiscalePaziente><operatore><codiceFiscale>PROVAX00X00X000Y</codiceFiscale></operatore><consenso><codice>C2</codice><valore>{value}</valore></consenso>"
+                "<codiceFiscalePaziente>{CF}</codiceFiscalePaziente><operatore><codiceFiscale>{OPERATOR_CF}</codiceFiscale></operatore><consenso><codice>C2</codice><valore>{value}</valore></consenso>"
             ),
         )
     };

@@ -2,17 +2,19 @@
 //! personal documents.
 
 use base64::Engine;
+use integration_tests::soap::Identity;
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::xds::fault_code;
 
 use crate::xds_repository::{envelope_of, post};
 
-const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
 const CF: &str = "RSSMRA75C03F839K";
 
 fn envelope(operation: &str, inner: &str) -> String {
-    format!(
-        "<S:Envelope xmlns:S=\"http://schemas.xmlsoap.org/soap/envelope/\"><S:Header><Action xmlns=\"http://www.w3.org/2005/08/addressing\">{SIST}/{operation}</Action></S:Header><S:Body><fse:{operation} xmlns:fse=\"{SIST}\"><codiceFiscalePaziente>{CF}</codiceFiscalePaziente>{inner}</fse:{operation}></S:Body></S:Envelope>"
+    integration_tests::soap::envelope(
+        operation,
+        &format!("<codiceFiscalePaziente>{CF}</codiceFiscalePaziente>{inner}"),
+        &Identity::new(CF, "PERSONAL").header(),
     )
 }
 

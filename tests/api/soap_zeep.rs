@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use integration_tests::soap::{Identity, OPERATOR_CF};
 use integration_tests::stack::{StackOptions, TestStack, pki};
 use integration_tests::testdata;
 use integration_tests::xds::EntrySpec;
 
-use crate::LAB_OK;
 use crate::soap_document::provide;
+use crate::{LAB_OK, SIGNED_LAB};
 
 /// A Python with zeep: `ZEEP_PYTHON` (set by `ops/test.sh`), else a venv under `target/`.
 fn zeep_python() -> PathBuf {
@@ -51,6 +52,30 @@ async fn zeep_consumes_every_wsdl_and_operation() {
         &testdata(LAB_OK),
     )
     .await;
+    // The header blocks a caller signs beforehand, one file per identity.
+    let headers =
+        std::env::temp_dir().join(format!("fsemw-zeep-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&headers).unwrap();
+    let patient = "RSSMRA75C03F839K";
+    let signed_lab_patient = "PROVAX00X00X000Y";
+    let mut wrong_card = Identity::new(patient, "CONSENT");
+    wrong_card.card = "operator-other";
+    let mut expired = Identity::new(patient, "CONSENT");
+    expired.expired = true;
+    for (name, identity) in [
+        ("consent", Identity::new(patient, "CONSENT")),
+        ("treatment", Identity::new(patient, "TREATMENT")),
+        ("personal", Identity::new(patient, "PERSONAL")),
+        ("publish", Identity::new(signed_lab_patient, "TREATMENT")),
+        ("update", Identity::new(signed_lab_patient, "UPDATE")),
+        ("wrong-card", wrong_card),
+        ("expired", expired),
+    ] {
+        std::fs::write(headers.join(format!("{name}.xml")), identity.header()).unwrap();
+    }
+    let signed_pdf = integration_tests::shared_dir()
+        .join("testdata")
+        .join(SIGNED_LAB);
     let python = zeep_python();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops/soap/zeep_client.py");
     let base = stack.mw_url.trim_end_matches("/v1").to_string();
@@ -63,6 +88,9 @@ async fn zeep_consumes_every_wsdl_and_operation() {
             .arg(pki.cert("producer"))
             .arg(pki.key("producer"))
             .arg(unique)
+            .arg(&headers)
+            .arg(OPERATOR_CF)
+            .arg(&signed_pdf)
             .args(["aslba", "aslbt"])
             .output()
             .expect("zeep client")
@@ -76,7 +104,7 @@ async fn zeep_consumes_every_wsdl_and_operation() {
     );
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("zeep: 28 calls on 2 ASLs behaved as expected"),
+        text.contains("zeep: 42 calls on 2 ASLs behaved as expected"),
         "{text}"
     );
 }

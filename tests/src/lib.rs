@@ -9,6 +9,7 @@
 
 pub mod pg;
 pub mod process;
+pub mod soap;
 pub mod stack;
 pub mod xds;
 

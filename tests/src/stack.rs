@@ -421,6 +421,10 @@ pub fn config(
         },
         soap: SoapConfig {
             asl: vec!["aslba".into(), "aslbt".into()],
+            saml_signers: vec![pki.cert("saml-idp")],
+            smartcard_cas: vec![pki.cert("cns-ca")],
+            organisations: vec![],
+            clock_skew_secs: 120,
         },
         // Quick retries so that recovery tests do not wait minutes.
         outbox: OutboxConfig {

@@ -4,7 +4,9 @@
 //! certificate and the region's certificate pair, as central provisioning does)
 //! and a *regional* CA (it issues producer certificates and the middleware's
 //! server certificate). Extra certificates exercise the refusal paths: expired,
-//! unknown CA, CN outside the regional conventions.
+//! unknown CA, CN outside the regional conventions. For the legacy SOAP services: the
+//! identity provider that signs SAML assertions (`saml-idp`, regional CA) and a smart-card
+//! CA (`cns-ca`) with two operators' cards (CN `<fiscal code>/<serial>.<hash>`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,9 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize,
 };
 use time::{Duration, OffsetDateTime};
+
+/// Fiscal code of the demo operator's smart card (`operator`).
+pub const OPERATOR_CF: &str = "RSSMRA22A01A399Z";
 
 /// CNs used by the generated PKI.
 #[derive(Debug, Clone)]
@@ -218,6 +223,32 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         "producer-stranger",
         "22222222222.estraneo.it",
         Leaf::Client,
+        365,
+    )?;
+    issue(dir, &regional, "saml-idp", "NIGR", Leaf::Signature, 365)?;
+    let cns = new_ca(dir, "cns-ca", "Dev CNS CA")?;
+    issue(
+        dir,
+        &cns,
+        "operator",
+        &format!("{OPERATOR_CF}/7420070100000101.5c3f2a1e9b7d4c6a8e0f1b2d3c4a5e6f"),
+        Leaf::Signature,
+        365,
+    )?;
+    issue(
+        dir,
+        &cns,
+        "operator-other",
+        "VRDGPP70A01A662X/7420070100000202.0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        Leaf::Signature,
+        365,
+    )?;
+    issue(
+        dir,
+        &stranger,
+        "operator-stranger",
+        &format!("{OPERATOR_CF}/9999.ffff"),
+        Leaf::Signature,
         365,
     )?;
     let bundle = [

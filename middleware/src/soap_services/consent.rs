@@ -82,8 +82,7 @@ pub async fn handle(
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    let patient = fiscal_code(payload, "codiceFiscalePaziente")?;
-    rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&patient));
+    let patient = call.patient(payload, rec)?;
     let pool = &call.state.pool;
     let internal = |e: crate::db::DbError| call.internal("consent store", e);
     match operation {
@@ -92,6 +91,12 @@ pub async fn handle(
                 ServiceFault::new("E000101", "campo obbligatorio mancante: operatore")
             })?;
             let operator_cf = fiscal_code(op, "codiceFiscale")?;
+            if operator_cf != call.caller.operator_cf {
+                return Err(ServiceFault::new(
+                    "E000231",
+                    super::security::SMARTCARD_MISMATCH,
+                ));
+            }
             let operator_role = text(op, "ruolo");
             let consents = if operation == "registraConsensi" {
                 let mut list = Vec::new();

@@ -1,13 +1,13 @@
 //! IDocumentService, FSE consultation: a patient's documents (regional registry) and one
 //! document's content (the ASL repositories), only with the consultation consent and
-//! within each document's access rules. Publication operations come later (docs/soap.md).
+//! within each document's access rules. Publication operations: [`super::publication`].
 
 use std::fmt::Write;
 
 use base64::Engine;
 use roxmltree::Node;
 
-use super::consent::{fiscal_code, required, text};
+use super::consent::{required, text};
 use super::{Call, ServiceFault};
 use crate::db::transactions::TransactionRecord;
 
@@ -40,8 +40,7 @@ pub async fn handle(
     let registry = &call.state.xds.registry;
     match operation {
         "findDocuments" => {
-            let cf = fiscal_code(payload, "codiceFiscalePaziente")?;
-            rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
+            let cf = call.patient(payload, rec)?;
             consent_required(call, &cf).await?;
             let patient = format!("{cf}^^^&{MEF}&ISO");
             let entries = registry
@@ -94,6 +93,7 @@ pub async fn handle(
                 .unwrap_or_default()
                 .to_string();
             rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
+            call.caller.same_patient(&cf)?;
             consent_required(call, &cf).await?;
             if entry.hidden() {
                 return Err(ServiceFault::new(
@@ -127,9 +127,6 @@ pub async fn handle(
                 base64::engine::general_purpose::STANDARD.encode(&doc.content)
             ))
         }
-        other => Err(ServiceFault::new(
-            "E000100",
-            format!("operazione non disponibile: {other}"),
-        )),
+        other => super::publication::handle(call, other, payload, rec).await,
     }
 }

@@ -7,12 +7,14 @@
 //! enabled CN); every call is an audit row (`operation` = `<Service>.<operation>`) with the
 //! transaction header, and counted in `fsemw_soap_calls_total`. Business refusals are SOAP
 //! faults with a six-digit code in `faultcode` (`env:E…`), as observed on the SIST services.
-//! The SAML identity assertion and the operator's WS-Security signature are not verified
-//! yet (docs/soap.md).
+//! Every call carries a signed SAML identity assertion and the operator's smart-card
+//! signature ([`security`]); the patient of the request must be the assertion's.
 
 pub mod consent;
 pub mod document;
 pub mod notebook;
+pub mod publication;
+pub mod security;
 
 use std::sync::Arc;
 
@@ -41,11 +43,28 @@ pub struct Call<'a> {
     pub asl: &'a str,
     /// The calling application (its certificate CN).
     pub application: &'a str,
+    /// The calling application's registry entry.
+    pub producer: &'a crate::db::producers::Producer,
     /// The transaction.
     pub tx: &'a TxContext,
+    /// The verified caller (assertion and smart card).
+    pub caller: &'a security::Caller,
 }
 
 impl Call<'_> {
+    /// The request's `codiceFiscalePaziente`: a fiscal code, the assertion's patient;
+    /// recorded (hashed) on the audit row.
+    pub fn patient(
+        &self,
+        payload: roxmltree::Node<'_, '_>,
+        rec: &mut crate::db::transactions::TransactionRecord,
+    ) -> Result<String, ServiceFault> {
+        let cf = consent::fiscal_code(payload, "codiceFiscalePaziente")?;
+        rec.patient_cf_hmac = Some(self.state.cf_hasher.hash(&cf));
+        self.caller.same_patient(&cf)?;
+        Ok(cf)
+    }
+
     /// An internal failure, logged, answered as `E000500` with the transaction id.
     pub fn internal(&self, what: &str, e: impl std::fmt::Display) -> ServiceFault {
         tracing::error!(tx = %self.tx.id, error = %e, "{what}");
@@ -94,6 +113,11 @@ impl Service {
             Self::Document => "IDocumentService",
             Self::Notebook => "ITaccuinoService",
         }
+    }
+
+    /// The interface name in fault actions (`IDocument`, as observed).
+    pub fn interface(self) -> &'static str {
+        self.name().trim_end_matches("Service")
     }
 
     fn wsdl(self) -> &'static str {
@@ -155,8 +179,8 @@ async fn serve(
         soap_io::fault_response(version, status, code, reason)
     };
     let response = 'answer: {
-        let client_cn = match authenticate(&state, &identity, &mut rec).await {
-            Ok(p) => p.cert_cn,
+        let producer = match authenticate(&state, &identity, &mut rec).await {
+            Ok(p) => p,
             Err(e) => {
                 rec.outcome = "fault".into();
                 break 'answer fault(
@@ -205,12 +229,6 @@ async fn serve(
             .and_then(|a| a.rsplit('/').next().map(str::to_string))
             .unwrap_or_else(|| env.payload.tag_name().name().to_string());
         rec.operation = format!("{}.{operation}", service.name());
-        let call = Call {
-            state: &state,
-            asl: &asl,
-            application: &client_cn,
-            tx: &tx,
-        };
         let handled = if env.payload.tag_name().name() != operation {
             Err(ServiceFault::new(
                 "E000100",
@@ -220,13 +238,34 @@ async fn serve(
                 ),
             ))
         } else {
-            match service {
-                Service::Consent => consent::handle(&call, &operation, env.payload, &mut rec).await,
-                Service::Document => {
-                    document::handle(&call, &operation, env.payload, &mut rec).await
-                }
-                Service::Notebook => {
-                    notebook::handle(&call, &operation, env.payload, &mut rec).await
+            match security::identify(
+                &state.soap_trust,
+                &incoming.envelope,
+                service,
+                &operation,
+                time::OffsetDateTime::now_utc(),
+            ) {
+                Err(f) => Err(f),
+                Ok(caller) => {
+                    let call = Call {
+                        state: &state,
+                        asl: &asl,
+                        application: &producer.cert_cn,
+                        producer: &producer,
+                        tx: &tx,
+                        caller: &caller,
+                    };
+                    match service {
+                        Service::Consent => {
+                            consent::handle(&call, &operation, env.payload, &mut rec).await
+                        }
+                        Service::Document => {
+                            document::handle(&call, &operation, env.payload, &mut rec).await
+                        }
+                        Service::Notebook => {
+                            notebook::handle(&call, &operation, env.payload, &mut rec).await
+                        }
+                    }
                 }
             }
         };
@@ -239,11 +278,29 @@ async fn serve(
                 soap_io::answer(version, envelope, false, &[])
             }
             Err(f) => {
+                // Identity, smart card, patient, purpose, organisation: E00023x.
+                if f.code.starts_with("E00023") {
+                    state
+                        .metrics
+                        .refusals
+                        .with_label_values(&["soap_identity"])
+                        .inc();
+                }
                 rec.outcome = "fault".into();
                 rec.problem_type = Some(f.code.to_string());
                 rec.problem_title = Some(f.reason.clone());
-                let code = format!("env:{}", f.code);
-                soap_io::fault_response(version, StatusCode::BAD_REQUEST, Some(&code), &f.reason)
+                let action = format!(
+                    "{SIST}/{}/{operation}/Fault/SOAPFaultException",
+                    service.interface()
+                );
+                let text = soap_wsdl::write::service_fault(
+                    version,
+                    &action,
+                    env.message_id.as_deref(),
+                    &format!("env:{}", f.code),
+                    &f.reason,
+                );
+                soap_io::fault_body(version, StatusCode::BAD_REQUEST, text)
             }
         }
     };

@@ -12,7 +12,7 @@ use roxmltree::Node;
 use time::Date;
 use time::macros::format_description;
 
-use super::consent::{fiscal_code, required, text};
+use super::consent::{required, text};
 use super::{Call, ServiceFault};
 use crate::db::transactions::TransactionRecord;
 
@@ -70,8 +70,7 @@ pub async fn handle(
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    let cf = fiscal_code(payload, "codiceFiscalePaziente")?;
-    rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
+    let cf = call.patient(payload, rec)?;
     let client = call
         .state
         .pool

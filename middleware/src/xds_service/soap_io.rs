@@ -129,6 +129,11 @@ pub fn fault_response(
         FaultSide::Sender
     };
     // SOAP 1.1 over HTTP answers every fault with 500.
+    fault_body(version, status, fault(version, side, subcode, reason))
+}
+
+/// A fault envelope already written; SOAP 1.1 answers it with 500.
+pub fn fault_body(version: SoapVersion, status: StatusCode, envelope: String) -> Response {
     let status = match version {
         SoapVersion::V11 => StatusCode::INTERNAL_SERVER_ERROR,
         SoapVersion::V12 => status,
@@ -136,7 +141,7 @@ pub fn fault_response(
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, plain_content_type(version))
-        .body(Body::from(fault(version, side, subcode, reason)))
+        .body(Body::from(envelope))
         .expect("valid response")
 }
 
