@@ -189,3 +189,58 @@ async fn xml_attacks_are_faults() {
     let (s, a) = call(&stack, state_of(PATIENT, &header)).await;
     assert_eq!(s, 200, "{a}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soap_12_is_answered_in_soap_12() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let v12 = |header: &str| {
+        state_of(PATIENT, header).replace(
+            "http://schemas.xmlsoap.org/soap/envelope/",
+            "http://www.w3.org/2003/05/soap-envelope",
+        )
+    };
+    let send = |body: String| {
+        let stack = &stack;
+        async move {
+            let (s, ct, bytes) = post(
+                stack,
+                "/aslba/IGestoreConsensoService",
+                "application/soap+xml; charset=UTF-8",
+                body.into_bytes(),
+            )
+            .await;
+            let text = envelope_of(&ct, &bytes);
+            (s, ct, text)
+        }
+    };
+    let good = Identity::new(PATIENT, "CONSENT");
+    let (s, ct, a) = send(v12(&good.header())).await;
+    assert_eq!(s, 200, "{a}");
+    assert!(ct.starts_with("application/soap+xml"), "{ct}");
+    assert!(a.contains("http://www.w3.org/2003/05/soap-envelope") && a.contains("esitoConsensi"));
+    let mut wrong = good.clone();
+    wrong.card = "operator-other";
+    let (s, _, a) = send(v12(&wrong.header())).await;
+    assert_eq!(s, 400, "{a}");
+    assert!(
+        a.contains(
+            "<soap:Value>soap:Sender</soap:Value><soap:Subcode><soap:Value>env:E000231</soap:Value>"
+        ),
+        "{a}"
+    );
+    // Both bindings are described.
+    let base = stack.mw_url.trim_end_matches("/v1");
+    let wsdl = stack
+        .client(Some("producer"))
+        .get(format!("{base}/aslba/IGestoreConsensoService?wsdl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        wsdl.contains("<soap12:binding") && wsdl.contains("<soap:binding"),
+        "{wsdl}"
+    );
+}
