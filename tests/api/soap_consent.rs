@@ -250,15 +250,7 @@ async fn bad_consent_requests_get_faults() {
     assert!(text.contains("wsse:FailedAuthentication"), "{text}");
     // One WSDL per ASL, with its own address.
     for asl in ["aslba", "aslbt"] {
-        let wsdl = stack
-            .client(Some("producer"))
-            .get(format!("{base}/{asl}/IGestoreConsensoService?wsdl"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let wsdl = stack.wsdl(&format!("/{asl}/IGestoreConsensoService")).await;
         assert!(
             wsdl.contains(&format!("/{asl}/IGestoreConsensoService\"")),
             "{wsdl}"

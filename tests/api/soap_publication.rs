@@ -69,6 +69,16 @@ fn field(answer: &str, tag: &str) -> String {
     rest[..rest.find('<').unwrap_or(0)].to_string()
 }
 
+async fn get(stack: &TestStack, id: &str) -> (u16, String) {
+    documents(
+        stack,
+        "getDocument",
+        format!("<uniqueId>{id}</uniqueId>"),
+        "TREATMENT",
+    )
+    .await
+}
+
 async fn find(stack: &TestStack) -> (u16, String) {
     documents(
         stack,
@@ -173,13 +183,7 @@ async fn add_document_is_stored_published_and_consulted_with_consent() {
         list.contains(&format!("<uniqueId>{id}</uniqueId>")),
         "{list}"
     );
-    let (s, got) = documents(
-        &stack,
-        "getDocument",
-        format!("<uniqueId>{id}</uniqueId>"),
-        "TREATMENT",
-    )
-    .await;
+    let (s, got) = get(&stack, id).await;
     assert_eq!(s, 200, "{got}");
     let content = base64::engine::general_purpose::STANDARD
         .decode(field(&got, "documento"))
@@ -230,13 +234,7 @@ async fn add_document_is_stored_published_and_consulted_with_consent() {
     assert_eq!((s, field(&a, "stato")), (200, "ESEGUITO".into()), "{a}");
     let (_, list) = find(&stack).await;
     assert!(!list.contains(id2), "{list}");
-    let (_, a) = documents(
-        &stack,
-        "getDocument",
-        format!("<uniqueId>{id2}</uniqueId>"),
-        "TREATMENT",
-    )
-    .await;
+    let (_, a) = get(&stack, id2).await;
     assert_eq!(fault_code(&a), "env:E000241", "{a}");
 
     // Delete: gone from the gateway, the registry and the repository.
@@ -248,13 +246,7 @@ async fn add_document_is_stored_published_and_consulted_with_consent() {
     )
     .await;
     assert_eq!((s, field(&a, "stato")), (200, "ESEGUITO".into()), "{a}");
-    let (_, a) = documents(
-        &stack,
-        "getDocument",
-        format!("<uniqueId>{id2}</uniqueId>"),
-        "TREATMENT",
-    )
-    .await;
+    let (_, a) = get(&stack, id2).await;
     assert_eq!(fault_code(&a), "env:E000242", "{a}");
     assert!(
         stack

@@ -229,16 +229,7 @@ async fn soap_12_is_answered_in_soap_12() {
         "{a}"
     );
     // Both bindings are described.
-    let base = stack.mw_url.trim_end_matches("/v1");
-    let wsdl = stack
-        .client(Some("producer"))
-        .get(format!("{base}/aslba/IGestoreConsensoService?wsdl"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let wsdl = stack.wsdl("/aslba/IGestoreConsensoService").await;
     assert!(
         wsdl.contains("<soap12:binding") && wsdl.contains("<soap:binding"),
         "{wsdl}"

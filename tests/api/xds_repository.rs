@@ -439,15 +439,7 @@ async fn what_is_not_a_soap_call_gets_a_fault() {
             .contains("wsse:FailedAuthentication")
     );
     // The WSDLs, addressed at the caller's host.
-    let wsdl = stack
-        .client(Some("producer"))
-        .get(format!("{base}/xds/repository/aslfg?wsdl"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let wsdl = stack.wsdl("/xds/repository/aslfg").await;
     assert!(wsdl.contains("/xds/repository/aslfg\""), "{wsdl}");
     assert!(wsdl.contains("2.16.840.1.113883.2.9.2.160.4.5.160112"));
     roxmltree::Document::parse(&wsdl).expect("well-formed WSDL");

@@ -309,6 +309,19 @@ impl TestStack {
         assert!(r.status().is_success(), "fault not accepted");
     }
 
+    /// The WSDL at `path` (below the listener's root, e.g. `/aslba/IDocumentService`).
+    pub async fn wsdl(&self, path: &str) -> String {
+        let base = self.mw_url.trim_end_matches("/v1");
+        self.client(Some("producer"))
+            .get(format!("{base}{path}?wsdl"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// What the simulator saw, oldest first.
     pub async fn observed(&self) -> Vec<Value> {
         let r = reqwest::get(format!("{}/observed", self.sim_admin_url))

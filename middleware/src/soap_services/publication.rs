@@ -54,20 +54,8 @@ const LISTS: [&str; 3] = [
     "descriptions",
     "administrativeRequest",
 ];
-/// Fields a metadata update accepts.
-const METADATA_FIELDS: [&str; 11] = [
-    "tipologiaStruttura",
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "tipoAttivitaClinica",
-    "dataInizioPrestazione",
-    "dataFinePrestazione",
-    "conservazioneANorma",
-    "identificativoSottomissione",
-    "attiCliniciRegoleAccesso",
-    "descriptions",
-    "administrativeRequest",
-];
+/// Fields a metadata update does not accept (they describe the file).
+const NOT_IN_UPDATES: [&str; 2] = ["mode", "healthDataFormat"];
 
 /// Runs one publication operation.
 pub async fn handle(
@@ -91,18 +79,18 @@ pub async fn handle(
     }
 }
 
-/// The gateway `requestBody` fields of `metadati`, only those in `allowed`.
-fn metadata(payload: Node<'_, '_>, allowed: &[&str]) -> Map<String, Value> {
+/// The gateway `requestBody` fields of `metadati`, but those in `excluded`.
+fn metadata(payload: Node<'_, '_>, excluded: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     let Some(m) = child(payload, "metadati") else {
         return out;
     };
-    for name in SCALARS.iter().filter(|n| allowed.contains(n)) {
+    for name in SCALARS.iter().filter(|n| !excluded.contains(n)) {
         if let Some(v) = text(m, name) {
             out.insert((*name).into(), json!(v));
         }
     }
-    for name in LISTS.iter().filter(|n| allowed.contains(n)) {
+    for name in LISTS.iter().filter(|n| !excluded.contains(n)) {
         let values: Vec<String> = m
             .children()
             .filter(|c| c.is_element() && c.tag_name().name() == *name)
@@ -312,10 +300,7 @@ async fn publish(
             "il documento non è un PDF (atteso PDF firmato con CDA iniettato)",
         ));
     }
-    let mut request = metadata(
-        payload,
-        &SCALARS.iter().chain(&LISTS).copied().collect::<Vec<_>>(),
-    );
+    let mut request = metadata(payload, &[]);
     let mode = request
         .get("mode")
         .and_then(Value::as_str)
@@ -561,7 +546,7 @@ async fn update_metadata(
     let unique_id = required(payload, "uniqueId")?;
     rec.document_id = Some(unique_id.clone());
     let entry = registered(call, &unique_id, rec).await?;
-    let request = metadata(payload, &METADATA_FIELDS);
+    let request = metadata(payload, &NOT_IN_UPDATES);
     let events: Option<Vec<String>> = request.get("attiCliniciRegoleAccesso").map(|v| {
         v.as_array()
             .into_iter()
