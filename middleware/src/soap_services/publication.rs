@@ -492,17 +492,20 @@ async fn forget(call: &Call<'_>, repository: &str, unique_id: &str) {
     }
 }
 
-/// The registry entry of a document published in the region, checked against the caller.
-async fn registered(
+/// The document a metadata update or a delete is about (`uniqueId`): its registry entry
+/// and its patient, who must be the assertion's.
+async fn target(
     call: &Call<'_>,
-    unique_id: &str,
+    payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
-) -> Result<xds::store::consultation::EntrySummary, ServiceFault> {
+) -> Result<(String, xds::store::consultation::EntrySummary, String), ServiceFault> {
+    let unique_id = required(payload, "uniqueId")?;
+    rec.document_id = Some(unique_id.clone());
     let entry = call
         .state
         .xds
         .registry
-        .approved_document(unique_id)
+        .approved_document(&unique_id)
         .await
         .map_err(|e| call.internal("registry", e))?
         .ok_or_else(|| {
@@ -514,7 +517,7 @@ async fn registered(
     let cf = super::security::fiscal_code_of(&entry.patient_id);
     rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
     call.caller.same_patient(&cf)?;
-    Ok(entry)
+    Ok((unique_id, entry, cf))
 }
 
 fn done(call: &Call<'_>, unique_id: &str, answer: &Answer, queued: bool) -> String {
@@ -543,9 +546,7 @@ async fn update_metadata(
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    let unique_id = required(payload, "uniqueId")?;
-    rec.document_id = Some(unique_id.clone());
-    let entry = registered(call, &unique_id, rec).await?;
+    let (unique_id, entry, cf) = target(call, payload, rec).await?;
     let request = metadata(payload, &NOT_IN_UPDATES);
     let events: Option<Vec<String>> = request.get("attiCliniciRegoleAccesso").map(|v| {
         v.as_array()
@@ -554,7 +555,6 @@ async fn update_metadata(
             .filter_map(|e| e.as_str().map(str::to_string))
             .collect()
     });
-    let cf = super::security::fiscal_code_of(&entry.patient_id);
     let mut token_claims = claims(call, "UPDATE", &cf);
     if let Some(t) = &entry.type_code {
         token_claims.insert("resource_hl7_type".into(), json!(format!("('{t}')")));
@@ -596,10 +596,7 @@ async fn delete(
     payload: Node<'_, '_>,
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
-    let unique_id = required(payload, "uniqueId")?;
-    rec.document_id = Some(unique_id.clone());
-    let entry = registered(call, &unique_id, rec).await?;
-    let cf = super::security::fiscal_code_of(&entry.patient_id);
+    let (unique_id, entry, cf) = target(call, payload, rec).await?;
     let answer = gateway(
         call,
         GatewayCall {
