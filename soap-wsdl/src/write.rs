@@ -136,3 +136,26 @@ pub fn fault(version: SoapVersion, side: FaultSide, subcode: Option<&str>, reaso
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope {decls}><soap:Body>{body}</soap:Body></soap:Envelope>"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_faults_have_the_observed_shape() {
+        let text = service_fault(
+            SoapVersion::V11,
+            "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE/IDocument/addDocument/Fault/SOAPFaultException",
+            Some("uuid:6cc8e147"),
+            "env:E000231",
+            "Il codice fiscale della smart card non corrisponde a quello dell'operatore.",
+        );
+        assert!(text.starts_with(
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header><Action xmlns=\"http://www.w3.org/2005/08/addressing\">http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE/IDocument/addDocument/Fault/SOAPFaultException</Action><MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:"
+        ));
+        assert!(text.ends_with(
+            "<RelatesTo xmlns=\"http://www.w3.org/2005/08/addressing\">uuid:6cc8e147</RelatesTo></soap:Header><soap:Body><soap:Fault><faultcode>env:E000231</faultcode><faultstring>Il codice fiscale della smart card non corrisponde a quello dell'operatore.</faultstring></soap:Fault></soap:Body></soap:Envelope>"
+        ));
+        assert_eq!(escape_text("a<b & 'c'"), "a&lt;b &amp; 'c'");
+    }
+}

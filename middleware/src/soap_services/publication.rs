@@ -624,3 +624,27 @@ async fn delete(
     }
     Ok(done(call, &unique_id, &answer, queued))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_ids_are_percent_encoded_as_path_segments() {
+        assert_eq!(
+            segment("2.16.840.1.113883.2.9.2.160.4.4^A B/1"),
+            "2.16.840.1.113883.2.9.2.160.4.4%5EA%20B%2F1"
+        );
+    }
+
+    #[test]
+    fn the_multipart_body_carries_request_and_file() {
+        let (ct, body) = multipart(&json!({"mode": "ATTACHMENT"}), b"%PDF-1.7");
+        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.starts_with(&format!("--{boundary}\r\n")));
+        assert!(text.contains("name=\"requestBody\"\r\nContent-Type: application/json\r\n\r\n{\"mode\":\"ATTACHMENT\"}\r\n"));
+        assert!(text.contains("Content-Type: application/pdf\r\n\r\n%PDF-1.7\r\n"));
+        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+    }
+}

@@ -178,3 +178,25 @@ pub fn identify(
         patient_consent: attr(PATIENT_CONSENT).map(|v| v.eq_ignore_ascii_case("true")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fiscal_codes_of_person_ids() {
+        assert_eq!(
+            fiscal_code_of("rssmra22a01a399z^^^&2.16.840.1.113883.2.9.4.3.2&ISO"),
+            "RSSMRA22A01A399Z"
+        );
+        assert_eq!(fiscal_code_of("PROVAX00X00X000Y"), "PROVAX00X00X000Y");
+    }
+
+    #[test]
+    fn purposes_follow_the_gateway_for_publications() {
+        assert_eq!(purposes(Service::Document, "addDocument"), ["TREATMENT"]);
+        assert_eq!(purposes(Service::Document, "deleteDocument"), ["UPDATE"]);
+        assert!(purposes(Service::Document, "findDocuments").contains(&"EMERGENCY"));
+        assert!(!purposes(Service::Notebook, "setVoce").contains(&"SYSADMIN"));
+    }
+}
