@@ -10,6 +10,7 @@ ensure_postgres
 ensure_libxml2
 ensure_pkg softhsm2-util softhsm2
 ensure_pkg xmlsec1 xmlsec1
+ensure_pkg promtool prometheus
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fsemw-test.XXXXXX)

@@ -79,6 +79,17 @@ async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {
 
 /// Refreshes the gauges that describe state rather than events.
 fn refresh_gauges(state: &AppState) {
+    let pool = state.pool.status();
+    let in_use = pool.size.saturating_sub(pool.available) as i64;
+    let m = &state.metrics;
+    m.db_pool.with_label_values(&["in_use"]).set(in_use);
+    m.db_pool
+        .with_label_values(&["idle"])
+        .set(pool.available as i64);
+    m.db_pool
+        .with_label_values(&["max"])
+        .set(pool.max_size as i64);
+    m.db_pool_waiters.set(pool.waiting as i64);
     for e in state.keys.expiries() {
         state
             .metrics
@@ -116,6 +127,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             }
         }
         Err(e) => tracing::warn!(error = %e, "outbox counts unavailable"),
+    }
+    match crate::outbox::store::oldest_open_age(&state.pool).await {
+        Ok(age) => state.metrics.outbox_oldest_age.set(age),
+        Err(e) => tracing::warn!(error = %e, "outbox age unavailable"),
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -4,15 +4,28 @@
 //! patient, document or transaction identifier.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
 };
 
 /// All metrics of one middleware instance.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// Requests answered, by operation and HTTP status.
+    /// Requests answered, by operation, HTTP status, status class and regional profile.
     pub requests: IntCounterVec,
+    /// The regional profile (`puglia`), a label of every request.
+    pub profile: String,
+    /// Gateway answers by operation and outcome (`success` or the `/msg/…` type).
+    pub gateway_responses: IntCounterVec,
+    /// Gateway refusals by cause (`/msg/…`), document type (LOINC) and ASL.
+    pub rejections: IntCounterVec,
+    /// Age of the oldest publication still to deliver (0 when none).
+    pub outbox_oldest_age: Gauge,
+    /// Database pool connections by state (`in_use`, `idle`, `max`).
+    pub db_pool: IntGaugeVec,
+    /// Requests waiting for a database connection.
+    pub db_pool_waiters: IntGauge,
     /// Gateway round-trip time, by operation.
     pub gateway_latency: HistogramVec,
     /// Whole request time inside the middleware, by operation.
@@ -60,7 +73,7 @@ impl Metrics {
         ];
         let requests = IntCounterVec::new(
             Opts::new("fsemw_requests_total", "Producer requests answered"),
-            &["operation", "status"],
+            &["operation", "status", "status_class", "profile"],
         )
         .expect("valid metric");
         let gateway_latency = HistogramVec::new(
@@ -190,8 +203,47 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let gateway_responses = IntCounterVec::new(
+            Opts::new(
+                "fsemw_gateway_responses_total",
+                "Gateway answers by operation and outcome (success or the /msg/ error type)",
+            ),
+            &["operation", "outcome"],
+        )
+        .expect("valid metric");
+        let rejections = IntCounterVec::new(
+            Opts::new(
+                "fsemw_rejections_total",
+                "Requests the gateway refused, by cause (/msg/ type), document type (LOINC) and ASL",
+            ),
+            &["cause", "document_type", "asl"],
+        )
+        .expect("valid metric");
+        let outbox_oldest_age = Gauge::new(
+            "fsemw_outbox_oldest_age_seconds",
+            "Age of the oldest queued publication still to deliver (0 when none)",
+        )
+        .expect("valid metric");
+        let db_pool = IntGaugeVec::new(
+            Opts::new(
+                "fsemw_db_pool_connections",
+                "Database pool connections by state (in_use, idle, max)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let db_pool_waiters = IntGauge::new(
+            "fsemw_db_pool_waiters",
+            "Requests waiting for a database connection",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(gateway_responses.clone()),
+            Box::new(rejections.clone()),
+            Box::new(outbox_oldest_age.clone()),
+            Box::new(db_pool.clone()),
+            Box::new(db_pool_waiters.clone()),
             Box::new(xds_transactions.clone()),
             Box::new(outbox_queued.clone()),
             Box::new(soap_calls.clone()),
@@ -215,6 +267,12 @@ impl Metrics {
         Self {
             registry,
             requests,
+            profile: "default".into(),
+            gateway_responses,
+            rejections,
+            outbox_oldest_age,
+            db_pool,
+            db_pool_waiters,
             gateway_latency,
             request_latency,
             refusals,
@@ -235,6 +293,53 @@ impl Metrics {
         }
     }
 
+    /// The same metrics labelled with a regional profile.
+    pub fn with_profile(mut self, profile: &str) -> Self {
+        self.profile = label_value(profile);
+        self
+    }
+
+    /// Counts one answered request.
+    pub fn request(&self, operation: &str, status: http::StatusCode) {
+        let class = format!("{}xx", status.as_u16() / 100);
+        self.requests
+            .with_label_values(&[operation, status.as_str(), &class, &self.profile])
+            .inc();
+    }
+
+    /// Counts one gateway answer; a refusal also by cause, document type and ASL.
+    pub fn gateway_answer(
+        &self,
+        operation: &str,
+        success: bool,
+        problem_type: Option<&str>,
+        document_type: Option<&str>,
+        asl: &str,
+    ) {
+        let cause = if success {
+            "success".to_string()
+        } else {
+            problem_type
+                .filter(|t| {
+                    t.len() <= 64
+                        && t.starts_with("/msg/")
+                        && t[5..].bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                })
+                .map_or_else(|| "other".to_string(), str::to_string)
+        };
+        self.gateway_responses
+            .with_label_values(&[operation, &cause])
+            .inc();
+        if !success {
+            let document = document_type
+                .filter(|d| d.len() <= 16 && d.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+                .unwrap_or("unknown");
+            self.rejections
+                .with_label_values(&[&cause, document, &label_value(asl)])
+                .inc();
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -242,6 +347,21 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding does not fail");
         String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+/// A bounded label value: lower-case letters, digits, `_` and `-`, at most 32 characters.
+fn label_value(v: &str) -> String {
+    let cleaned: String = v
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(32)
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".into()
+    } else {
+        cleaned
     }
 }
 

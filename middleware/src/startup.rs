@@ -109,6 +109,7 @@ pub enum StartError {
 impl App {
     /// Loads keys, opens the pool, applies migrations, binds both listeners.
     pub async fn build(config: &Config, metrics: Metrics) -> Result<Self, StartError> {
+        let metrics = metrics.with_profile(&config.region.name);
         let keys = Arc::new(KeyStore::open(&config.keys)?);
         let pool = crate::db::pool(&config.database)?;
         let applied = crate::db::migrate(&pool).await?;

@@ -55,7 +55,7 @@ async fn the_trail_answers_what_happened_to_a_document() {
     assert_eq!(r.status().as_u16(), 200);
     let metrics = stack.metrics().await;
     assert!(
-        metrics.contains("fsemw_requests_total{operation=\"validation\",status=\"201\"} 1"),
+        metrics.contains("fsemw_requests_total{operation=\"validation\",profile=\"puglia\",status=\"201\",status_class=\"2xx\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("fsemw_gateway_request_duration_seconds_bucket"));

@@ -12,6 +12,7 @@ mod hsm;
 mod internal_errors;
 mod outbox;
 mod outbox_crash;
+mod prometheus;
 mod saml;
 mod schematron;
 mod signing;

@@ -82,11 +82,7 @@ pub(crate) async fn finish(
     let elapsed = tx.started.elapsed();
     rec.http_status = i32::from(resp.status().as_u16());
     rec.duration_ms = elapsed.as_secs_f64() * 1000.0;
-    state
-        .metrics
-        .requests
-        .with_label_values(&[&rec.operation, resp.status().as_str()])
-        .inc();
+    state.metrics.request(&rec.operation, resp.status());
     state
         .metrics
         .request_latency
@@ -401,6 +397,17 @@ fn respond(
         rec.problem_type = field("type");
         rec.problem_title = field("title");
     }
+    let document_type = claims
+        .as_ref()
+        .and_then(|c| c.string("resource_hl7_type"))
+        .map(|t| loinc_code(&t));
+    state.metrics.gateway_answer(
+        &rec.operation,
+        status.is_success(),
+        rec.problem_type.as_deref(),
+        document_type.as_deref(),
+        &producer.organization,
+    );
     let input = CheckInput {
         producer,
         claims: claims.as_ref(),
@@ -470,6 +477,16 @@ fn producer_signing_cert(
     }
 }
 
+/// The LOINC code of a `resource_hl7_type` claim (`('11502-2^^2.16.840.1.113883.6.1')`).
+fn loinc_code(resource_type: &str) -> String {
+    resource_type
+        .trim_start_matches("('")
+        .split("^^")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The `identificativoDocUpdate` segment of a document path, percent-decoded.
 fn document_id_from_path(path: &str) -> Option<String> {
     let after = path.split("/documents/").nth(1)?;
@@ -506,5 +523,6 @@ mod tests {
             Some("a^b")
         );
         assert_eq!(xds::messages::submit::percent_decode("%5"), "%5");
+        assert_eq!(loinc_code("('11502-2^^2.16.840.1.113883.6.1')"), "11502-2");
     }
 }

@@ -331,6 +331,19 @@ pub async fn counts(pool: &Pool) -> Result<Vec<(String, i64)>, DbError> {
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// Age in seconds of the oldest publication still to deliver (0 when none).
+pub async fn oldest_open_age(pool: &Pool) -> Result<f64, DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 \
+             FROM outbox WHERE state IN ('pending', 'sending')",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// The middleware's events for a workflowInstanceId (exact, or same document prefix).
 /// Only the producer that queued the publication sees them.
 pub async fn events_for(
