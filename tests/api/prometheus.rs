@@ -199,6 +199,56 @@ async fn a_real_prometheus_scrapes_and_evaluates_the_alerts() {
     .await;
     assert_eq!(groups["groups"][0]["name"], "fsemw");
 
+    // Every query of the Grafana dashboard runs on the real series (Grafana's variables
+    // given values), and every metric it and the alerts name is documented.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(rules_dir().join("../grafana/fsemw-overview.json")).unwrap(),
+    )
+    .unwrap();
+    let docs = std::fs::read_to_string(rules_dir().join("../../docs/operations.md")).unwrap();
+    let alerts = std::fs::read_to_string(rules_dir().join("alerts.yml")).unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "1m")
+                .replace("$__range", "1h")
+                .replace("$profile", ".*");
+            let encoded: String = expr
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            let answer: Value = reqwest::get(format!("{}/api/v1/query?query={encoded}", prom.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["status"], "success", "{expr}: {answer}");
+            queries += 1;
+        }
+    }
+    assert!(queries >= 25, "{queries} dashboard queries");
+    let text = format!("{dashboard}{alerts}");
+    for name in text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("fsemw_"))
+    {
+        let base = name.trim_end_matches("_bucket");
+        assert!(
+            docs.contains(&format!("`{base}`")),
+            "{base} is not in docs/operations.md"
+        );
+    }
+
     // The gateway goes down: failures without answers raise FsemwGatewayUnreachable.
     stack.fault(json!({"mode": "down"})).await;
     let started = Instant::now();
