@@ -23,9 +23,9 @@ export MW_TEST_PGHOST=$WORK/pg
 mkdir -p "$WORK/softhsm"
 export SOFTHSM2_CONF=$WORK/softhsm/softhsm2.conf
 export FSEMW_SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-# zeep, the independent SOAP client that tests/api/soap_zeep.rs runs against our WSDLs.
-ensure_zeep_venv "$WORK/zeep"
-export ZEEP_PYTHON=$WORK/zeep/bin/python
+# zeep (tests/api/soap_zeep.rs) and schemathesis (tests/api/schemathesis.rs).
+ensure_py_tools "$WORK/py-tools"
+export FSEMW_PY_TOOLS=$WORK/py-tools
 
 echo "== format"
 cargo fmt --all -- --check

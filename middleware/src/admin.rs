@@ -19,9 +19,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.yaml", get(openapi))
         .route("/admin/transactions", get(transactions))
         .route("/admin/keys/reload", axum::routing::post(reload_keys))
         .with_state(state)
+}
+
+/// The producer API's OpenAPI document (`docs/openapi.yaml`).
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        include_str!("../../docs/openapi.yaml"),
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {

@@ -14,6 +14,7 @@ mod outbox;
 mod outbox_crash;
 mod prometheus;
 mod saml;
+mod schemathesis;
 mod schematron;
 mod signing;
 mod soap_consent;

@@ -12,35 +12,6 @@ use integration_tests::xds::EntrySpec;
 use crate::soap_document::provide;
 use crate::{LAB_OK, SIGNED_LAB};
 
-/// A Python with zeep: `ZEEP_PYTHON` (set by `ops/test.sh`), else a venv under `target/`.
-fn zeep_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ZEEP_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/zeep-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3");
-        assert!(ok.success(), "python3 -m venv failed");
-    }
-    let has_zeep = Command::new(&python)
-        .args(["-c", "import zeep"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_zeep {
-        let ok = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "zeep==4.3.3"])
-            .status()
-            .expect("pip");
-        assert!(ok.success(), "pip install zeep failed");
-    }
-    python
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeep_consumes_every_wsdl_and_operation() {
     let stack = TestStack::spawn(StackOptions::default()).await;
@@ -76,7 +47,7 @@ async fn zeep_consumes_every_wsdl_and_operation() {
     let signed_pdf = integration_tests::shared_dir()
         .join("testdata")
         .join(SIGNED_LAB);
-    let python = zeep_python();
+    let python = integration_tests::py_tools().join("bin/python");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops/soap/zeep_client.py");
     let base = stack.mw_url.trim_end_matches("/v1").to_string();
     let pki = pki();

@@ -43,3 +43,44 @@ impl rustls::client::ResolvesClientCert for FixedClientCert {
         true
     }
 }
+
+/// The virtual environment with the Python tools of the tests (zeep, schemathesis):
+/// `FSEMW_PY_TOOLS` (made by `ops/test.sh`), else one made under `target/` on first use.
+pub fn py_tools() -> std::path::PathBuf {
+    use std::process::Command;
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(p) = std::env::var_os("FSEMW_PY_TOOLS") {
+        return p.into();
+    }
+    // Tests of one process share the venv: one makes it, the others wait.
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/py-tools");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
+        assert!(ok.success(), "python3 -m venv failed");
+    }
+    let ready = Command::new(&python)
+        .args(["-c", "import zeep, schemathesis"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        let ok = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "zeep==4.3.3",
+                "schemathesis==4.32.5",
+            ])
+            .status()
+            .expect("pip");
+        assert!(ok.success(), "pip install zeep schemathesis failed");
+    }
+    venv
+}

@@ -1,0 +1,79 @@
+//! schemathesis (PyPI) generates requests from `docs/openapi.yaml` and sends them through
+//! the middleware to the gateway simulator: no answer may be a 5xx, and every answer must
+//! match the document (status, content type, schema). The admin listener serves the
+//! document itself.
+
+use std::process::Command;
+
+use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
+use middleware::devtools::dev_jwt::JwtOperation;
+use serde_json::json;
+
+use crate::{LAB_OK, pdf};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_requests_get_documented_answers_and_no_5xx() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let spec = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let served = reqwest::get(format!("{}/openapi.yaml", stack.admin_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, std::fs::read_to_string(&spec).unwrap());
+
+    // Valid tokens for a validation of LAB_OK, so that generated requests get past the
+    // token checks and reach the gateway's own checks of the body.
+    let (bearer, signature) = tokens(
+        JwtOperation::Validation,
+        Some(&pdf(LAB_OK)),
+        json!({}),
+        "producer",
+    );
+    let st = integration_tests::py_tools().join("bin/st");
+    let pki = pki();
+    let url = stack.mw_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(st)
+            .arg("run")
+            .arg(spec)
+            .args(["--url", &url])
+            .args(["--tls-verify", &pki.cert("ca-bundle")])
+            .args(["--request-cert", &pki.cert("producer")])
+            .args(["--request-cert-key", &pki.key("producer")])
+            .args(["-H", &format!("Authorization: {bearer}")])
+            .args(["-H", &format!("FSE-JWT-Signature: {signature}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+            ])
+            .args(["--max-examples", "30", "--workers", "2"])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("schemathesis")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    // "N generated, N passed": every generated case passed every check.
+    let counts: Vec<u64> = text
+        .lines()
+        .find(|l| l.contains(" generated, "))
+        .unwrap_or_default()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[0] == counts[1] && counts[0] > 300,
+        "{text}"
+    );
+    assert!(text.contains("Tested: 11"), "{text}");
+    // The requests really went through: the simulator answered many of them.
+    assert!(stack.observed().await.len() > 100, "{text}");
+}
