@@ -11,15 +11,16 @@ ensure_pkg() {
 }
 
 # Python tools of the tests, in a virtual environment at $1: zeep (the independent SOAP
-# client) and schemathesis (property-based tests of docs/openapi.yaml).
+# client), schemathesis (property-based tests of docs/openapi.yaml), kubernetes-validate
+# (the manifests of ops/k8s).
 ensure_py_tools() {
   local venv=$1
   ensure_pkg python3 python3
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" 2>/dev/null || { ensure_pkg __no_such_command__ python3-venv; python3 -m venv "$venv"; }
   fi
-  "$venv/bin/python" -c 'import zeep, schemathesis' 2>/dev/null \
-    || "$venv/bin/python" -m pip install -q zeep==4.3.3 schemathesis==4.32.5
+  "$venv/bin/python" -c 'import zeep, schemathesis, kubernetes_validate' 2>/dev/null \
+    || "$venv/bin/python" -m pip install -q zeep==4.3.3 schemathesis==4.32.5 kubernetes-validate==1.37.0
 }
 
 # Installs the libxml2 development library (XSD validation links it) when missing.

@@ -11,6 +11,7 @@ ensure_libxml2
 ensure_pkg softhsm2-util softhsm2
 ensure_pkg xmlsec1 xmlsec1
 ensure_pkg promtool prometheus
+ensure_pkg systemd-analyze systemd
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fsemw-test.XXXXXX)

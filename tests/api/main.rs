@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod corpus;
+mod deployment;
 mod differential;
 mod forwarding;
 mod gateway_failures;

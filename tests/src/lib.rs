@@ -44,7 +44,8 @@ impl rustls::client::ResolvesClientCert for FixedClientCert {
     }
 }
 
-/// The virtual environment with the Python tools of the tests (zeep, schemathesis):
+/// The virtual environment with the Python tools of the tests (zeep, schemathesis,
+/// kubernetes-validate):
 /// `FSEMW_PY_TOOLS` (made by `ops/test.sh`), else one made under `target/` on first use.
 pub fn py_tools() -> std::path::PathBuf {
     use std::process::Command;
@@ -65,7 +66,7 @@ pub fn py_tools() -> std::path::PathBuf {
         assert!(ok.success(), "python3 -m venv failed");
     }
     let ready = Command::new(&python)
-        .args(["-c", "import zeep, schemathesis"])
+        .args(["-c", "import zeep, schemathesis, kubernetes_validate"])
         .status()
         .is_ok_and(|s| s.success());
     if !ready {
@@ -77,10 +78,11 @@ pub fn py_tools() -> std::path::PathBuf {
                 "-q",
                 "zeep==4.3.3",
                 "schemathesis==4.32.5",
+                "kubernetes-validate==1.37.0",
             ])
             .status()
             .expect("pip");
-        assert!(ok.success(), "pip install zeep schemathesis failed");
+        assert!(ok.success(), "pip install of the Python test tools failed");
     }
     venv
 }

@@ -70,10 +70,19 @@ pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
 
 /// Applies pending migrations; returns how many ran.
 pub async fn migrate(pool: &Pool) -> Result<usize, DbError> {
+    /// Key of the advisory lock that serialises replicas starting together.
+    const MIGRATION_LOCK: i64 = 0x6673_656d_775f_6d67; // "fsemw_mg"
     let mut conn = pool.get().await?;
     let client: &mut tokio_postgres::Client = &mut conn;
-    let report = embedded::migrations::runner().run_async(client).await?;
-    Ok(report.applied_migrations().len())
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let report = embedded::migrations::runner().run_async(client).await;
+    // Released whatever happened (the session would release it when it closes anyway).
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    Ok(report?.applied_migrations().len())
 }
 
 /// Whether the database answers.

@@ -1,0 +1,152 @@
+//! What deployment relies on: the systemd unit passes `systemd-analyze verify`, every
+//! Kubernetes manifest passes kubernetes-validate (strict), and SIGTERM drains: a request
+//! in flight when the process is told to stop still gets its answer, new connections are
+//! refused, and the process exits cleanly.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use integration_tests::process::{MwProcess, fsemw_binary};
+use integration_tests::stack::{StackOptions, TestStack, pki};
+use serde_json::json;
+
+use crate::{LAB_OK, pdf};
+
+fn ops() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops")
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(ops().join("systemd/fsemw.service")).unwrap();
+    // Verified as installed, the binary of this build in place of /usr/local/bin/fsemw.
+    let dir = std::env::temp_dir().join(format!("fsemw-unit-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fsemw.service");
+    let binary = fsemw_binary();
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/fsemw", binary.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian package systemd)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Unknown keys are only warnings: the output must be empty too.
+    assert!(out.status.success() && text.trim().is_empty(), "{text}");
+}
+
+#[test]
+fn every_kubernetes_manifest_validates() {
+    let mut files = Vec::new();
+    let mut dirs = vec![ops().join("k8s")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    let tool = integration_tests::py_tools().join("bin/kubernetes-validate");
+    let out = Command::new(tool)
+        .arg("--strict")
+        .args(&files)
+        .output()
+        .expect("kubernetes-validate");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    for kind in [
+        "deployment/fsemw",
+        "service/fsemw",
+        "service/fsemw-admin",
+        "poddisruptionbudget/fsemw",
+        "networkpolicy/fsemw",
+    ] {
+        assert!(
+            text.contains(&format!("passed for resource {kind}")),
+            "{kind}: {text}"
+        );
+    }
+    // Probes on the admin listener's health and readiness, a drain window after SIGTERM.
+    let deployment = std::fs::read_to_string(ops().join("k8s/base/deployment.yaml")).unwrap();
+    for needed in [
+        "path: /readyz",
+        "path: /healthz",
+        "terminationGracePeriodSeconds: 45",
+    ] {
+        assert!(deployment.contains(needed), "{needed}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let database_url = integration_tests::pg::fresh_database().await;
+    let dir = std::env::temp_dir().join(format!("fsemw-term-{}", uuid::Uuid::new_v4().simple()));
+    let mut mw = MwProcess::start(&stack, &database_url, &dir).await;
+    let (db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    db.execute(
+        "INSERT INTO producers (cert_cn, application_id, application_vendor, application_version, role, organization) \
+         VALUES ($1, 'LABDEMO', 'FSEMW DEMO', '1.0', 'producer', 'aslba')",
+        &[&integration_tests::stack::PRODUCER_CN],
+    )
+    .await
+    .unwrap();
+    // The gateway takes 2 s: the request is in flight when SIGTERM arrives.
+    stack
+        .fault(json!({"mode": "delay", "delay_ms": 2000}))
+        .await;
+    let lab = pdf(LAB_OK);
+    let (bearer, signature) = integration_tests::stack::tokens(
+        middleware::devtools::dev_jwt::JwtOperation::Validation,
+        Some(&lab),
+        json!({}),
+        "producer",
+    );
+    let client = stack.client(Some("producer"));
+    let url = format!("{}/documents/validation", mw.mw_url);
+    let form = integration_tests::stack::form(crate::VALIDATION_BODY, lab.clone());
+    let in_flight = tokio::spawn(
+        client
+            .post(url.clone())
+            .header("Authorization", bearer)
+            .header("FSE-JWT-Signature", signature)
+            .multipart(form)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let status = mw.terminate(Duration::from_secs(40)).await;
+    let answer = in_flight.await.unwrap().expect("answered, not cut");
+    assert_eq!(answer.status(), 201, "{:?}", answer.text().await);
+    let status = status.expect("exited within the drain window");
+    assert!(status.success(), "exit status {status}");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    // Stopped: nothing listens any more.
+    let fresh = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(pki().cert("ca-bundle")).unwrap())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert!(fresh.get(&url).send().await.is_err());
+    stack.fault(json!({"mode": "none"})).await;
+}
