@@ -60,6 +60,17 @@ up() {
       -e "s#^saml_signers = .*#saml_signers = [\"$pki/saml-idp.pem\"]#" \
       -e "s#^smartcard_cas = .*#smartcard_cas = [\"$pki/cns-ca.pem\"]#" \
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
+  # The operations console: user "demo", password "demo" (operator), and the public page.
+  cat >> "$DEMO/fsemw.toml" <<TOML
+
+[console]
+public_page = true
+
+[[console.users]]
+name = "demo"
+password_hash = "$(echo demo | "$FSEMW" console-password --iterations 100000)"
+role = "operator"
+TOML
   nohup "$FSEMW" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
     --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" ${DEMO_FULL_VALIDATION:+--rules "$SHARED/testdata"} \
@@ -112,6 +123,9 @@ The demo stack is up (logs in .demo/*.log). Try it:
   \$FSEMW tx show <X-Transaction-Id of the answer>
   \$FSEMW hsm status          # the regional keys in the SoftHSM2 token
   curl -sS --cacert "\$DEMO_CA" --cert "\$DEMO_PRODUCER_CERT" --key "\$DEMO_PRODUCER_KEY" "\$XDS_REGISTRY_URL?wsdl"
+
+  Operations console: http://127.0.0.1:$MW_ADMIN_PORT/console (user demo, password demo);
+  public page http://127.0.0.1:$MW_ADMIN_PORT/public; metrics /metrics; API document /openapi.yaml
 MSG
 }
 

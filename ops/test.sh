@@ -12,6 +12,10 @@ ensure_pkg softhsm2-util softhsm2
 ensure_pkg xmlsec1 xmlsec1
 ensure_pkg promtool prometheus
 ensure_pkg systemd-analyze systemd
+# The console's browser test: Debian's Chromium, driven by playwright-core (npm).
+ensure_pkg chromium chromium
+ensure_pkg node nodejs
+ensure_pkg npm npm
 command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fsemw-test.XXXXXX)
@@ -27,6 +31,8 @@ export FSEMW_SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 # zeep (tests/api/soap_zeep.rs) and schemathesis (tests/api/schemathesis.rs).
 ensure_py_tools "$WORK/py-tools"
 export FSEMW_PY_TOOLS=$WORK/py-tools
+npm install --silent --no-audit --no-fund --prefix "$WORK/node-tools" playwright-core@1.57.0 >/dev/null
+export FSEMW_NODE_TOOLS=$WORK/node-tools
 
 echo "== format"
 cargo fmt --all -- --check

@@ -22,7 +22,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.yaml", get(openapi))
         .route("/admin/transactions", get(transactions))
         .route("/admin/keys/reload", axum::routing::post(reload_keys))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::console::router(state))
 }
 
 /// The producer API's OpenAPI document (`docs/openapi.yaml`).
@@ -35,6 +36,18 @@ async fn openapi() -> Response {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let (ok, body) = readiness(&state).await;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Whether the instance can serve, and each check: database, gateway, keys (a test
+/// signature with each), certificates.
+pub async fn readiness(state: &AppState) -> (bool, serde_json::Value) {
     let db = crate::db::ping(&state.pool)
         .await
         .map_err(|e| e.to_string());
@@ -64,12 +77,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             "certificates": expiries,
         },
     });
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, axum::Json(body)).into_response()
+    (ok, body)
 }
 
 async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {

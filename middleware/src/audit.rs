@@ -61,6 +61,9 @@ impl TxContext {
             delivery: None,
             delivery_status: None,
             delivered_at: None,
+            document_type: None,
+            request_body: None,
+            response_body: None,
         }
     }
 }

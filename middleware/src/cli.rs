@@ -104,6 +104,12 @@ pub enum Command {
     },
     /// Run the national gateway simulator.
     GatewaySim(SimOptions),
+    /// Hash a console user's password (read from standard input) for `[[console.users]]`.
+    ConsolePassword {
+        /// PBKDF2 iterations.
+        #[arg(long, default_value_t = crate::console::auth::ITERATIONS)]
+        iterations: u32,
+    },
     /// The regional keys' token.
     Hsm {
         /// Action.

@@ -36,6 +36,9 @@ pub struct Config {
     /// The legacy regional SOAP services.
     #[serde(default)]
     pub soap: SoapConfig,
+    /// Operations console.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -285,6 +288,48 @@ pub struct DatabaseConfig {
 pub struct AuditConfig {
     /// Key of the HMAC that turns patient fiscal codes into searchable hashes.
     pub cf_hmac_key: SecretString,
+    /// Days the CDA of a publication is kept for the help desk's support bundle (0: never).
+    #[serde(default = "default_document_retention")]
+    pub document_retention_days: u32,
+}
+
+fn default_document_retention() -> u32 {
+    30
+}
+
+/// The operations console on the admin listener (`/console`).
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Who may sign in. None: the console only shows its sign-in page.
+    #[serde(default)]
+    pub users: Vec<ConsoleUser>,
+    /// Key signing the session cookies, shared by the replicas behind one address
+    /// (default: random at each start, so sessions end with the process).
+    #[serde(default)]
+    pub session_key: Option<SecretString>,
+    /// Hours a sign-in lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Serve `/public`: aggregate volumes only, no sign-in, no identifiers.
+    #[serde(default)]
+    pub public_page: bool,
+}
+
+fn default_session_hours() -> u32 {
+    8
+}
+
+/// A console user.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleUser {
+    /// Sign-in name.
+    pub name: String,
+    /// `fsemw console-password` output (PBKDF2-HMAC-SHA256).
+    pub password_hash: String,
+    /// `helpdesk` (read, support bundles) or `operator` (also manual retries).
+    pub role: String,
 }
 
 /// A regional profile.
@@ -447,6 +492,20 @@ impl Config {
                 return bad(
                     &format!("soap.asl[{i}]"),
                     format!("{a:?}: letters, digits and '_' only"),
+                );
+            }
+        }
+        for (i, u) in self.console.users.iter().enumerate() {
+            if !matches!(u.role.as_str(), "helpdesk" | "operator") {
+                return bad(
+                    &format!("console.users[{i}].role"),
+                    format!("{:?}: helpdesk or operator", u.role),
+                );
+            }
+            if !u.password_hash.starts_with("pbkdf2-sha256$") {
+                return bad(
+                    &format!("console.users[{i}].password_hash"),
+                    "not a hash made by `fsemw console-password`".into(),
                 );
             }
         }

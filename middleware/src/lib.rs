@@ -26,6 +26,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod consent;
+pub mod console;
 pub mod db;
 pub mod devtools;
 pub mod forward;

@@ -8,7 +8,8 @@ use middleware::cli::{Cli, Command, HsmCommand};
 use middleware::commands::{EX_CONFIG, with_config};
 use middleware::config::Config;
 use middleware::{
-    devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry, validation,
+    console, devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry,
+    validation,
 };
 
 #[tokio::main]
@@ -77,6 +78,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rules,
             format,
         } => validate(&files, mode, &activity, &rules, &format),
+        Command::ConsolePassword { iterations } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                eprintln!("fsemw: empty password on standard input");
+                return Ok(ExitCode::from(EX_CONFIG));
+            }
+            println!("{}", console::auth::hash_password(password, iterations));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::GatewaySim(opts) => {
             telemetry::init("plain", "info");
             let sim =

@@ -65,6 +65,12 @@ pub struct AppState {
     pub soap_asl: Vec<String>,
     /// Whom the SOAP services trust (assertion signers, smart-card CAs).
     pub soap_trust: crate::soap_services::security::Trust,
+    /// Days a publication's CDA is kept for support bundles (0: not kept).
+    pub document_retention_days: u32,
+    /// Console sign-in and sessions.
+    pub console: crate::console::auth::Auth,
+    /// Whether `/public` is served.
+    pub public_page: bool,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -148,6 +154,9 @@ impl App {
                 &config.region.code,
             )
             .map_err(StartError::Config)?,
+            document_retention_days: config.audit.document_retention_days,
+            console: crate::console::auth::Auth::new(&config.console),
+            public_page: config.console.public_page,
             pool,
             metrics,
             keys,
@@ -199,6 +208,26 @@ impl App {
                 shutdown.clone(),
             ))
         });
+        // CDAs kept for support bundles go when their retention ends (checked hourly).
+        let retention = self.state.document_retention_days;
+        if retention > 0 {
+            let (pool, mut stop) = (self.state.pool.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {
+                            match crate::db::console::purge_documents(&pool, retention).await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(removed = n, "support-bundle documents past retention removed"),
+                                Err(e) => tracing::warn!(error = %e, "support-bundle documents not purged"),
+                            }
+                        }
+                        () = async { let _ = stop.wait_for(|s| *s).await; } => break,
+                    }
+                }
+            });
+        }
         let mut admin_shutdown = shutdown.clone();
         let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
             let _ = admin_shutdown.wait_for(|s| *s).await;

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod console;
 mod corpus;
 mod deployment;
 mod differential;

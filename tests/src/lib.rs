@@ -86,3 +86,29 @@ pub fn py_tools() -> std::path::PathBuf {
     }
     venv
 }
+
+/// The folder with playwright-core for the console's browser test: `FSEMW_NODE_TOOLS`
+/// (made by `ops/test.sh`), else one made under `target/` with npm on first use.
+pub fn node_tools() -> std::path::PathBuf {
+    use std::process::Command;
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(p) = std::env::var_os("FSEMW_NODE_TOOLS") {
+        return p.into();
+    }
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/node-tools");
+    if !dir.join("node_modules/playwright-core/index.mjs").exists() {
+        std::fs::create_dir_all(&dir).expect("node tools folder");
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("playwright-core@{PLAYWRIGHT_CORE_VERSION}"))
+            .status()
+            .expect("npm (Debian package npm; ops/test.sh installs it)");
+        assert!(ok.success(), "npm install playwright-core failed");
+    }
+    dir
+}
+
+/// The playwright-core release the console test drives Chromium with.
+pub const PLAYWRIGHT_CORE_VERSION: &str = "1.57.0";

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
-    AuditConfig, Config, DatabaseConfig, Environment, GatewayConfig, KeyBackend, KeysConfig,
-    LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig, ServerConfig,
-    SoapConfig, XdsConfig,
+    AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig, Environment, GatewayConfig,
+    KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig,
+    ServerConfig, SoapConfig, XdsConfig,
 };
 use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
@@ -410,6 +410,20 @@ pub fn config(
         },
         audit: AuditConfig {
             cf_hmac_key: "test-key".to_string().into(),
+            document_retention_days: 30,
+        },
+        console: ConsoleConfig {
+            users: CONSOLE_USERS
+                .iter()
+                .map(|(name, password, role)| ConsoleUser {
+                    name: (*name).into(),
+                    password_hash: middleware::console::auth::hash_password(password, 1000),
+                    role: (*role).into(),
+                })
+                .collect(),
+            session_key: None,
+            session_hours: 8,
+            public_page: true,
         },
         region: RegionConfig {
             name: "Puglia".into(),
@@ -451,6 +465,12 @@ pub fn config(
         log: LogConfig::default(),
     }
 }
+
+/// Console users of a test stack: `(name, password, role)`.
+pub const CONSOLE_USERS: &[(&str, &str, &str)] = &[
+    ("sportello", "sportello-password", "helpdesk"),
+    ("operatore", "operatore-password", "operator"),
+];
 
 /// The repositories of a test stack: `(name, repositoryUniqueId)`.
 pub const TEST_REPOSITORIES: &[(&str, &str)] = &[

@@ -3,6 +3,7 @@
 //! - [`producers`]: the producer registry.
 //! - [`transactions`]: the audit trail.
 
+pub mod console;
 pub mod producers;
 pub mod transactions;
 

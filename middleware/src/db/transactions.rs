@@ -69,6 +69,26 @@ pub struct TransactionRecord {
     /// When the gateway answered the delivery.
     #[serde(with = "time::serde::rfc3339::option")]
     pub delivered_at: Option<OffsetDateTime>,
+    /// Document type: LOINC code of the token's `resource_hl7_type`.
+    pub document_type: Option<String>,
+    /// The request's JSON part (`requestBody`, or the JSON body), at most 64 KiB.
+    #[serde(skip)]
+    pub request_body: Option<String>,
+    /// The answer returned, at most 64 KiB.
+    #[serde(skip)]
+    pub response_body: Option<String>,
+}
+
+/// The most of a request or answer body kept on the audit row.
+pub const MAX_BODY_KEPT: usize = 64 * 1024;
+
+/// `text` cut to [`MAX_BODY_KEPT`] bytes at a character boundary.
+pub fn kept(text: &str) -> String {
+    let mut end = text.len().min(MAX_BODY_KEPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// Search filters of `GET /admin/transactions` and `fsemw tx show`.
@@ -85,6 +105,12 @@ pub struct TransactionQuery {
     pub cf: Option<String>,
     /// Producer certificate CN.
     pub client_cn: Option<String>,
+    /// ASL (the producer's `organization` in the registry).
+    pub asl: Option<String>,
+    /// Operation (`validation`, `IDocumentService.addDocument`…).
+    pub operation: Option<String>,
+    /// Outcome (`forwarded`, `refused`, `queued`…).
+    pub outcome: Option<String>,
     /// Lower bound on `received_at` (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub from: Option<OffsetDateTime>,
@@ -99,7 +125,7 @@ const COLUMNS: &str = "tx_id, received_at, producer_id, client_cn, application_i
     application_version, operation, method, path, http_status, outcome, problem_type, problem_title, \
     gtw_trace_id, gtw_span_id, workflow_instance_id, document_id, file_sha256, file_bytes, \
     patient_cf_hmac, certificate_case, local_warnings, duration_ms, gtw_duration_ms, delivery, \
-    delivery_status, delivered_at";
+    delivery_status, delivered_at, request_body, response_body, document_type";
 
 /// Writes one record. A row already written for the transaction (a queued
 /// publication records itself with its outbox row) only gets its timings.
@@ -123,13 +149,15 @@ pub async fn insert_in(
 fn insert_sql() -> String {
     format!(
         "INSERT INTO transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, \
+         $29, $30, $31) \
          ON CONFLICT (tx_id) DO UPDATE SET duration_ms = EXCLUDED.duration_ms, \
-         gtw_duration_ms = COALESCE(EXCLUDED.gtw_duration_ms, transactions.gtw_duration_ms)"
+         gtw_duration_ms = COALESCE(EXCLUDED.gtw_duration_ms, transactions.gtw_duration_ms), \
+         response_body = COALESCE(transactions.response_body, EXCLUDED.response_body)"
     )
 }
 
-fn params(r: &TransactionRecord) -> [&(dyn ToSql + Sync); 28] {
+fn params(r: &TransactionRecord) -> [&(dyn ToSql + Sync); 31] {
     [
         &r.tx_id,
         &r.received_at,
@@ -159,6 +187,9 @@ fn params(r: &TransactionRecord) -> [&(dyn ToSql + Sync); 28] {
         &r.delivery,
         &r.delivery_status,
         &r.delivered_at,
+        &r.request_body,
+        &r.response_body,
+        &r.document_type,
     ]
 }
 
@@ -188,6 +219,18 @@ pub async fn search(pool: &Pool, q: &TransactionQuery) -> Result<Vec<Transaction
     }
     if let Some(v) = &q.client_cn {
         push("client_cn = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &q.asl {
+        push(
+            "producer_id IN (SELECT id FROM producers WHERE organization = ?)",
+            Box::new(v.clone()),
+        );
+    }
+    if let Some(v) = &q.operation {
+        push("operation = ?", Box::new(v.clone()));
+    }
+    if let Some(v) = &q.outcome {
+        push("outcome = ?", Box::new(v.clone()));
     }
     if let Some(v) = q.from {
         push("received_at >= ?", Box::new(v));
@@ -243,5 +286,8 @@ fn from_row(r: &Row) -> TransactionRecord {
         delivery: r.get(25),
         delivery_status: r.get(26),
         delivered_at: r.get(27),
+        request_body: r.get(28),
+        response_body: r.get(29),
+        document_type: r.get(30),
     }
 }

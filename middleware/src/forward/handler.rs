@@ -54,6 +54,7 @@ pub async fn handle(
         }
         Err(e) => {
             let (_, kind, title) = e.parts();
+            rec.response_body = Some(e.to_problem(&tx.id.to_string()).to_string());
             rec.outcome = e.outcome().into();
             rec.problem_type = Some(kind.into());
             rec.problem_title = Some(title.into());
@@ -158,6 +159,7 @@ async fn forward(
     let signing_cert = producer_signing_cert(&producer, identity)?;
     let tokens = state.tokens.process(&parts.headers, &signing_cert)?;
     if let Some(claims) = &tokens.claims {
+        rec.document_type = claims.string("resource_hl7_type").map(|t| loinc_code(&t));
         rec.application_id = claims.string("subject_application_id");
         rec.application_vendor = claims.string("subject_application_vendor");
         rec.application_version = claims.string("subject_application_version");
@@ -283,7 +285,7 @@ pub async fn send(
         .gateway_latency
         .with_label_values(&[op.name()])
         .observe(gtw_elapsed.as_secs_f64());
-    let (status, headers, answer) = match answer {
+    let (status, answer_headers, answer) = match answer {
         Ok(a) => a,
         Err(_) if too_large.is_set() => {
             return Err(MwError::PayloadTooLarge {
@@ -318,16 +320,43 @@ pub async fn send(
         Err(e) => return Err(MwError::GatewayUnreachable(describe(&e))),
     };
     let facts = facts_task.await.unwrap_or_default();
+    if let Some(body) = held {
+        keep_document(state, op, &gateway_path, headers, body, rec.tx_id);
+    }
     Ok(respond(
         state,
         producer,
         &tokens.claims,
         facts,
         status,
-        &headers,
+        &answer_headers,
         answer,
         rec,
     ))
+}
+
+/// Keeps the CDA of a publication for the help desk (`audit.document_retention_days`),
+/// after the answer, off the request's path.
+fn keep_document(
+    state: &AppState,
+    op: Operation,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    tx_id: uuid::Uuid,
+) {
+    if state.document_retention_days == 0 {
+        return;
+    }
+    let (pool, path, headers) = (state.pool.clone(), path.to_string(), headers.clone());
+    tokio::spawn(async move {
+        let parsed = crate::outbox::parse(op, &path, &headers, &body).await;
+        if let Some(cda) = parsed.cda
+            && let Err(e) = crate::db::console::keep_document(&pool, tx_id, &cda).await
+        {
+            tracing::warn!(tx = %tx_id, error = %e, "CDA not kept for the support bundle");
+        }
+    });
 }
 
 /// `GET /status/{wii}` while the gateway cannot answer: the middleware's own events
@@ -377,10 +406,9 @@ fn respond(
 ) -> Response {
     rec.file_sha256 = facts.file_sha256;
     rec.file_bytes = facts.file_bytes.map(|b| b as i64);
-    let request: Option<serde_json::Value> = facts
-        .request_json
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok());
+    let request_text = facts.request_json.as_deref();
+    let request: Option<serde_json::Value> =
+        request_text.and_then(|t| serde_json::from_str(t).ok());
     if let Some(doc) = request
         .as_ref()
         .and_then(|r| r.get("identificativoDoc"))
@@ -430,6 +458,10 @@ fn respond(
         body = Bytes::from(merged);
         rec.local_warnings = Some(texts.join(","));
     }
+    rec.request_body = request_text.map(crate::db::transactions::kept);
+    rec.response_body = Some(crate::db::transactions::kept(&String::from_utf8_lossy(
+        &body,
+    )));
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {

@@ -10,9 +10,11 @@
 //! before, because a second delivery could publish twice.
 //!
 //! - [`store`]: the table.
+//! - [`console_view`]: the rows as the console lists them, the manual retry.
 //! - [`provisional`]: the local XDS metadata of a queued publication.
 //! - [`worker`]: delivery, retries, conversion to validate-and-create/replace.
 
+pub mod console_view;
 pub mod provisional;
 pub mod store;
 pub mod worker;
@@ -167,6 +169,7 @@ pub async fn queue(
     }
 
     rec.outcome = "queued".into();
+    rec.request_body = Some(crate::db::transactions::kept(&parsed.request.to_string()));
     rec.http_status = i32::from(StatusCode::ACCEPTED.as_u16());
     rec.delivery = Some("queued".into());
     rec.document_id = document_id.clone().or(rec.document_id.take());
@@ -207,6 +210,13 @@ pub async fn queue(
     });
     if let Some(w) = wii {
         body["workflowInstanceId"] = json!(w);
+    }
+    rec.response_body = Some(body.to_string());
+    if state.document_retention_days > 0
+        && let Some(cda) = &parsed.cda
+        && let Err(e) = crate::db::console::keep_document(&state.pool, rec.tx_id, cda).await
+    {
+        tracing::warn!(tx = %rec.tx_id, error = %e, "CDA not kept for the support bundle");
     }
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)

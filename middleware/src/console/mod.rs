@@ -1,0 +1,134 @@
+//! The operations console on the admin listener: server-rendered HTML, no JavaScript, no
+//! external asset, behind a sign-in ([`auth`]).
+//!
+//! - [`transactions`]: the live list with filters, a transaction's trail, its support bundle.
+//! - [`reports`]: gateway refusals by ASL, producer, document type and month; the optional
+//!   public page of aggregate volumes.
+//! - [`operations`]: the outbox with manual retry; gateway, HSM, database and certificates.
+
+pub mod auth;
+pub mod html;
+pub mod operations;
+pub mod reports;
+pub mod transactions;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+
+use crate::startup::AppState;
+use auth::Session;
+
+/// The console's routes (`/console/…`, `/public`).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/transactions") }),
+        )
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/transactions", get(transactions::list))
+        .route("/console/transactions/{id}", get(transactions::detail))
+        .route(
+            "/console/transactions/{id}/bundle",
+            get(transactions::bundle),
+        )
+        .route("/console/rejections", get(reports::rejections))
+        .route("/console/outbox", get(operations::outbox))
+        .route("/console/outbox/{id}/retry", post(operations::retry))
+        .route("/console/health", get(operations::health))
+        .route("/public", get(reports::public))
+        .with_state(state)
+}
+
+/// The session of a request, or the redirection that sends the browser to sign in.
+pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Redirect> {
+    state
+        .console
+        .session(headers)
+        .ok_or_else(|| Redirect::to("/console/login"))
+}
+
+/// A page answer.
+pub fn html(page: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Html(page),
+    )
+        .into_response()
+}
+
+/// An error page.
+pub fn problem(status: StatusCode, session: Option<&Session>, text: &str) -> Response {
+    let body = format!("<p class=\"ko\">{}</p>", html::esc(text));
+    let mut r = html(html::page("Errore", session, &body, None));
+    *r.status_mut() = status;
+    r
+}
+
+async fn login_page() -> Response {
+    html(login_form(None))
+}
+
+fn login_form(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"ko\">{}</p>", html::esc(e)))
+        .unwrap_or_default();
+    html::page(
+        "Accesso alla console",
+        None,
+        &format!(
+            "{error}<form method=\"post\" action=\"/console/login\" class=\"filters\"><label>Utente<input name=\"user\" autocomplete=\"username\" required></label><label>Password<input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label><button type=\"submit\">Entra</button></form>"
+        ),
+        None,
+    )
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    user: String,
+    password: String,
+}
+
+async fn login(State(state): State<Arc<AppState>>, Form(c): Form<Credentials>) -> Response {
+    // PBKDF2 is slow on purpose: off the async workers.
+    let s = state.clone();
+    let user = c.user.clone();
+    let cookie = tokio::task::spawn_blocking(move || s.console.sign_in(&user, &c.password))
+        .await
+        .ok()
+        .flatten();
+    match cookie {
+        Some(cookie) => {
+            let _ = crate::db::console::record(&state.pool, &c.user, "sign-in", None).await;
+            (
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to("/console/transactions"),
+            )
+                .into_response()
+        }
+        None => {
+            tracing::warn!(user = %c.user, "console sign-in refused");
+            let mut r = html(login_form(Some("Utente o password non validi")));
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+    }
+}
+
+async fn logout() -> Response {
+    (
+        [(header::SET_COOKIE, auth::sign_out_cookie())],
+        Redirect::to("/console/login"),
+    )
+        .into_response()
+}

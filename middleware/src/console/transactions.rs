@@ -1,0 +1,489 @@
+//! Transactions: the live list with filters, one transaction's whole trail, and its
+//! support bundle (request metadata, answer, transaction id, CDA) in one download.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::html::{esc, input, page, select, table};
+use super::{html, problem, signed_in};
+use crate::db::producers::Producer;
+use crate::db::transactions::{TransactionQuery, TransactionRecord, search};
+use crate::startup::AppState;
+
+/// The list's filters, as the form sends them (empty fields mean "any").
+#[derive(Debug, Default, Deserialize)]
+pub struct Filters {
+    from: Option<String>,
+    to: Option<String>,
+    producer: Option<String>,
+    asl: Option<String>,
+    operation: Option<String>,
+    outcome: Option<String>,
+    id: Option<String>,
+    cf: Option<String>,
+    live: Option<String>,
+}
+
+fn filled(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// `YYYY-MM-DDTHH:MM[:SS]` (an HTML datetime-local, read as UTC).
+fn instant(v: &Option<String>) -> Option<OffsetDateTime> {
+    let v = filled(v)?;
+    let long = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let short = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    PrimitiveDateTime::parse(&v, long)
+        .or_else(|_| PrimitiveDateTime::parse(&v, short))
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
+}
+
+fn when(t: OffsetDateTime) -> String {
+    t.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second]"
+    ))
+    .unwrap_or_default()
+}
+
+async fn producers(state: &AppState) -> HashMap<i64, Producer> {
+    crate::db::producers::list(&state.pool)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect()
+}
+
+fn status_class(status: i32) -> &'static str {
+    match status {
+        200..=299 => "ok",
+        400..=499 => "warn",
+        _ => "ko",
+    }
+}
+
+/// `GET /console/transactions`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(f): Query<Filters>,
+) -> Response {
+    let session = match signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let query = TransactionQuery {
+        id: filled(&f.id),
+        patient_cf_hmac: filled(&f.cf).map(|cf| state.cf_hasher.hash(&cf.to_ascii_uppercase())),
+        client_cn: filled(&f.producer),
+        asl: filled(&f.asl),
+        operation: filled(&f.operation),
+        outcome: filled(&f.outcome),
+        from: instant(&f.from),
+        to: instant(&f.to),
+        limit: Some(200),
+        ..Default::default()
+    };
+    let rows = match search(&state.pool, &query).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "console: transaction search");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(&session),
+                "ricerca non riuscita",
+            );
+        }
+    };
+    let producers = producers(&state).await;
+    let (operations, outcomes) = crate::db::console::choices(&state.pool)
+        .await
+        .unwrap_or_default();
+    let mut cns: Vec<String> = producers.values().map(|p| p.cert_cn.clone()).collect();
+    cns.sort();
+    let mut asls: Vec<String> = producers.values().map(|p| p.organization.clone()).collect();
+    asls.sort();
+    asls.dedup();
+    let live = f.live.is_some();
+    let mut body = String::from("<form method=\"get\" class=\"filters\" id=\"filters\">");
+    body.push_str(&input(
+        "from",
+        "Dal (UTC)",
+        "datetime-local",
+        f.from.as_deref(),
+    ));
+    body.push_str(&input("to", "Al (UTC)", "datetime-local", f.to.as_deref()));
+    body.push_str(&select(
+        "producer",
+        "Produttore",
+        &cns,
+        filled(&f.producer).as_deref(),
+    ));
+    body.push_str(&select("asl", "ASL", &asls, filled(&f.asl).as_deref()));
+    body.push_str(&select(
+        "operation",
+        "Operazione",
+        &operations,
+        filled(&f.operation).as_deref(),
+    ));
+    body.push_str(&select(
+        "outcome",
+        "Esito",
+        &outcomes,
+        filled(&f.outcome).as_deref(),
+    ));
+    body.push_str(&input(
+        "id",
+        "Transazione, traceID o workflowInstanceId",
+        "search",
+        f.id.as_deref(),
+    ));
+    body.push_str(&input(
+        "cf",
+        "Codice fiscale (cercato tramite hash)",
+        "search",
+        f.cf.as_deref(),
+    ));
+    let _ = write!(
+        body,
+        "<label>Aggiornamento automatico<input type=\"checkbox\" name=\"live\" value=\"1\"{}></label><button type=\"submit\">Cerca</button><a class=\"button\" href=\"/console/transactions\">Azzera</a></form>",
+        if live { " checked" } else { "" }
+    );
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let asl = r
+                .producer_id
+                .and_then(|id| producers.get(&id))
+                .map(|p| p.organization.clone())
+                .unwrap_or_default();
+            vec![
+                esc(&when(r.received_at)),
+                format!(
+                    "<a href=\"/console/transactions/{}\">{}</a>",
+                    r.tx_id, r.tx_id
+                ),
+                esc(r.client_cn.as_deref().unwrap_or("-")),
+                esc(&asl),
+                esc(&r.operation),
+                format!(
+                    "<span class=\"{}\">{}</span>",
+                    status_class(r.http_status),
+                    r.http_status
+                ),
+                esc(&r.outcome),
+                esc(r.problem_type.as_deref().unwrap_or("")),
+                esc(r.gtw_trace_id.as_deref().unwrap_or("")),
+                esc(r.workflow_instance_id.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<p>{} transazioni (le più recenti prima, al massimo 200)</p>",
+        rows.len()
+    );
+    body.push_str(&table(
+        &[
+            "Ricevuta (UTC)",
+            "Transazione",
+            "Produttore",
+            "ASL",
+            "Operazione",
+            "HTTP",
+            "Esito",
+            "Errore",
+            "traceID",
+            "workflowInstanceId",
+        ],
+        &rows,
+    ));
+    html(page(
+        "Transazioni",
+        Some(&session),
+        &body,
+        live.then_some(15),
+    ))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Option<TransactionRecord>, Response> {
+    let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let q = TransactionQuery {
+        id: Some(uuid.to_string()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    search(&state.pool, &q)
+        .await
+        .map(|mut rows| rows.pop())
+        .map_err(|e| {
+            tracing::error!(error = %e, "console: transaction");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "lettura non riuscita",
+            )
+        })
+}
+
+/// Other transactions of the same document or workflow (validation, publication, retries).
+async fn related(state: &AppState, r: &TransactionRecord) -> Vec<TransactionRecord> {
+    let mut out: Vec<TransactionRecord> = Vec::new();
+    let mut queries = Vec::new();
+    if let Some(w) = &r.workflow_instance_id {
+        queries.push(TransactionQuery {
+            id: Some(w.clone()),
+            limit: Some(50),
+            ..Default::default()
+        });
+    }
+    if let Some(d) = &r.document_id {
+        queries.push(TransactionQuery {
+            document_id: Some(d.clone()),
+            limit: Some(50),
+            ..Default::default()
+        });
+    }
+    for q in queries {
+        for row in search(&state.pool, &q).await.unwrap_or_default() {
+            if row.tx_id != r.tx_id && !out.iter().any(|o| o.tx_id == row.tx_id) {
+                out.push(row);
+            }
+        }
+    }
+    out.sort_by_key(|r| r.received_at);
+    out
+}
+
+/// `GET /console/transactions/{id}`.
+pub async fn detail(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let r = match load(&state, &id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                Some(&session),
+                "transazione non trovata",
+            );
+        }
+        Err(resp) => return resp,
+    };
+    let producers = producers(&state).await;
+    let record = serde_json::to_value(&r).unwrap_or(Value::Null);
+    let mut body = format!(
+        "<p><a class=\"button\" id=\"bundle\" href=\"/console/transactions/{}/bundle\">Scarica il support bundle</a></p><h2>Transazione</h2><dl>",
+        r.tx_id
+    );
+    if let Some(p) = r.producer_id.and_then(|id| producers.get(&id)) {
+        let _ = write!(
+            body,
+            "<dt>ASL</dt><dd>{}</dd><dt>Ruolo</dt><dd>{}</dd>",
+            esc(&p.organization),
+            esc(&p.role)
+        );
+    }
+    if let Value::Object(fields) = &record {
+        for (k, v) in fields {
+            let text = match v {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&text));
+        }
+    }
+    body.push_str("</dl>");
+    for (title, text) in [
+        ("Richiesta (parte JSON)", &r.request_body),
+        ("Risposta", &r.response_body),
+    ] {
+        let _ = write!(
+            body,
+            "<h2>{title}</h2><pre>{}</pre>",
+            esc(&pretty(text.as_deref()))
+        );
+    }
+    if let Ok(Some(events)) = crate::outbox::console_view::events_of(&state.pool, r.tx_id).await {
+        body.push_str("<h2>Consegna differita (coda)</h2>");
+        let rows: Vec<Vec<String>> = events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                ["eventDate", "eventType", "eventStatus", "message"]
+                    .iter()
+                    .map(|k| esc(e[*k].as_str().unwrap_or_default()))
+                    .collect()
+            })
+            .collect();
+        body.push_str(&table(&["Quando", "Evento", "Stato", "Messaggio"], &rows));
+    }
+    let others = related(&state, &r).await;
+    body.push_str("<h2>Percorso del documento</h2>");
+    let rows: Vec<Vec<String>> = others
+        .iter()
+        .map(|o| {
+            vec![
+                esc(&when(o.received_at)),
+                format!(
+                    "<a href=\"/console/transactions/{}\">{}</a>",
+                    o.tx_id, o.tx_id
+                ),
+                esc(&o.operation),
+                o.http_status.to_string(),
+                esc(&o.outcome),
+            ]
+        })
+        .collect();
+    body.push_str(&table(
+        &[
+            "Ricevuta (UTC)",
+            "Transazione",
+            "Operazione",
+            "HTTP",
+            "Esito",
+        ],
+        &rows,
+    ));
+    let cda = crate::db::console::document(&state.pool, r.tx_id)
+        .await
+        .ok()
+        .flatten();
+    let _ = write!(
+        body,
+        "<h2>CDA</h2><p>{}</p>",
+        if cda.is_some() {
+            "Conservato: incluso nel support bundle."
+        } else {
+            "Non conservato (richieste di validazione, o oltre il periodo di conservazione)."
+        }
+    );
+    html(page(
+        &format!("Transazione {}", r.tx_id),
+        Some(&session),
+        &body,
+        None,
+    ))
+}
+
+fn pretty(text: Option<&str>) -> String {
+    match text {
+        None => "(non registrata)".into(),
+        Some(t) => serde_json::from_str::<Value>(t)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| t.to_string()),
+    }
+}
+
+/// `GET /console/transactions/{id}/bundle`: one JSON file for the support desk.
+pub async fn bundle(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match signed_in(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let r = match load(&state, &id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                Some(&session),
+                "transazione non trovata",
+            );
+        }
+        Err(resp) => return resp,
+    };
+    let body_json = |t: &Option<String>| match t {
+        None => Value::Null,
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())),
+    };
+    let producer = match r.producer_id {
+        Some(id) => producers(&state).await.remove(&id),
+        None => None,
+    };
+    let cda = crate::db::console::document(&state.pool, r.tx_id)
+        .await
+        .ok()
+        .flatten();
+    let events = crate::outbox::console_view::events_of(&state.pool, r.tx_id)
+        .await
+        .ok()
+        .flatten();
+    let related: Vec<Value> = related(&state, &r)
+        .await
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+        .collect();
+    let bundle = json!({
+        "bundle": "fsemw support bundle",
+        "generatedAt": OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        "generatedBy": session.user,
+        "transactionId": r.tx_id,
+        "transaction": serde_json::to_value(&r).unwrap_or(Value::Null),
+        "producer": producer.map(|p| json!({
+            "certificateCn": p.cert_cn, "asl": p.organization, "role": p.role,
+            "applicationId": p.application_id, "applicationVendor": p.application_vendor,
+            "applicationVersion": p.application_version,
+        })),
+        "request": body_json(&r.request_body),
+        "response": {"httpStatus": r.http_status, "body": body_json(&r.response_body)},
+        "deferredDelivery": events,
+        "relatedTransactions": related,
+        "cda": cda,
+    });
+    if let Err(e) = crate::db::console::record(
+        &state.pool,
+        &session.user,
+        "support-bundle",
+        Some(&r.tx_id.to_string()),
+    )
+    .await
+    {
+        tracing::error!(error = %e, "console audit not written: bundle refused");
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some(&session),
+            "registro degli accessi non disponibile",
+        );
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"support-{}.json\"", r.tx_id),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        serde_json::to_string_pretty(&bundle).unwrap_or_default(),
+    )
+        .into_response()
+}
