@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({
             "label": a.label, "pdf_bytes": pdf.len(), "concurrency": a.concurrency, "requests": lat.len(), "errors": errors,
-            "rps": lat.len() as f64 / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "rps": lat.len() as f64 / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999),
         })
     );
     Ok(())
