@@ -176,6 +176,10 @@ pub struct ServerConfig {
     /// TLS handshake timeout in milliseconds.
     #[serde(default = "default_handshake_ms")]
     pub handshake_timeout_ms: u64,
+    /// Seconds a producer's registry entry is reused before it is read again (0: every
+    /// request reads it). A disabled producer is refused at most this long after.
+    #[serde(default = "default_producer_cache")]
+    pub producer_cache_secs: u64,
 }
 
 /// The national gateway.
@@ -291,6 +295,10 @@ pub struct AuditConfig {
     /// Days the CDA of a publication is kept for the help desk's support bundle (0: never).
     #[serde(default = "default_document_retention")]
     pub document_retention_days: u32,
+}
+
+fn default_producer_cache() -> u64 {
+    5
 }
 
 fn default_document_retention() -> u32 {

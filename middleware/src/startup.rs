@@ -71,6 +71,8 @@ pub struct AppState {
     pub console: crate::console::auth::Auth,
     /// Whether `/public` is served.
     pub public_page: bool,
+    /// Producer registry entries reused between requests.
+    pub producers: crate::db::producer_cache::ProducerCache,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -157,6 +159,9 @@ impl App {
             document_retention_days: config.audit.document_retention_days,
             console: crate::console::auth::Auth::new(&config.console),
             public_page: config.console.public_page,
+            producers: crate::db::producer_cache::ProducerCache::new(
+                config.server.producer_cache_secs,
+            ),
             pool,
             metrics,
             keys,

@@ -22,8 +22,8 @@ async fn the_trail_answers_what_happened_to_a_document() {
     assert_eq!(row["operation"], "validation");
     assert_eq!(row["client_cn"], "01234567890.labdemo.it");
     assert_eq!(row["application_id"], "LABDEMO");
-    let sha = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &lab).as_ref());
-    assert_eq!(row["file_sha256"], sha.as_str());
+    // Validations record the file's size; publications also its SHA-256 (docs/performance.md).
+    assert!(row["file_sha256"].is_null(), "{row}");
     assert_eq!(row["file_bytes"], lab.len());
     assert!(row["gtw_duration_ms"].as_f64().unwrap() > 0.0);
     // The patient is searchable by fiscal code but never stored in clear.

@@ -159,6 +159,10 @@ async fn the_console_in_a_real_browser() {
     .unwrap();
     assert_eq!(bundle["transactionId"], summary["opened"]);
     assert_eq!(bundle["transaction"]["operation"], "create");
+    let signed_sha = hex::encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf(SIGNED_LAB)).as_ref(),
+    );
+    assert_eq!(bundle["transaction"]["file_sha256"], signed_sha.as_str());
     assert_eq!(
         bundle["request"]["identificativoDoc"],
         "2.16.840.1.113883.2.9.2.160.4.4^CONSOLE-1"

@@ -4,6 +4,7 @@
 //! - [`transactions`]: the audit trail.
 
 pub mod console;
+pub mod producer_cache;
 pub mod producers;
 pub mod transactions;
 

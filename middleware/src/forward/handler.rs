@@ -89,6 +89,8 @@ pub(crate) async fn finish(
         .request_latency
         .with_label_values(&[&rec.operation])
         .observe(elapsed.as_secs_f64());
+    // The row is written before the answer leaves: a crash right after an answer must not
+    // lose the transaction's trace.
     if let Err(e) = crate::db::transactions::insert(&state.pool, &rec).await {
         // The producer still gets the gateway's answer; the gap is counted and logged.
         state.metrics.audit_write_failures.inc();
@@ -118,7 +120,9 @@ pub async fn authenticate(
         let detail = format!("il CN {cn:?} non segue le convenzioni regionali");
         return Err(refuse(StatusCode::FORBIDDEN, detail, "cn_pattern"));
     }
-    let producer = crate::db::producers::find_by_cn(&state.pool, &cn)
+    let producer = state
+        .producers
+        .find(&state.pool, &cn)
         .await
         .map_err(|e| MwError::Internal(format!("producer registry: {e}")))?
         .ok_or_else(|| {
@@ -254,8 +258,12 @@ pub async fn send(
         (None, Some(body)) => body.into_data_stream(),
         (None, None) => Body::empty().into_data_stream(),
     };
-    let (outbound, facts_task, too_large) =
-        tee(stream, BodyKind::from_content_type(ct), state.max_body);
+    let (outbound, facts_task, too_large) = tee(
+        stream,
+        BodyKind::from_content_type(ct),
+        state.max_body,
+        op.is_publication(),
+    );
     let mut upstream = state.gateway.http().request(method.clone(), url);
     for name in FORWARDED_HEADERS {
         if let Some(v) = headers.get(name) {

@@ -2,8 +2,11 @@
 //!
 //! The producer's bytes go to the gateway exactly as received, chunk by chunk.
 //! Each chunk is also handed (a reference-counted clone, not a copy) to an
-//! inspector task that parses the multipart form: it hashes the `file` part and
-//! keeps the `requestBody` text. A JSON body (metadata update) is kept as text.
+//! inspector task that parses the multipart form: it measures the `file` part, hashes it
+//! (SHA-256) when asked — publications, whose hash the gateway checks against the token's
+//! `attachment_hash` — and keeps the `requestBody` text. A JSON body (metadata update) is
+//! kept as text. Hashing every validation's PDF was the largest single cost of a forwarded
+//! request (docs/performance.md), so validations record the file's size only.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -92,6 +95,7 @@ pub fn tee<S, E>(
     body: S,
     kind: BodyKind,
     limit: u64,
+    hash_file: bool,
 ) -> (Tee<S>, tokio::task::JoinHandle<BodyFacts>, TooLarge)
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
@@ -108,7 +112,7 @@ where
         limit,
         flag: too_large.clone(),
     };
-    (tee, tokio::spawn(inspect(rx, kind)), too_large)
+    (tee, tokio::spawn(inspect(rx, kind, hash_file)), too_large)
 }
 
 /// The outbound body: the producer's chunks, unchanged, with a copy to the inspector.
@@ -156,12 +160,16 @@ where
     }
 }
 
-async fn inspect(mut rx: mpsc::UnboundedReceiver<Bytes>, kind: BodyKind) -> BodyFacts {
+async fn inspect(
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    kind: BodyKind,
+    hash_file: bool,
+) -> BodyFacts {
     match kind {
         BodyKind::Multipart(boundary) => {
             let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
                 .map(Ok::<Bytes, std::convert::Infallible>);
-            inspect_multipart(stream, boundary).await
+            inspect_multipart(stream, boundary, hash_file).await
         }
         BodyKind::Json => {
             let mut text = Vec::new();
@@ -182,7 +190,7 @@ async fn inspect(mut rx: mpsc::UnboundedReceiver<Bytes>, kind: BodyKind) -> Body
     }
 }
 
-async fn inspect_multipart<S>(stream: S, boundary: String) -> BodyFacts
+async fn inspect_multipart<S>(stream: S, boundary: String, hash_file: bool) -> BodyFacts
 where
     S: Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
 {
@@ -206,7 +214,7 @@ where
                 Ok(Some(c)) => {
                     size += c.len() as u64;
                     match name.as_deref() {
-                        Some("file") => ctx.update(&c),
+                        Some("file") if hash_file => ctx.update(&c),
                         Some("requestBody") if text.len() < MAX_JSON_KEPT => {
                             text.extend_from_slice(&c)
                         }
@@ -222,7 +230,7 @@ where
         }
         match name.as_deref() {
             Some("file") => {
-                facts.file_sha256 = Some(hex::encode(ctx.finish().as_ref()));
+                facts.file_sha256 = hash_file.then(|| hex::encode(ctx.finish().as_ref()));
                 facts.file_bytes = Some(size);
             }
             Some("requestBody") => {
@@ -241,34 +249,41 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_gateway_gets_the_bytes_and_the_inspector_the_facts() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"requestBody\"\r\n\r\n{\"activity\":\"VERIFICA\"}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 abc\r\n--XyZ--\r\n";
-        let chunks: Vec<Result<Bytes, std::io::Error>> = body
-            .chunks(7)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        let (out, task, too_large) = tee(
-            futures_util::stream::iter(chunks),
-            BodyKind::Multipart("XyZ".into()),
-            10_000,
-        );
-        let forwarded: Vec<Bytes> = out.map(|c| c.unwrap()).collect().await;
-        assert_eq!(forwarded.concat(), body.to_vec());
-        let facts = task.await.unwrap();
-        assert_eq!(
-            facts.request_json.as_deref(),
-            Some("{\"activity\":\"VERIFICA\"}")
-        );
-        assert_eq!(facts.file_bytes, Some(12));
-        let expect = hex::encode(digest::digest(&digest::SHA256, b"%PDF-1.4 abc").as_ref());
-        assert_eq!(facts.file_sha256, Some(expect));
-        assert!(!too_large.is_set());
+        for hash_file in [true, false] {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = body
+                .chunks(7)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let (out, task, too_large) = tee(
+                futures_util::stream::iter(chunks),
+                BodyKind::Multipart("XyZ".into()),
+                10_000,
+                hash_file,
+            );
+            let forwarded: Vec<Bytes> = out.map(|c| c.unwrap()).collect().await;
+            assert_eq!(forwarded.concat(), body.to_vec());
+            let facts = task.await.unwrap();
+            assert_eq!(
+                facts.request_json.as_deref(),
+                Some("{\"activity\":\"VERIFICA\"}")
+            );
+            assert_eq!(facts.file_bytes, Some(12));
+            let expect = hex::encode(digest::digest(&digest::SHA256, b"%PDF-1.4 abc").as_ref());
+            assert_eq!(facts.file_sha256, hash_file.then_some(expect));
+            assert!(!too_large.is_set());
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_limit_stops_the_stream() {
         let chunks: Vec<Result<Bytes, std::io::Error>> =
             (0..3).map(|_| Ok(Bytes::from(vec![0u8; 600]))).collect();
-        let (out, _task, too_large) =
-            tee(futures_util::stream::iter(chunks), BodyKind::Other, 1000);
+        let (out, _task, too_large) = tee(
+            futures_util::stream::iter(chunks),
+            BodyKind::Other,
+            1000,
+            false,
+        );
         let results: Vec<_> = out.collect().await;
         assert!(results[0].is_ok());
         assert!(results[1].is_err());
