@@ -12,6 +12,12 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+/// Largest HTTP/1.1 read buffer of a connection.
+const READ_BUFFER: usize = 64 * 1024;
+/// HTTP/2 flow-control windows: what a client may send before the server reads it.
+const STREAM_WINDOW: u32 = 512 * 1024;
+const CONNECTION_WINDOW: u32 = 1024 * 1024;
+
 /// What to do with a new connection (the gateway simulator injects faults here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionFate {
@@ -101,7 +107,14 @@ pub async fn serve_tls<T, D, F, G>(
                     req.extensions_mut().insert(info.clone());
                     router.clone().oneshot(req.map(axum::body::Body::new))
                 });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Bounded buffering per connection: a large upload streams through in windows
+            // of this size instead of piling up (docs/performance.md, memory).
+            builder.http1().max_buf_size(READ_BUFFER);
+            builder
+                .http2()
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             let cut = async {
                 match cut.as_mut() {
