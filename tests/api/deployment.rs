@@ -35,11 +35,7 @@ fn the_systemd_unit_verifies() {
         .arg(&path)
         .output()
         .expect("systemd-analyze (Debian package systemd)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = integration_tests::printed(&out);
     // Unknown keys are only warnings: the output must be empty too.
     assert!(out.status.success() && text.trim().is_empty(), "{text}");
 }
@@ -66,8 +62,7 @@ fn every_kubernetes_manifest_validates() {
         .args(&files)
         .output()
         .expect("kubernetes-validate");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = integration_tests::printed(&out);
     assert!(out.status.success() && !text.contains("ERROR"), "{text}");
     for kind in [
         "deployment/fsemw",
@@ -95,20 +90,7 @@ fn every_kubernetes_manifest_validates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_in_flight_finish() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let database_url = integration_tests::pg::fresh_database().await;
-    let dir = std::env::temp_dir().join(format!("fsemw-term-{}", uuid::Uuid::new_v4().simple()));
-    let mut mw = MwProcess::start(&stack, &database_url, &dir).await;
-    let (db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    db.execute(
-        "INSERT INTO producers (cert_cn, application_id, application_vendor, application_version, role, organization) \
-         VALUES ($1, 'LABDEMO', 'FSEMW DEMO', '1.0', 'producer', 'aslba')",
-        &[&integration_tests::stack::PRODUCER_CN],
-    )
-    .await
-    .unwrap();
+    let (mut mw, _db) = MwProcess::with_demo_producer(&stack, "term").await;
     // The gateway takes 2 s: the request is in flight when SIGTERM arrives.
     stack
         .fault(json!({"mode": "delay", "delay_ms": 2000}))

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use integration_tests::process::MwProcess;
-use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, form, tokens};
+use integration_tests::stack::{StackOptions, TestStack, form, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
@@ -33,20 +33,7 @@ fn body(id: &str, n: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_publications_survive_an_outage_and_two_crashes() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let database_url = integration_tests::pg::fresh_database().await;
-    let dir = std::env::temp_dir().join(format!("fsemw-crash-{}", uuid::Uuid::new_v4().simple()));
-    let mut mw = MwProcess::start(&stack, &database_url, &dir).await;
-    let (db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    db.execute(
-        "INSERT INTO producers (cert_cn, application_id, application_vendor, application_version, role, organization) \
-         VALUES ($1, 'LABDEMO', 'FSEMW DEMO', '1.0', 'producer', 'aslba')",
-        &[&PRODUCER_CN],
-    )
-    .await
-    .unwrap();
+    let (mut mw, db) = MwProcess::with_demo_producer(&stack, "crash").await;
 
     stack.fault(json!({"mode": "down"})).await;
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -189,5 +176,5 @@ async fn two_hundred_publications_survive_an_outage_and_two_crashes() {
     assert_eq!(delivered, all, "a queued transaction without its delivery");
     assert_eq!(docs, 200);
     mw.kill();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(mw.folder());
 }

@@ -34,14 +34,7 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
             .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), integration_tests::printed(&out))
 }
 
 /// A Prometheus server, stopped when dropped.

@@ -55,11 +55,7 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
     })
     .await
     .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = integration_tests::printed(&out);
     assert!(out.status.success(), "{text}");
     // "N generated, N passed": every generated case passed every check.
     let counts: Vec<u64> = text

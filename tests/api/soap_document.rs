@@ -24,7 +24,8 @@ fn envelope(operation: &str, inner: &str) -> String {
     integration_tests::soap::envelope(operation, inner, &Identity::new(CF, purpose).header())
 }
 
-async fn call(stack: &TestStack, service: &str, body: String) -> (u16, String) {
+/// A SOAP call to `service` of ASL `aslba`: HTTP status and envelope.
+pub(crate) async fn call(stack: &TestStack, service: &str, body: String) -> (u16, String) {
     let (s, ct, bytes) = post(
         stack,
         &format!("/aslba/{service}"),

@@ -13,7 +13,7 @@ use integration_tests::xds::fault_code;
 use serde_json::json;
 
 use crate::outbox::drained_in;
-use crate::xds_repository::{envelope_of, post};
+use crate::soap_document::call;
 use crate::{LAB_OK, SIGNED_LAB};
 
 /// The patient of `SIGNED_LAB1.pdf`.
@@ -35,17 +35,6 @@ fn document(pdf: &[u8]) -> String {
         "<document><document>{}</document><documentName>Referto</documentName><status>Approved</status></document>",
         base64::engine::general_purpose::STANDARD.encode(pdf)
     )
-}
-
-async fn call(stack: &TestStack, service: &str, body: String) -> (u16, String) {
-    let (s, ct, bytes) = post(
-        stack,
-        &format!("/aslba/{service}"),
-        "text/xml; charset=UTF-8",
-        body.into_bytes(),
-    )
-    .await;
-    (s, envelope_of(&ct, &bytes))
 }
 
 async fn documents(

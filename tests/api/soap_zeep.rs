@@ -68,11 +68,7 @@ async fn zeep_consumes_every_wsdl_and_operation() {
     })
     .await
     .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = integration_tests::printed(&out);
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains("zeep: 42 calls on 2 ASLs behaved as expected"),

@@ -112,3 +112,12 @@ pub fn node_tools() -> std::path::PathBuf {
 
 /// The playwright-core release the console test drives Chromium with.
 pub const PLAYWRIGHT_CORE_VERSION: &str = "1.57.0";
+
+/// What a finished command printed, standard output then standard error.
+pub fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

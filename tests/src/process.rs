@@ -106,6 +106,31 @@ impl MwProcess {
         }
     }
 
+    /// A fresh database, a process serving `stack`'s simulator on it (files in a new
+    /// folder named after `purpose`), the demo producer registered, and a client of the
+    /// database.
+    pub async fn with_demo_producer(
+        stack: &TestStack,
+        purpose: &str,
+    ) -> (Self, tokio_postgres::Client) {
+        let database_url = crate::pg::fresh_database().await;
+        let dir =
+            std::env::temp_dir().join(format!("fsemw-{purpose}-{}", uuid::Uuid::new_v4().simple()));
+        let mw = Self::start(stack, &database_url, &dir).await;
+        let (db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+            .await
+            .expect("database");
+        tokio::spawn(conn);
+        db.execute(
+            "INSERT INTO producers (cert_cn, application_id, application_vendor, application_version, role, organization) \
+             VALUES ($1, 'LABDEMO', 'FSEMW DEMO', '1.0', 'producer', 'aslba')",
+            &[&crate::stack::PRODUCER_CN],
+        )
+        .await
+        .expect("demo producer");
+        (mw, db)
+    }
+
     /// SIGKILL: no shutdown of any kind.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -140,6 +165,14 @@ impl MwProcess {
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn().await;
+    }
+
+    /// The folder of its configuration and log.
+    pub fn folder(&self) -> PathBuf {
+        self.config
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// What the process wrote.

@@ -242,6 +242,24 @@ async fn load(state: &AppState, id: &str) -> Result<Option<TransactionRecord>, R
         })
 }
 
+/// The signed-in user and the transaction `id`, or the answer to give instead (sign-in,
+/// not found, error).
+async fn signed_in_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(super::auth::Session, TransactionRecord), Response> {
+    let session = signed_in(state, headers).map_err(IntoResponse::into_response)?;
+    match load(state, id).await? {
+        Some(r) => Ok((session, r)),
+        None => Err(problem(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "transazione non trovata",
+        )),
+    }
+}
+
 /// Other transactions of the same document or workflow (validation, publication, retries).
 async fn related(state: &AppState, r: &TransactionRecord) -> Vec<TransactionRecord> {
     let mut out: Vec<TransactionRecord> = Vec::new();
@@ -277,19 +295,8 @@ pub async fn detail(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let r = match load(&state, &id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                Some(&session),
-                "transazione non trovata",
-            );
-        }
+    let (session, r) = match signed_in_with(&state, &headers, &id).await {
+        Ok(found) => found,
         Err(resp) => return resp,
     };
     let producers = producers(&state).await;
@@ -406,19 +413,8 @@ pub async fn bundle(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let r = match load(&state, &id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                Some(&session),
-                "transazione non trovata",
-            );
-        }
+    let (session, r) = match signed_in_with(&state, &headers, &id).await {
+        Ok(found) => found,
         Err(resp) => return resp,
     };
     let body_json = |t: &Option<String>| match t {
