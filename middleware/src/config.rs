@@ -180,6 +180,10 @@ pub struct ServerConfig {
     /// request reads it). A disabled producer is refused at most this long after.
     #[serde(default = "default_producer_cache")]
     pub producer_cache_secs: u64,
+    /// Folder where publication bodies are kept while they are forwarded (default: the
+    /// system's temporary folder, `fsemw-spool`). On a disk, not in memory.
+    #[serde(default)]
+    pub spool_dir: Option<String>,
 }
 
 /// The national gateway.

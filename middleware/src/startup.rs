@@ -73,6 +73,8 @@ pub struct AppState {
     pub public_page: bool,
     /// Producer registry entries reused between requests.
     pub producers: crate::db::producer_cache::ProducerCache,
+    /// Where publication bodies are kept while forwarded.
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -159,6 +161,7 @@ impl App {
             document_retention_days: config.audit.document_retention_days,
             console: crate::console::auth::Auth::new(&config.console),
             public_page: config.console.public_page,
+            spool_dir: spool_dir(&config.server)?,
             producers: crate::db::producer_cache::ProducerCache::new(
                 config.server.producer_cache_secs,
             ),
@@ -291,4 +294,30 @@ async fn dispatch(
     let header = state.tx_header.clone();
     let resp = handle(state, op, base, tx.clone(), identity, req).await;
     with_transaction_header(resp, &header, &tx)
+}
+
+/// The spool folder, created if missing.
+fn spool_dir(server: &crate::config::ServerConfig) -> Result<std::path::PathBuf, StartError> {
+    let dir = server
+        .spool_dir
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("fsemw-spool"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| StartError::Config(format!("server.spool_dir {}: {e}", dir.display())))?;
+    // Bodies left by a process that was killed: none is older than an hour in use.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if stale && e.path().extension().is_some_and(|x| x == "body") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(dir)
 }

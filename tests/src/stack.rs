@@ -393,6 +393,7 @@ pub fn config(
             max_body_bytes: opts.max_body_bytes,
             handshake_timeout_ms: 5_000,
             producer_cache_secs: 5,
+            spool_dir: None,
         },
         gateway: GatewayConfig {
             base_url: sim_url.into(),

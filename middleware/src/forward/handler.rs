@@ -181,22 +181,11 @@ async fn forward(
         .map(|pq| pq.as_str())
         .unwrap_or("/");
     let gateway_path = suffix.strip_prefix(base).unwrap_or(suffix).to_string();
-    // Publications are held whole so that they can be queued if the gateway is down.
+    // Publications are held whole (spooled to disk) so that they can be queued if the
+    // gateway is down.
     let (held, body) = if op.is_publication() {
-        match http_body_util::BodyExt::collect(http_body_util::Limited::new(
-            body,
-            state.max_body as usize,
-        ))
-        .await
-        {
-            Ok(b) => (Some(b.to_bytes()), None),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(MwError::PayloadTooLarge {
-                    limit: state.max_body,
-                });
-            }
-            Err(e) => return Err(MwError::Internal(format!("request body unreadable: {e}"))),
-        }
+        let held = super::spool::receive(body, &state.spool_dir, state.max_body).await?;
+        (Some(held), None)
     } else {
         (None, Some(body))
     };
@@ -226,7 +215,7 @@ pub struct Outbound<'a> {
     /// The tokens to send and their claims.
     pub tokens: super::tokens::Tokens,
     /// The whole body of a publication (queued if the gateway cannot be reached).
-    pub held: Option<Bytes>,
+    pub held: Option<super::spool::Held>,
     /// Any other body, streamed.
     pub body: Option<Body>,
 }
@@ -254,7 +243,7 @@ pub async fn send(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let stream = match (&held, body) {
-        (Some(b), _) => Body::from(b.clone()).into_data_stream(),
+        (Some(h), _) => h.stream().await?,
         (None, Some(body)) => body.into_data_stream(),
         (None, None) => Body::empty().into_data_stream(),
     };
@@ -310,7 +299,7 @@ pub async fn send(
             let facts = facts_task.await.unwrap_or_default();
             rec.file_sha256 = facts.file_sha256;
             rec.file_bytes = facts.file_bytes.map(|b| b as i64);
-            let body = held.expect("held publication");
+            let body = held.expect("held publication").bytes().await?;
             let hold = crate::outbox::Held {
                 op,
                 method: &method,
@@ -344,20 +333,28 @@ pub async fn send(
 }
 
 /// Keeps the CDA of a publication for the help desk (`audit.document_retention_days`),
-/// after the answer, off the request's path.
+/// after the answer, off the request's path; one at a time, so that memory stays bounded
+/// however many large publications arrive together.
 fn keep_document(
     state: &AppState,
     op: Operation,
     path: &str,
     headers: &HeaderMap,
-    body: Bytes,
+    body: super::spool::Held,
     tx_id: uuid::Uuid,
 ) {
+    static AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
     if state.document_retention_days == 0 {
         return;
     }
     let (pool, path, headers) = (state.pool.clone(), path.to_string(), headers.clone());
     tokio::spawn(async move {
+        let Ok(_permit) = AT_ONCE.acquire().await else {
+            return;
+        };
+        let Ok(body) = body.bytes().await else {
+            return;
+        };
         let parsed = crate::outbox::parse(op, &path, &headers, &body).await;
         if let Some(cda) = parsed.cda
             && let Err(e) = crate::db::console::keep_document(&pool, tx_id, &cda).await

@@ -8,12 +8,14 @@
 //! - [`warnings`]: the `--middlewarewarning--` merge rule.
 //! - [`gateway_client`]: the mTLS client towards the gateway.
 //! - [`handler`]: one request, from producer to gateway and back, with its audit row.
+//! - [`spool`]: a publication's whole body, on disk while it is forwarded.
 
 pub mod checks;
 pub mod gateway_client;
 pub mod handler;
 pub mod inspect;
 pub mod operation;
+pub mod spool;
 pub mod tokens;
 pub mod warnings;
 

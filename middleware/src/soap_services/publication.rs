@@ -227,7 +227,7 @@ async fn gateway(
         gateway_path: path,
         headers: &headers,
         tokens,
-        held: Some(body),
+        held: Some(crate::forward::spool::Held::Memory(body)),
         body: None,
     };
     let response = send(state, outbound, call.producer, rec)

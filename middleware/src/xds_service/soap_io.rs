@@ -78,20 +78,42 @@ pub(crate) async fn read_body(
     state: &crate::startup::AppState,
     body: Body,
 ) -> Result<Bytes, super::Fault> {
-    use http_body_util::{BodyExt, Limited};
-    match Limited::new(body, state.max_body as usize).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(super::Fault::new(
+    use http_body_util::BodyExt;
+    let limit = state.max_body as usize;
+    let mut body = body;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            super::Fault::new(
+                StatusCode::BAD_REQUEST,
+                None,
+                format!("the request body could not be read: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        } else {
+            // Too large: nothing more is kept, but a moderate excess is read to its end so
+            // that the client gets the fault instead of a reset connection.
+            kept = bytes::BytesMut::new();
+            if seen > limit.saturating_mul(2) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(super::Fault::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             format!("the request exceeds {} bytes", state.max_body),
-        )),
-        Err(e) => Err(super::Fault::new(
-            StatusCode::BAD_REQUEST,
-            None,
-            format!("the request body could not be read: {e}"),
-        )),
+        ));
     }
+    Ok(kept.freeze())
 }
 
 /// A SOAP answer: plain or MTOM with parts `(content id, mime type, bytes)`.

@@ -47,6 +47,9 @@ struct Args {
     /// Label printed with the figures.
     #[arg(long)]
     label: String,
+    /// Send validate-and-create publications instead of validations (2xx counts as done).
+    #[arg(long)]
+    publication: bool,
 }
 
 /// Appends an unreferenced stream object and a new xref section (PDF incremental update).
@@ -90,7 +93,12 @@ async fn main() -> anyhow::Result<()> {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let claims = claims_for(JwtOperation::Validation, Some(&pdf), &overrides)?;
+    let op = if a.publication {
+        JwtOperation::Create
+    } else {
+        JwtOperation::Validation
+    };
+    let claims = claims_for(op, Some(&pdf), &overrides)?;
     let signer = hsm::PemSigner::load(&a.jwt_cert, &a.jwt_key)?;
     let pair = mint(&claims, &signer)?;
     let (auth, sig) = (
@@ -98,7 +106,19 @@ async fn main() -> anyhow::Result<()> {
         pair["fse_jwt_signature"].as_str().unwrap().to_string(),
     );
     let boundary = "fsemwbenchboundary";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\n\r\n{{\"healthDataFormat\":\"CDA\",\"mode\":\"ATTACHMENT\",\"activity\":\"VALIDATION\"}}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
+    let request = if a.publication {
+        serde_json::json!({
+            "healthDataFormat": "CDA", "mode": "ATTACHMENT", "tipologiaStruttura": "Ospedale",
+            "identificativoDoc": "2.16.840.1.113883.2.9.2.160.4.4^BENCH",
+            "identificativoRep": "2.16.840.1.113883.2.9.2.160.4.5.1", "tipoDocumentoLivAlto": "REF",
+            "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON",
+            "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1",
+        })
+        .to_string()
+    } else {
+        r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VALIDATION"}"#.to_string()
+    };
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\n\r\n{request}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
     body.extend_from_slice(&pdf);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let body = bytes::Bytes::from(body);
@@ -109,7 +129,11 @@ async fn main() -> anyhow::Result<()> {
         .tls_backend_preconfigured(tls)
         .pool_max_idle_per_host(a.concurrency)
         .build()?;
-    let url = format!("{}/documents/validation", a.url);
+    let url = if a.publication {
+        format!("{}/documents/validate-and-create", a.url)
+    } else {
+        format!("{}/documents/validation", a.url)
+    };
     let ct = format!("multipart/form-data; boundary={boundary}");
     let shared = Arc::new((client, url, ct, auth, sig, body));
 
@@ -136,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
                             .send()
                             .await;
                         match r {
-                            Ok(r) if r.status().as_u16() == 201 => {
+                            Ok(r) if r.status().is_success() => {
                                 let _ = r.bytes().await;
                                 lat.push(t.elapsed());
                             }
