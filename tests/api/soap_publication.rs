@@ -336,6 +336,13 @@ async fn gateway_refusals_leave_nothing_and_outages_are_queued() {
     .await;
     assert_eq!((s, field(&a, "stato")), (200, "IN_CODA".into()), "{a}");
     assert!(a.contains("MW-QUEUED"), "{a}");
+    let metrics = stack.metrics().await;
+    assert!(
+        metrics.contains(
+            "fsemw_soap_calls_total{operation=\"IDocumentService.addDocument\",outcome=\"queued\"} 1"
+        ),
+        "{metrics}"
+    );
     consultation_consent(&stack).await;
     let (_, list) = find(&stack).await;
     assert!(list.contains(id), "indexed while queued: {list}");

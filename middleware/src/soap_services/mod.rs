@@ -271,7 +271,10 @@ async fn serve(
         };
         match handled {
             Ok(body) => {
-                rec.outcome = "success".into();
+                // A publication the outbox holds stays `queued`, as on its audit row.
+                if rec.outcome != "queued" {
+                    rec.outcome = "success".into();
+                }
                 let action = format!("{SIST}/{operation}Response");
                 let envelope =
                     soap_wsdl::write::envelope(version, &action, env.message_id.as_deref(), &body);
