@@ -5,6 +5,19 @@ use std::fmt::Write;
 
 use super::auth::Session;
 
+/// A time as the console shows it (UTC).
+pub fn when(t: time::OffsetDateTime) -> String {
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second]"
+    ))
+    .unwrap_or_default()
+}
+
+/// A form field's value, if the user filled it in.
+pub fn filled(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// Escapes text and attribute values.
 pub fn esc(s: &str) -> String {
     soap_wsdl::write::escape(s)

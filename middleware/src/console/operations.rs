@@ -9,19 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use time::macros::format_description;
 
 use super::auth::Role;
-use super::html::{esc, page, table};
+use super::html::{esc, page, table, when};
 use super::{html, problem, signed_in};
 use crate::startup::AppState;
-
-fn when(t: time::OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second]"
-    ))
-    .unwrap_or_default()
-}
 
 /// `GET /console/outbox`.
 pub async fn outbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {

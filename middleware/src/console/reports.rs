@@ -12,7 +12,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::html::{bar_chart, esc, page, select, table};
+use super::html::{bar_chart, esc, filled as keep, page, select, table};
 use super::{html, problem, signed_in};
 use crate::db::console::RejectionCount;
 use crate::startup::AppState;
@@ -24,10 +24,6 @@ pub struct ReportFilters {
     asl: Option<String>,
     producer: Option<String>,
     document_type: Option<String>,
-}
-
-fn keep(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Totals of `rows` by the key `by` picks, largest first.

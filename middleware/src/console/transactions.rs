@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use super::html::{esc, input, page, select, table};
+use super::html::{esc, filled, input, page, select, table, when};
 use super::{html, problem, signed_in};
 use crate::db::producers::Producer;
 use crate::db::transactions::{TransactionQuery, TransactionRecord, search};
@@ -34,29 +34,15 @@ pub struct Filters {
     live: Option<String>,
 }
 
-fn filled(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
 /// `YYYY-MM-DDTHH:MM[:SS]` (an HTML datetime-local, read as UTC).
 fn instant(v: &Option<String>) -> Option<OffsetDateTime> {
     let v = filled(v)?;
     let long = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     let short = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    PrimitiveDateTime::parse(&v, long)
-        .or_else(|_| PrimitiveDateTime::parse(&v, short))
+    PrimitiveDateTime::parse(v, long)
+        .or_else(|_| PrimitiveDateTime::parse(v, short))
         .ok()
         .map(PrimitiveDateTime::assume_utc)
-}
-
-fn when(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second]"
-    ))
-    .unwrap_or_default()
 }
 
 async fn producers(state: &AppState) -> HashMap<i64, Producer> {
@@ -87,12 +73,13 @@ pub async fn list(
         Err(r) => return r.into_response(),
     };
     let query = TransactionQuery {
-        id: filled(&f.id),
-        patient_cf_hmac: filled(&f.cf).map(|cf| state.cf_hasher.hash(&cf.to_ascii_uppercase())),
-        client_cn: filled(&f.producer),
-        asl: filled(&f.asl),
-        operation: filled(&f.operation),
-        outcome: filled(&f.outcome),
+        id: filled(&f.id).map(str::to_string),
+        patient_cf_hmac: filled(&f.cf)
+            .map(|cf: &str| state.cf_hasher.hash(&cf.to_ascii_uppercase())),
+        client_cn: filled(&f.producer).map(str::to_string),
+        asl: filled(&f.asl).map(str::to_string),
+        operation: filled(&f.operation).map(str::to_string),
+        outcome: filled(&f.outcome).map(str::to_string),
         from: instant(&f.from),
         to: instant(&f.to),
         limit: Some(200),
@@ -127,25 +114,15 @@ pub async fn list(
         f.from.as_deref(),
     ));
     body.push_str(&input("to", "Al (UTC)", "datetime-local", f.to.as_deref()));
-    body.push_str(&select(
-        "producer",
-        "Produttore",
-        &cns,
-        filled(&f.producer).as_deref(),
-    ));
-    body.push_str(&select("asl", "ASL", &asls, filled(&f.asl).as_deref()));
+    body.push_str(&select("producer", "Produttore", &cns, filled(&f.producer)));
+    body.push_str(&select("asl", "ASL", &asls, filled(&f.asl)));
     body.push_str(&select(
         "operation",
         "Operazione",
         &operations,
-        filled(&f.operation).as_deref(),
+        filled(&f.operation),
     ));
-    body.push_str(&select(
-        "outcome",
-        "Esito",
-        &outcomes,
-        filled(&f.outcome).as_deref(),
-    ));
+    body.push_str(&select("outcome", "Esito", &outcomes, filled(&f.outcome)));
     body.push_str(&input(
         "id",
         "Transazione, traceID o workflowInstanceId",

@@ -163,7 +163,6 @@ async fn forward(
     let signing_cert = producer_signing_cert(&producer, identity)?;
     let tokens = state.tokens.process(&parts.headers, &signing_cert)?;
     if let Some(claims) = &tokens.claims {
-        rec.document_type = claims.string("resource_hl7_type").map(|t| loinc_code(&t));
         rec.application_id = claims.string("subject_application_id");
         rec.application_vendor = claims.string("subject_application_vendor");
         rec.application_version = claims.string("subject_application_version");
@@ -238,6 +237,12 @@ pub async fn send(
         held,
         body,
     } = out;
+    // REST and SOAP alike: the document type names the request in reports and metrics.
+    rec.document_type = tokens
+        .claims
+        .as_ref()
+        .and_then(|c| c.string("resource_hl7_type"))
+        .map(|t| loinc_code(&t));
     let url = state.gateway.url(&gateway_path);
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -430,15 +435,11 @@ fn respond(
         rec.problem_type = field("type");
         rec.problem_title = field("title");
     }
-    let document_type = claims
-        .as_ref()
-        .and_then(|c| c.string("resource_hl7_type"))
-        .map(|t| loinc_code(&t));
     state.metrics.gateway_answer(
         &rec.operation,
         status.is_success(),
         rec.problem_type.as_deref(),
-        document_type.as_deref(),
+        rec.document_type.as_deref(),
         &producer.organization,
     );
     let input = CheckInput {

@@ -129,7 +129,7 @@ pub async fn handle(
             let by = Recorder {
                 operator_cf: &operator_cf,
                 operator_role: operator_role.as_deref(),
-                application: call.application,
+                application: &call.producer.cert_cn,
                 asl: call.asl,
                 tx_id: call.tx.id,
             };

@@ -11,9 +11,6 @@ use super::consent::{required, text};
 use super::{Call, ServiceFault};
 use crate::db::transactions::TransactionRecord;
 
-/// Assigning authority of fiscal codes in patient ids.
-const MEF: &str = "2.16.840.1.113883.2.9.4.3.2";
-
 async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), ServiceFault> {
     let allowed = crate::consent::consultation_allowed(&call.state.pool, patient_cf)
         .await
@@ -42,7 +39,7 @@ pub async fn handle(
         "findDocuments" => {
             let cf = call.patient(payload, rec)?;
             consent_required(call, &cf).await?;
-            let patient = format!("{cf}^^^&{MEF}&ISO");
+            let patient = super::security::person_id(&cf);
             let entries = registry
                 .patient_documents(&patient)
                 .await
@@ -86,12 +83,7 @@ pub async fn handle(
                 .await
                 .map_err(|e| call.internal("registry", e))?
                 .ok_or_else(not_found)?;
-            let cf = entry
-                .patient_id
-                .split("^^^")
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let cf = super::security::fiscal_code_of(&entry.patient_id);
             rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
             call.caller.same_patient(&cf)?;
             consent_required(call, &cf).await?;

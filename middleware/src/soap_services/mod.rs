@@ -41,8 +41,6 @@ pub struct Call<'a> {
     pub state: &'a AppState,
     /// ASL of the endpoint.
     pub asl: &'a str,
-    /// The calling application (its certificate CN).
-    pub application: &'a str,
     /// The calling application's registry entry.
     pub producer: &'a crate::db::producers::Producer,
     /// The transaction.
@@ -250,7 +248,6 @@ async fn serve(
                     let call = Call {
                         state: &state,
                         asl: &asl,
-                        application: &producer.cert_cn,
                         producer: &producer,
                         tx: &tx,
                         caller: &caller,

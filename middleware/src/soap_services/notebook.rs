@@ -136,7 +136,7 @@ pub async fn handle(
                         &mime,
                         &content,
                         &sha1,
-                        &call.application,
+                        &call.producer.cert_cn,
                         &call.asl,
                         &call.tx.id,
                     ],

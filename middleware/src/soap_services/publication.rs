@@ -28,8 +28,6 @@ use crate::forward::handler::{Outbound, send};
 use crate::forward::tokens::REGIONAL_TOKENS_HEADER;
 use crate::problem::MwError;
 
-/// Assigning authority of fiscal codes.
-const MEF: &str = "2.16.840.1.113883.2.9.4.3.2";
 /// Coding scheme of `attiCliniciRegoleAccesso` (eventCodeList).
 const EVENT_CODE_SCHEME: &str = "2.16.840.1.113883.2.9.3.3.6.1.3";
 /// Largest gateway answer read back.
@@ -104,10 +102,6 @@ fn metadata(payload: Node<'_, '_>, excluded: &[&str]) -> Map<String, Value> {
     out
 }
 
-fn person(cf: &str) -> String {
-    format!("{cf}^^^&{MEF}&ISO")
-}
-
 /// Claims of the tokens the region mints for this caller; absent identity values are
 /// left out, so that the gateway names what is missing.
 fn claims(call: &Call<'_>, action: &str, patient_cf: &str) -> Map<String, Value> {
@@ -126,7 +120,10 @@ fn claims(call: &Call<'_>, action: &str, patient_cf: &str) -> Map<String, Value>
         out.insert("subject_organization".into(), json!(o));
     }
     out.insert("subject_organization_id".into(), json!(c.organisation_id));
-    out.insert("person_id".into(), json!(person(patient_cf)));
+    out.insert(
+        "person_id".into(),
+        json!(super::security::person_id(patient_cf)),
+    );
     if let Some(consent) = c.patient_consent {
         out.insert("patient_consent".into(), json!(consent));
     }
@@ -259,26 +256,15 @@ fn segment(id: &str) -> String {
 fn multipart(request: &Value, pdf: &[u8]) -> (String, Bytes) {
     let boundary = format!("fsemw-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::with_capacity(pdf.len() + 1024);
-    let _ = write!(
-        Adapter(&mut body),
+    body.extend_from_slice(format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\nContent-Type: application/json\r\n\r\n{request}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"documento.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
-    );
+    ).as_bytes());
     body.extend_from_slice(pdf);
-    let _ = write!(Adapter(&mut body), "\r\n--{boundary}--\r\n");
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (
         format!("multipart/form-data; boundary={boundary}"),
         Bytes::from(body),
     )
-}
-
-/// `fmt::Write` into a byte vector.
-struct Adapter<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for Adapter<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 async fn publish(

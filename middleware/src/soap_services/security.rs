@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Service, ServiceFault};
 use crate::config::SoapConfig;
+pub use crate::forward::checks::fiscal_code_of;
 
 const ROLE: &str = "urn:oasis:names:tc:xacml:2.0:subject:role";
 const SUBJECT_ID: &str = "urn:oasis:names:tc:xacml:1.0:subject:subject-id";
@@ -115,13 +116,9 @@ fn purposes(service: Service, operation: &str) -> &'static [&'static str] {
     }
 }
 
-/// The fiscal code of an IHE person id (`CF^^^&OID&ISO`) or of a bare code.
-pub fn fiscal_code_of(id: &str) -> String {
-    id.split('^')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_uppercase()
+/// A fiscal code as an IHE person id (`CF^^^&2.16.840.1.113883.2.9.4.3.2&ISO`).
+pub fn person_id(cf: &str) -> String {
+    format!("{cf}^^^&2.16.840.1.113883.2.9.4.3.2&ISO")
 }
 
 /// Checks the assertion and the operator's signature of `envelope` for `operation`.
@@ -166,7 +163,7 @@ pub fn identify(
         operator_id: if operator_id.contains('^') {
             operator_id
         } else {
-            format!("{operator_cf}^^^&2.16.840.1.113883.2.9.4.3.2&ISO")
+            person_id(&operator_cf)
         },
         operator_cf,
         role: attr(ROLE),
