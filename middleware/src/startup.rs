@@ -67,6 +67,8 @@ pub struct AppState {
     pub soap_trust: crate::soap_services::security::Trust,
     /// Days a publication's CDA is kept for support bundles (0: not kept).
     pub document_retention_days: u32,
+    /// Keeps publications' CDAs (none when they are not kept).
+    pub document_keeper: Option<crate::forward::document_keeper::DocumentKeeper>,
     /// Console sign-in and sessions.
     pub console: crate::console::auth::Auth,
     /// Whether `/public` is served.
@@ -159,6 +161,15 @@ impl App {
             )
             .map_err(StartError::Config)?,
             document_retention_days: config.audit.document_retention_days,
+            document_keeper: if config.audit.document_retention_days > 0 {
+                let runtime = tokio::runtime::Handle::current();
+                Some(
+                    crate::forward::document_keeper::DocumentKeeper::start(pool.clone(), runtime)
+                        .map_err(|e| StartError::Config(format!("CDA keeper thread: {e}")))?,
+                )
+            } else {
+                None
+            },
             console: crate::console::auth::Auth::new(&config.console),
             public_page: config.console.public_page,
             spool_dir: spool_dir(&config.server)?,

@@ -323,7 +323,7 @@ pub async fn send(
     };
     let facts = facts_task.await.unwrap_or_default();
     if let Some(body) = held {
-        keep_document(state, op, &gateway_path, headers, body, rec.tx_id);
+        keep_document(state, body, &facts, rec.tx_id);
     }
     Ok(respond(
         state,
@@ -337,35 +337,23 @@ pub async fn send(
     ))
 }
 
-/// Keeps the CDA of a publication for the help desk (`audit.document_retention_days`),
-/// after the answer, off the request's path; one at a time, so that memory stays bounded
-/// however many large publications arrive together.
-fn keep_document(
-    state: &AppState,
-    op: Operation,
-    path: &str,
-    headers: &HeaderMap,
-    body: super::spool::Held,
-    tx_id: uuid::Uuid,
-) {
-    static AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    if state.document_retention_days == 0 {
+/// Hands a forwarded publication to the keeper of CDAs for the support bundle.
+fn keep_document(state: &AppState, body: super::spool::Held, facts: &BodyFacts, tx_id: uuid::Uuid) {
+    let (Some(keeper), Some(start), Some(len)) =
+        (&state.document_keeper, facts.file_offset, facts.file_bytes)
+    else {
         return;
-    }
-    let (pool, path, headers) = (state.pool.clone(), path.to_string(), headers.clone());
-    tokio::spawn(async move {
-        let Ok(_permit) = AT_ONCE.acquire().await else {
-            return;
-        };
-        let Ok(body) = body.bytes().await else {
-            return;
-        };
-        let parsed = crate::outbox::parse(op, &path, &headers, &body).await;
-        if let Some(cda) = parsed.cda
-            && let Err(e) = crate::db::console::keep_document(&pool, tx_id, &cda).await
-        {
-            tracing::warn!(tx = %tx_id, error = %e, "CDA not kept for the support bundle");
-        }
+    };
+    let mode = facts
+        .request_json
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|r| serde_json::from_value(r.get("mode")?.clone()).ok());
+    keeper.submit(super::document_keeper::Job {
+        tx_id,
+        body,
+        file: start..start + len,
+        mode,
     });
 }
 

@@ -1,12 +1,14 @@
 //! Reading a request body while it streams to the gateway.
 //!
-//! The producer's bytes go to the gateway exactly as received, chunk by chunk.
-//! Each chunk is also handed (a reference-counted clone, not a copy) to an
-//! inspector task that parses the multipart form: it measures the `file` part, hashes it
-//! (SHA-256) when asked — publications, whose hash the gateway checks against the token's
-//! `attachment_hash` — and keeps the `requestBody` text. A JSON body (metadata update) is
-//! kept as text. Hashing every validation's PDF was the largest single cost of a forwarded
-//! request (docs/performance.md), so validations record the file's size only.
+//! The producer's bytes go to the gateway exactly as received, chunk by chunk. Each
+//! chunk is read where it lies, on its way, by an [`Inspector`]: for a multipart form
+//! ([`super::form_scanner`]) it measures the `file` part, records where it starts, hashes
+//! it (SHA-256) when asked — publications, whose hash the gateway checks against the
+//! token's `attachment_hash` — and keeps the `requestBody` text; a JSON body (metadata
+//! update) is kept as text. Nothing is copied and nothing waits: an earlier design handed
+//! every chunk to a separate parsing task, which under load fell behind and buffered
+//! whole files (docs/performance.md). Hashing every validation's PDF was the largest
+//! single cost of a forwarded request, so validations record the file's size only.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,8 +17,10 @@ use std::task::{Context, Poll};
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use tokio::sync::mpsc;
+use futures_util::Stream;
+use tokio::sync::oneshot;
+
+use super::form_scanner::{FormScanner, FormSink};
 
 /// The most of a `requestBody` (or JSON body) kept for the regional checks.
 const MAX_JSON_KEPT: usize = 1 << 20;
@@ -28,6 +32,8 @@ pub struct BodyFacts {
     pub file_sha256: Option<String>,
     /// Size of the `file` part.
     pub file_bytes: Option<u64>,
+    /// Offset of the `file` part's first byte in the body.
+    pub file_offset: Option<u64>,
     /// The `requestBody` part, or the whole JSON body.
     pub request_json: Option<String>,
     /// Why the body could not be read as the contract describes (the gateway judges it).
@@ -89,39 +95,55 @@ pub struct BodyLimitExceeded;
 /// Boxed error of the outbound stream.
 pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Wraps the producer's body: the returned stream goes to the gateway, the
-/// returned task yields the facts once the body has been read to its end.
+/// The facts, once the body has been read to its end (or given up).
+pub type FactsReceiver = oneshot::Receiver<BodyFacts>;
+
+/// Wraps the producer's body: the returned stream goes to the gateway, the receiver
+/// yields the facts once the stream has ended or been dropped.
 pub fn tee<S, E>(
     body: S,
     kind: BodyKind,
     limit: u64,
     hash_file: bool,
-) -> (Tee<S>, tokio::task::JoinHandle<BodyFacts>, TooLarge)
+) -> (Tee<S>, FactsReceiver, TooLarge)
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
-    // Unbounded: the queue holds references to chunks that are in memory anyway,
-    // and the forwarding must never wait for the inspector.
-    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let (tx, rx) = oneshot::channel();
     let too_large = TooLarge::default();
     let tee = Tee {
         inner: Box::pin(body),
-        tx: Some(tx),
+        inspector: Some((Inspector::new(kind, hash_file), tx)),
         seen: 0,
         limit,
         flag: too_large.clone(),
     };
-    (tee, tokio::spawn(inspect(rx, kind, hash_file)), too_large)
+    (tee, rx, too_large)
 }
 
-/// The outbound body: the producer's chunks, unchanged, with a copy to the inspector.
+/// The outbound body: the producer's chunks, unchanged, read on their way.
 pub struct Tee<S> {
     inner: Pin<Box<S>>,
-    tx: Option<mpsc::UnboundedSender<Bytes>>,
+    inspector: Option<(Inspector, oneshot::Sender<BodyFacts>)>,
     seen: u64,
     limit: u64,
     flag: TooLarge,
+}
+
+impl<S> Tee<S> {
+    /// Hands the facts over (once).
+    fn conclude(&mut self) {
+        if let Some((inspector, tx)) = self.inspector.take() {
+            let _ = tx.send(inspector.finish());
+        }
+    }
+}
+
+impl<S> Drop for Tee<S> {
+    fn drop(&mut self) {
+        self.conclude();
+    }
 }
 
 impl<S, E> Stream for Tee<S>
@@ -135,23 +157,22 @@ where
         let next = std::task::ready!(self.inner.as_mut().poll_next(cx));
         Poll::Ready(match next {
             None => {
-                // Closing the channel tells the inspector the body is complete.
-                self.tx = None;
+                self.conclude();
                 None
             }
             Some(Err(e)) => {
-                self.tx = None;
+                self.conclude();
                 Some(Err(Box::new(e) as StreamError))
             }
             Some(Ok(chunk)) => {
                 self.seen += chunk.len() as u64;
                 if self.seen > self.limit {
                     self.flag.0.store(true, Ordering::Relaxed);
-                    self.tx = None;
+                    self.conclude();
                     Some(Err(Box::new(BodyLimitExceeded) as StreamError))
                 } else {
-                    if let Some(tx) = &self.tx {
-                        let _ = tx.send(chunk.clone());
+                    if let Some((inspector, _)) = &mut self.inspector {
+                        inspector.read(&chunk);
                     }
                     Some(Ok(chunk))
                 }
@@ -160,91 +181,136 @@ where
     }
 }
 
-async fn inspect(
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-    kind: BodyKind,
-    hash_file: bool,
-) -> BodyFacts {
-    match kind {
-        BodyKind::Multipart(boundary) => {
-            let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-                .map(Ok::<Bytes, std::convert::Infallible>);
-            inspect_multipart(stream, boundary, hash_file).await
+/// Reads a body chunk by chunk into [`BodyFacts`].
+struct Inspector {
+    reader: Reader,
+    form: FormFacts,
+}
+
+enum Reader {
+    Form(FormScanner),
+    Json(Vec<u8>),
+    Other,
+}
+
+// === impl Inspector ===
+
+impl Inspector {
+    fn new(kind: BodyKind, hash_file: bool) -> Self {
+        let reader = match kind {
+            BodyKind::Multipart(boundary) => Reader::Form(FormScanner::new(&boundary)),
+            BodyKind::Json => Reader::Json(Vec::new()),
+            BodyKind::Other => Reader::Other,
+        };
+        Self {
+            reader,
+            form: FormFacts {
+                hash_file,
+                ..Default::default()
+            },
         }
-        BodyKind::Json => {
-            let mut text = Vec::new();
-            while let Some(chunk) = rx.recv().await {
-                if text.len() < MAX_JSON_KEPT {
-                    text.extend_from_slice(&chunk[..chunk.len().min(MAX_JSON_KEPT - text.len())]);
-                }
+    }
+
+    fn read(&mut self, chunk: &[u8]) {
+        match &mut self.reader {
+            Reader::Form(scanner) => scanner.feed(chunk, &mut self.form),
+            Reader::Json(text) => {
+                let room = MAX_JSON_KEPT.saturating_sub(text.len());
+                text.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            BodyFacts {
+            Reader::Other => {}
+        }
+    }
+
+    fn finish(self) -> BodyFacts {
+        match self.reader {
+            Reader::Form(scanner) => {
+                let mut facts = self.form.facts;
+                facts.malformed = scanner.finish().err().map(|e| format!("multipart: {e}"));
+                facts
+            }
+            Reader::Json(text) => BodyFacts {
                 request_json: Some(String::from_utf8_lossy(&text).into_owned()),
                 ..Default::default()
-            }
-        }
-        BodyKind::Other => {
-            while rx.recv().await.is_some() {}
-            BodyFacts::default()
+            },
+            Reader::Other => BodyFacts::default(),
         }
     }
 }
 
-async fn inspect_multipart<S>(stream: S, boundary: String, hash_file: bool) -> BodyFacts
-where
-    S: Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
-{
-    let mut facts = BodyFacts::default();
-    let mut mp = multer::Multipart::new(stream, boundary);
-    loop {
-        let mut field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                facts.malformed = Some(format!("multipart: {e}"));
-                break;
-            }
-        };
-        let name = field.name().map(str::to_owned);
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        let mut size = 0u64;
-        let mut text = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(c)) => {
-                    size += c.len() as u64;
-                    match name.as_deref() {
-                        Some("file") if hash_file => ctx.update(&c),
-                        Some("requestBody") if text.len() < MAX_JSON_KEPT => {
-                            text.extend_from_slice(&c)
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    facts.malformed = Some(format!("multipart: {e}"));
-                    return facts;
-                }
-            }
-        }
-        match name.as_deref() {
+/// The facts of a form, gathered part by part.
+#[derive(Default)]
+struct FormFacts {
+    hash_file: bool,
+    part: Part,
+    size: u64,
+    hash: Option<digest::Context>,
+    text: Vec<u8>,
+    facts: BodyFacts,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    File,
+    RequestBody,
+    #[default]
+    Other,
+}
+
+impl FormSink for FormFacts {
+    fn part_start(&mut self, name: Option<&str>, offset: u64) {
+        self.size = 0;
+        self.part = match name {
             Some("file") => {
-                facts.file_sha256 = hash_file.then(|| hex::encode(ctx.finish().as_ref()));
-                facts.file_bytes = Some(size);
+                self.facts.file_offset = Some(offset);
+                self.hash = self
+                    .hash_file
+                    .then(|| digest::Context::new(&digest::SHA256));
+                Part::File
             }
             Some("requestBody") => {
-                facts.request_json = Some(String::from_utf8_lossy(&text).into_owned())
+                self.text.clear();
+                Part::RequestBody
             }
-            _ => {}
+            _ => Part::Other,
+        };
+    }
+
+    fn data(&mut self, bytes: &[u8]) {
+        self.size += bytes.len() as u64;
+        match self.part {
+            Part::File => {
+                if let Some(h) = &mut self.hash {
+                    h.update(bytes);
+                }
+            }
+            Part::RequestBody => {
+                let room = MAX_JSON_KEPT.saturating_sub(self.text.len());
+                self.text.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Part::Other => {}
         }
     }
-    facts
+
+    fn part_end(&mut self) {
+        match self.part {
+            Part::File => {
+                self.facts.file_bytes = Some(self.size);
+                self.facts.file_sha256 = self.hash.take().map(|h| hex::encode(h.finish()));
+            }
+            Part::RequestBody => {
+                self.facts.request_json = Some(String::from_utf8_lossy(&self.text).into_owned());
+            }
+            Part::Other => {}
+        }
+        self.part = Part::Other;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_gateway_gets_the_bytes_and_the_inspector_the_facts() {
@@ -254,7 +320,7 @@ mod tests {
                 .chunks(7)
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
                 .collect();
-            let (out, task, too_large) = tee(
+            let (out, facts, too_large) = tee(
                 futures_util::stream::iter(chunks),
                 BodyKind::Multipart("XyZ".into()),
                 10_000,
@@ -262,7 +328,12 @@ mod tests {
             );
             let forwarded: Vec<Bytes> = out.map(|c| c.unwrap()).collect().await;
             assert_eq!(forwarded.concat(), body.to_vec());
-            let facts = task.await.unwrap();
+            let facts = facts.await.unwrap();
+            assert_eq!(facts.malformed, None);
+            assert_eq!(
+                facts.file_offset,
+                body.windows(4).position(|w| w == b"%PDF").map(|p| p as u64)
+            );
             assert_eq!(
                 facts.request_json.as_deref(),
                 Some("{\"activity\":\"VERIFICA\"}")

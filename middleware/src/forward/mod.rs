@@ -1,16 +1,19 @@
 //! Synchronous forwarding of producer calls to the national gateway.
 //!
 //! - [`operation`]: the gateway's endpoint catalogue.
-//! - [`inspect`]: the body passes through untouched while a copy of each chunk
-//!   is read for the file hash and the `requestBody` fields.
+//! - [`inspect`]: the body passes through untouched while each chunk is read on its way
+//!   for the file hash and the `requestBody` fields ([`form_scanner`] finds the parts).
 //! - [`tokens`]: case 1 (tokens untouched) and case 2 (verified, re-signed by the region).
 //! - [`checks`]: the non-blocking regional checks.
 //! - [`warnings`]: the `--middlewarewarning--` merge rule.
 //! - [`gateway_client`]: the mTLS client towards the gateway.
 //! - [`handler`]: one request, from producer to gateway and back, with its audit row.
 //! - [`spool`]: a publication's whole body, on disk while it is forwarded.
+//! - [`document_keeper`]: the CDA of each publication, kept for the support bundle.
 
 pub mod checks;
+pub mod document_keeper;
+pub mod form_scanner;
 pub mod gateway_client;
 pub mod handler;
 pub mod inspect;

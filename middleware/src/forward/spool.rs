@@ -101,4 +101,31 @@ impl Held {
                 .map_err(|e| MwError::Internal(format!("spool: {e}"))),
         }
     }
+
+    /// Bytes `range` of the body, read from where it is kept (blocking: for a thread of
+    /// its own).
+    pub fn read_range(&self, range: std::ops::Range<u64>) -> std::io::Result<Bytes> {
+        let bad =
+            || std::io::Error::new(std::io::ErrorKind::InvalidInput, "range outside the body");
+        let len = usize::try_from(range.end.checked_sub(range.start).ok_or_else(bad)?)
+            .map_err(|_| bad())?;
+        match self {
+            Self::Memory(b) => {
+                let start = usize::try_from(range.start).map_err(|_| bad())?;
+                let end = start
+                    .checked_add(len)
+                    .filter(|e| *e <= b.len())
+                    .ok_or_else(bad)?;
+                Ok(b.slice(start..end))
+            }
+            Self::Disk(s) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut file = std::fs::File::open(&s.path)?;
+                file.seek(SeekFrom::Start(range.start))?;
+                let mut buf = vec![0; len];
+                file.read_exact(&mut buf)?;
+                Ok(Bytes::from(buf))
+            }
+        }
+    }
 }
