@@ -4,8 +4,8 @@
 //! patient, document or transaction identifier.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// All metrics of one middleware instance.
@@ -38,6 +38,8 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// Audit rows that could not be written.
     pub audit_write_failures: IntCounter,
+    /// Audit rows written per statement (group commit).
+    pub audit_rows_per_statement: Histogram,
     /// Local (regional) warnings added, by check.
     pub regional_warnings: IntCounterVec,
     /// JWT signature time with the regional key, by backend.
@@ -118,6 +120,14 @@ impl Metrics {
         let audit_write_failures =
             IntCounter::new("fsemw_audit_write_failures_total", "Audit rows not written")
                 .expect("valid metric");
+        let audit_rows_per_statement = Histogram::with_opts(
+            HistogramOpts::new(
+                "fsemw_audit_rows_per_statement",
+                "Transaction rows written by one INSERT (batched under load)",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+        )
+        .expect("valid metric");
         let regional_warnings = IntCounterVec::new(
             Opts::new(
                 "fsemw_regional_warnings_total",
@@ -255,6 +265,7 @@ impl Metrics {
             Box::new(gateway_failures.clone()),
             Box::new(tls_handshake_failures.clone()),
             Box::new(audit_write_failures.clone()),
+            Box::new(audit_rows_per_statement.clone()),
             Box::new(regional_warnings.clone()),
             Box::new(signing_latency.clone()),
             Box::new(signing_errors.clone()),
@@ -279,6 +290,7 @@ impl Metrics {
             gateway_failures,
             tls_handshake_failures,
             audit_write_failures,
+            audit_rows_per_statement,
             regional_warnings,
             signing_latency,
             signing_errors,

@@ -73,6 +73,8 @@ pub struct AppState {
     pub console: crate::console::auth::Auth,
     /// Whether `/public` is served.
     pub public_page: bool,
+    /// Writes transaction rows (batched under load).
+    pub transaction_writer: crate::db::transaction_writer::TransactionWriter,
     /// Producer registry entries reused between requests.
     pub producers: crate::db::producer_cache::ProducerCache,
     /// Where publication bodies are kept while forwarded.
@@ -173,6 +175,10 @@ impl App {
             console: crate::console::auth::Auth::new(&config.console),
             public_page: config.console.public_page,
             spool_dir: spool_dir(&config.server)?,
+            transaction_writer: crate::db::transaction_writer::TransactionWriter::start(
+                pool.clone(),
+                metrics.audit_rows_per_statement.clone(),
+            ),
             producers: crate::db::producer_cache::ProducerCache::new(
                 config.server.producer_cache_secs,
             ),

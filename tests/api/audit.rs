@@ -61,3 +61,70 @@ async fn the_trail_answers_what_happened_to_a_document() {
     assert!(metrics.contains("fsemw_gateway_request_duration_seconds_bucket"));
     assert!(!metrics.contains("RSSMRA"));
 }
+
+/// Rows are written in batches under load; every answer still waits for its own row, and a
+/// row the database refuses fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
+    use middleware::db::transaction_writer::TransactionWriter;
+    let url = integration_tests::pg::fresh_database().await;
+    let pool = middleware::db::pool(&middleware::config::DatabaseConfig {
+        url: url.clone(),
+        password: None,
+        pool_size: 4,
+    })
+    .unwrap();
+    middleware::db::migrate(&pool).await.unwrap();
+    let sizes =
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("rows", "rows")).unwrap();
+    let writer = TransactionWriter::start(pool.clone(), sizes.clone());
+    let mut written = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (writer, mut rec) = (
+            writer.clone(),
+            middleware::audit::TxContext::start().record("validation", "POST", "/v1/x", 1),
+        );
+        rec.http_status = 201;
+        rec.outcome = "forwarded".into();
+        // Row 150 names a producer that does not exist: the foreign key refuses it.
+        if i == 150 {
+            rec.producer_id = Some(987_654);
+        }
+        written.spawn(async move { (i, rec.tx_id, writer.write(rec).await) });
+    }
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut refused = Vec::new();
+    while let Some(r) = written.join_next().await {
+        let (i, tx_id, outcome) = r.unwrap();
+        // Each answer comes after its own row is committed.
+        let rows = client
+            .query("SELECT 1 FROM transactions WHERE tx_id = $1", &[&tx_id])
+            .await
+            .unwrap();
+        match outcome {
+            Ok(()) => assert_eq!(rows.len(), 1, "row {i}"),
+            Err(e) => {
+                assert!(rows.is_empty());
+                assert!(e.to_string().contains("23503"), "{e}");
+                refused.push(i);
+            }
+        }
+    }
+    assert_eq!(refused, vec![150]);
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM transactions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 299);
+    // Written together: fewer statements than rows.
+    assert_eq!(sizes.get_sample_sum(), 300.0);
+    assert!(
+        sizes.get_sample_count() < 300,
+        "{} statements",
+        sizes.get_sample_count()
+    );
+}

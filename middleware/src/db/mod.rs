@@ -1,11 +1,12 @@
 //! PostgreSQL: the pool, the migrations, and one module per aggregate.
 //!
 //! - [`producers`]: the producer registry.
-//! - [`transactions`]: the audit trail.
+//! - [`transactions`]: the audit trail; [`transaction_writer`] writes its rows in batches.
 
 pub mod console;
 pub mod producer_cache;
 pub mod producers;
+pub mod transaction_writer;
 pub mod transactions;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -29,6 +30,9 @@ pub enum DbError {
     /// A statement failed.
     #[error("database statement failed: {}", describe_pg(.0))]
     Query(#[from] tokio_postgres::Error),
+    /// A batch of transaction rows was not written.
+    #[error("transaction row not written: {0}")]
+    Batch(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),

@@ -127,13 +127,14 @@ const COLUMNS: &str = "tx_id, received_at, producer_id, client_cn, application_i
     patient_cf_hmac, certificate_case, local_warnings, duration_ms, gtw_duration_ms, delivery, \
     delivery_status, delivered_at, request_body, response_body, document_type";
 
-/// Writes one record. A row already written for the transaction (a queued
-/// publication records itself with its outbox row) only gets its timings.
-#[tracing::instrument(skip_all)]
-pub async fn insert(pool: &Pool, r: &TransactionRecord) -> Result<(), DbError> {
+/// Writes records with one statement (see [`super::transaction_writer`]). A row already
+/// written for the transaction (a queued publication records itself with its outbox row)
+/// only gets its timings.
+pub async fn insert_many(pool: &Pool, rows: &[&TransactionRecord]) -> Result<(), DbError> {
     let client = pool.get().await?;
-    let stmt = client.prepare_cached(&insert_sql()).await?;
-    client.execute(&stmt, &params(r)).await?;
+    let stmt = client.prepare_cached(&insert_sql_for(rows.len())).await?;
+    let params: Vec<&(dyn ToSql + Sync)> = rows.iter().flat_map(|r| params(r)).collect();
+    client.execute(&stmt, &params).await?;
     Ok(())
 }
 
@@ -147,13 +148,24 @@ pub async fn insert_in(
 }
 
 fn insert_sql() -> String {
+    insert_sql_for(1)
+}
+
+/// The insert statement for `rows` records.
+fn insert_sql_for(rows: usize) -> String {
+    const N: usize = 31;
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=N).map(|c| format!("${}", r * N + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
     format!(
-        "INSERT INTO transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, \
-         $29, $30, $31) \
+        "INSERT INTO transactions ({COLUMNS}) VALUES {} \
          ON CONFLICT (tx_id) DO UPDATE SET duration_ms = EXCLUDED.duration_ms, \
          gtw_duration_ms = COALESCE(EXCLUDED.gtw_duration_ms, transactions.gtw_duration_ms), \
-         response_body = COALESCE(transactions.response_body, EXCLUDED.response_body)"
+         response_body = COALESCE(transactions.response_body, EXCLUDED.response_body)",
+        values.join(", ")
     )
 }
 

@@ -91,7 +91,7 @@ pub(crate) async fn finish(
         .observe(elapsed.as_secs_f64());
     // The row is written before the answer leaves: a crash right after an answer must not
     // lose the transaction's trace.
-    if let Err(e) = crate::db::transactions::insert(&state.pool, &rec).await {
+    if let Err(e) = state.transaction_writer.write(rec).await {
         // The producer still gets the gateway's answer; the gap is counted and logged.
         state.metrics.audit_write_failures.inc();
         tracing::error!(tx = %tx.id, error = %e, "audit row not written");
