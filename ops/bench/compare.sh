@@ -9,13 +9,17 @@
 # Prints throughput and p50/p99/p99.9 of each, the ratios (c)/(b) and (d)/(b), the token's
 # single-core RSA-2048 signing rate (the ceiling for (d): two signatures per request), and
 # the middleware's footprint (idle RSS, start-to-ready with migrations applied).
-#   ops/bench/compare.sh [duration_secs] [concurrency]
+# (b) and (c) are measured in several interleaved rounds (the machine's speed drifts by a
+# few per cent from minute to minute): their medians and the median of the per-round
+# ratios are reported. Then (b) and (c) again at a fixed rate below saturation, open loop:
+# the latency each adds when the machine is not the bottleneck.
+#   ops/bench/compare.sh [duration_secs] [concurrency] [rounds]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 . ops/lib.sh
 SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
-DURATION=${1:-15} CONC=${2:-64}
+DURATION=${1:-15} CONC=${2:-64} ROUNDS=${3:-3}
 NGINX_PORT=${NGINX_PORT:-8643} CASE1_PORT=${CASE1_PORT:-8543} CASE1_ADMIN=${CASE1_ADMIN:-9190}
 ensure_pkg nginx nginx
 ensure_pkg python3 python3
@@ -80,16 +84,54 @@ FSEMW_CONFIG=$WORK/case1.toml nohup "$FSEMW" serve > "$WORK/case1.log" 2>&1 &
 echo $! > "$WORK/case1.pid"
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$CASE1_ADMIN/healthz" 2>/dev/null && break; sleep 0.1; done
 
+# CPU time (ticks of 1/100 s) of a set of processes, to report CPU per request.
+ticks() { local s=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+NGINX_PIDS=$(pgrep -f "nginx: (master|worker)" | tr '\n' ' ')
+PG_PIDS() { pgrep -f "postgres" | tr '\n' ' '; }
+# measure LABEL PROXY_PIDS -- loadgen options: the run's JSON with the proxy's and the
+# database's CPU per request added.
+measure() {
+  local label=$1 pids=$2 out p0 d0 p1 d1
+  shift 2
+  p0=$(ticks $pids) d0=$(ticks $(PG_PIDS))
+  out=$($LOAD "$@" --label "$label")
+  p1=$(ticks $pids) d1=$(ticks $(PG_PIDS))
+  python3 - "$out" "$((p1 - p0))" "$((d1 - d0))" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+n = max(r["requests"] + r.get("warmup_requests", 0), 1)
+r["proxy_cpu_ms"] = int(sys.argv[2]) * 10 / n
+r["db_cpu_ms"] = int(sys.argv[3]) * 10 / n
+print(json.dumps(r))
+PY
+}
+
 common=(--ca "$DEMO_CA" --pdf "$PDF" --aud "$GTW_SIM_URL" --concurrency "$CONC" --duration-secs "$DURATION")
 producer=(--cert "$PKI/producer.pem" --key "$PKI/producer.key")
 # Case 1 producers sign with a nationally issued signature certificate of their own.
 national=(--jwt-cert "$PKI/producer-national-sig.pem" --jwt-key "$PKI/producer-national-sig.key")
-direct=$($LOAD "${common[@]}" --label "(a) direct" --url "$GTW_SIM_URL" \
+direct=$(measure "(a) direct" "" "${common[@]}" --url "$GTW_SIM_URL" \
   --cert "$PKI/region-auth.pem" --key "$PKI/region-auth.key" --jwt-cert "$PKI/region-sig.pem" --jwt-key "$PKI/region-sig.key")
-proxy=$($LOAD "${common[@]}" --label "(b) nginx" --url "https://localhost:$NGINX_PORT/v1" "${producer[@]}" "${national[@]}")
-case1=$($LOAD "${common[@]}" --label "(c) mw case 1" --url "https://localhost:$CASE1_PORT/v1" "${producer[@]}" "${national[@]}")
-case2=$($LOAD "${common[@]}" --label "(d) mw case 2" --url "$MW_URL" "${producer[@]}" \
+proxy_runs=() case1_runs=()
+for _ in $(seq 1 "$ROUNDS"); do
+  proxy_runs+=("$(measure "(b) nginx" "$NGINX_PIDS" "${common[@]}" --url "https://localhost:$NGINX_PORT/v1" "${producer[@]}" "${national[@]}")")
+  case1_runs+=("$(measure "(c) mw case 1" "$(cat "$WORK/case1.pid")" "${common[@]}" --url "https://localhost:$CASE1_PORT/v1" "${producer[@]}" "${national[@]}")")
+done
+# The round with the median throughput stands for each path; every round is printed.
+median_run() { python3 -c '
+import json, sys
+runs = sorted((json.loads(a) for a in sys.argv[1:]), key=lambda r: r["rps"])
+print(json.dumps(runs[len(runs) // 2]))' "$@"; }
+proxy=$(median_run "${proxy_runs[@]}")
+case1=$(median_run "${case1_runs[@]}")
+case2=$(measure "(d) mw case 2" "$(cat .demo/mw.pid)" "${common[@]}" --url "$MW_URL" "${producer[@]}" \
   --jwt-cert "$PKI/producer.pem" --jwt-key "$PKI/producer.key")
+
+# The same two paths at a fixed rate below saturation (open loop, 60 % of what nginx
+# sustained above): the latency each adds when the machine is not the bottleneck.
+RATE=$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['rps'] * 0.6))" "$proxy")  # of the median round
+proxy_fixed=$(measure "(b) nginx" "$NGINX_PIDS" "${common[@]}" --rate "$RATE" --url "https://localhost:$NGINX_PORT/v1" "${producer[@]}" "${national[@]}")
+case1_fixed=$(measure "(c) mw case 1" "$(cat "$WORK/case1.pid")" "${common[@]}" --rate "$RATE" --url "https://localhost:$CASE1_PORT/v1" "${producer[@]}" "${national[@]}")
 
 # The token's single-core signing rate: a fresh SoftHSM2 token, one thread.
 ceiling=$(ops/bench/hsm.sh 3 1 | awk '$1 == "softhsm2" {print $2}')
@@ -107,19 +149,36 @@ $LOAD --ca "$DEMO_CA" --pdf "$PDF" --aud "$GTW_SIM_URL" --label warm --url "http
 sleep 2
 idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/case1.pid")/status")
 
-python3 - "$direct" "$proxy" "$case1" "$case2" "${ceiling:-0}" "$idle_kb" "$ready_ms" <<'PY'
-import json, sys
+rounds=$(printf '%s\n' "${proxy_runs[@]}" "${case1_runs[@]}" | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))')
+python3 - "$direct" "$proxy" "$case1" "$case2" "${ceiling:-0}" "$idle_kb" "$ready_ms" "$proxy_fixed" "$case1_fixed" "$rounds" <<'PY'
+import json, sys, statistics
 runs = [json.loads(a) for a in sys.argv[1:5]]
 ceiling, idle_kb, ready_ms = float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-print(f"{'path':<16}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}")
+fixed = [json.loads(a) for a in sys.argv[8:10]]
+rounds = json.loads(sys.argv[10])
+half = len(rounds) // 2
+pairs = list(zip(rounds[:half], rounds[half:]))
+print("rounds, (b) then (c) each time:")
+for i, (b, c) in enumerate(pairs, 1):
+    print(f"  {i}: (b) {b['rps']:.1f} req/s p99 {b['p99_ms']:.2f} ms; (c) {c['rps']:.1f} req/s p99 {c['p99_ms']:.2f} ms; "
+          f"x{c['rps']/b['rps']:.2f}, p99 {c['p99_ms']-b['p99_ms']:+.2f} ms")
+print(f"median over the rounds: x{statistics.median(c['rps']/b['rps'] for b, c in pairs):.2f}, "
+      f"p99 {statistics.median(c['p99_ms']-b['p99_ms'] for b, c in pairs):+.2f} ms")
+print(f"{'path':<16}{'requests':>9}{'errors':>7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'proxy CPU ms/req':>18}{'db CPU ms/req':>15}")
 for r in runs:
-    print(f"{r['label']:<16}{r['requests']:>9}{r['errors']:>7}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['p999_ms']:>10.2f}")
+    print(f"{r['label']:<16}{r['requests']:>9}{r['errors']:>7}{r['rps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['p999_ms']:>10.2f}"
+          f"{r['proxy_cpu_ms']:>18.3f}{r['db_cpu_ms']:>15.3f}")
 _, b, c, d = runs
-print(f"(c)/(b): throughput x{c['rps']/b['rps']:.2f}, p99 {c['p99_ms']-b['p99_ms']:+.2f} ms")
+print(f"(c)/(b), the median runs in the table: throughput x{c['rps']/b['rps']:.2f}, p99 {c['p99_ms']-b['p99_ms']:+.2f} ms")
 print(f"(d)/(b): throughput x{d['rps']/b['rps']:.2f}, p99 {d['p99_ms']-b['p99_ms']:+.2f} ms")
 if ceiling:
     # Two RS256 signatures per request in case 2.
     print(f"token ceiling (1 core): {ceiling:.0f} signatures/s = {ceiling/2:.0f} req/s; (d) = {d['rps']/(ceiling/2)*100:.0f} % of it")
+fb, fc = fixed
+print(f"at a fixed {fb['rate']:.0f} req/s (open loop): (b) p50 {fb['p50_ms']:.2f} p99 {fb['p99_ms']:.2f} p99.9 {fb['p999_ms']:.2f} ms, "
+      f"{fb['proxy_cpu_ms']:.3f} ms CPU/req; (c) p50 {fc['p50_ms']:.2f} p99 {fc['p99_ms']:.2f} p99.9 {fc['p999_ms']:.2f} ms, "
+      f"{fc['proxy_cpu_ms']:.3f} ms CPU/req + {fc['db_cpu_ms']:.3f} database")
+print(f"(c)-(b) at {fb['rate']:.0f} req/s: p50 {fc['p50_ms']-fb['p50_ms']:+.2f} ms, p99 {fc['p99_ms']-fb['p99_ms']:+.2f} ms")
 print(f"middleware idle RSS {idle_kb/1024:.1f} MiB, start-to-ready {ready_ms} ms (migrations applied)")
 print(f"(PDF {runs[0]['pdf_bytes']} bytes, {runs[0]['concurrency']} connections, every process on this machine)")
 PY

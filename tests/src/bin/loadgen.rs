@@ -44,6 +44,11 @@ struct Args {
     duration_secs: u64,
     #[arg(long, default_value_t = 2)]
     warmup_secs: u64,
+    /// Open loop: requests per second in all, each on a schedule (0: each connection sends
+    /// its next request as soon as the previous one is answered). Latency is measured from
+    /// the scheduled time, so a server that falls behind is charged for the wait.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Label printed with the figures.
     #[arg(long)]
     label: String,
@@ -137,20 +142,37 @@ async fn main() -> anyhow::Result<()> {
     let ct = format!("multipart/form-data; boundary={boundary}");
     let shared = Arc::new((client, url, ct, auth, sig, body));
 
+    let rate = a.rate;
     let run = |secs: u64| {
         let shared = shared.clone();
         let workers = a.concurrency;
         async move {
-            let deadline = Instant::now() + Duration::from_secs(secs);
+            let start = Instant::now();
+            let deadline = start + Duration::from_secs(secs);
             let mut handles = Vec::new();
-            for _ in 0..workers {
+            for w in 0..workers {
                 let s = shared.clone();
                 handles.push(tokio::spawn(async move {
                     let (client, url, ct, auth, sig, body) = &*s;
                     let mut lat = Vec::new();
                     let mut errors = 0u64;
+                    let mut k = 0u64;
                     while Instant::now() < deadline {
-                        let t = Instant::now();
+                        let t = if rate > 0.0 {
+                            // This connection's k-th request, in the global schedule.
+                            let at = start
+                                + Duration::from_secs_f64(
+                                    (k * workers as u64 + w as u64) as f64 / rate,
+                                );
+                            k += 1;
+                            if at >= deadline {
+                                break;
+                            }
+                            tokio::time::sleep_until(at.into()).await;
+                            at
+                        } else {
+                            Instant::now()
+                        };
                         let r = client
                             .post(url)
                             .header("Content-Type", ct)
@@ -180,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
             (lat, errors)
         }
     };
-    run(a.warmup_secs).await;
+    let (warm, _) = run(a.warmup_secs).await;
     let started = Instant::now();
     let (mut lat, errors) = run(a.duration_secs).await;
     let elapsed = started.elapsed().as_secs_f64();
@@ -193,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "label": a.label, "pdf_bytes": pdf.len(), "concurrency": a.concurrency, "requests": lat.len(), "errors": errors,
+            "label": a.label, "pdf_bytes": pdf.len(), "concurrency": a.concurrency, "requests": lat.len(), "errors": errors, "warmup_requests": warm.len(), "rate": rate,
             "rps": lat.len() as f64 / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999),
         })
     );
