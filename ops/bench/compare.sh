@@ -130,8 +130,12 @@ case2=$(measure "(d) mw case 2" "$(cat .demo/mw.pid)" "${common[@]}" --url "$MW_
 # The same two paths at a fixed rate below saturation (open loop, 60 % of what nginx
 # sustained above): the latency each adds when the machine is not the bottleneck.
 RATE=$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['rps'] * 0.6))" "$proxy")  # of the median round
-proxy_fixed=$(measure "(b) nginx" "$NGINX_PIDS" "${common[@]}" --rate "$RATE" --url "https://localhost:$NGINX_PORT/v1" "${producer[@]}" "${national[@]}")
-case1_fixed=$(measure "(c) mw case 1" "$(cat "$WORK/case1.pid")" "${common[@]}" --rate "$RATE" --url "https://localhost:$CASE1_PORT/v1" "${producer[@]}" "${national[@]}")
+fixed_runs=()
+for _ in $(seq 1 "$ROUNDS"); do
+  fixed_runs+=("$(measure "(b) nginx" "$NGINX_PIDS" "${common[@]}" --rate "$RATE" --url "https://localhost:$NGINX_PORT/v1" "${producer[@]}" "${national[@]}")")
+  fixed_runs+=("$(measure "(c) mw case 1" "$(cat "$WORK/case1.pid")" "${common[@]}" --rate "$RATE" --url "https://localhost:$CASE1_PORT/v1" "${producer[@]}" "${national[@]}")")
+done
+fixed=$(printf '%s\n' "${fixed_runs[@]}" | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))')
 
 # The token's single-core signing rate: a fresh SoftHSM2 token, one thread.
 ceiling=$(ops/bench/hsm.sh 3 1 | awk '$1 == "softhsm2" {print $2}')
@@ -150,12 +154,12 @@ sleep 2
 idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/case1.pid")/status")
 
 rounds=$(printf '%s\n' "${proxy_runs[@]}" "${case1_runs[@]}" | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))')
-python3 - "$direct" "$proxy" "$case1" "$case2" "${ceiling:-0}" "$idle_kb" "$ready_ms" "$proxy_fixed" "$case1_fixed" "$rounds" <<'PY'
+python3 - "$direct" "$proxy" "$case1" "$case2" "${ceiling:-0}" "$idle_kb" "$ready_ms" "$fixed" "$rounds" <<'PY'
 import json, sys, statistics
 runs = [json.loads(a) for a in sys.argv[1:5]]
 ceiling, idle_kb, ready_ms = float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-fixed = [json.loads(a) for a in sys.argv[8:10]]
-rounds = json.loads(sys.argv[10])
+fixed = json.loads(sys.argv[8])
+rounds = json.loads(sys.argv[9])
 half = len(rounds) // 2
 pairs = list(zip(rounds[:half], rounds[half:]))
 print("rounds, (b) then (c) each time:")
@@ -174,11 +178,14 @@ print(f"(d)/(b): throughput x{d['rps']/b['rps']:.2f}, p99 {d['p99_ms']-b['p99_ms
 if ceiling:
     # Two RS256 signatures per request in case 2.
     print(f"token ceiling (1 core): {ceiling:.0f} signatures/s = {ceiling/2:.0f} req/s; (d) = {d['rps']/(ceiling/2)*100:.0f} % of it")
-fb, fc = fixed
-print(f"at a fixed {fb['rate']:.0f} req/s (open loop): (b) p50 {fb['p50_ms']:.2f} p99 {fb['p99_ms']:.2f} p99.9 {fb['p999_ms']:.2f} ms, "
-      f"{fb['proxy_cpu_ms']:.3f} ms CPU/req; (c) p50 {fc['p50_ms']:.2f} p99 {fc['p99_ms']:.2f} p99.9 {fc['p999_ms']:.2f} ms, "
-      f"{fc['proxy_cpu_ms']:.3f} ms CPU/req + {fc['db_cpu_ms']:.3f} database")
-print(f"(c)-(b) at {fb['rate']:.0f} req/s: p50 {fc['p50_ms']-fb['p50_ms']:+.2f} ms, p99 {fc['p99_ms']-fb['p99_ms']:+.2f} ms")
+print(f"open loop at a fixed {fixed[0]['rate']:.0f} req/s, (b) then (c) each round:")
+fpairs = list(zip(fixed[0::2], fixed[1::2]))
+for i, (fb, fc) in enumerate(fpairs, 1):
+    print(f"  {i}: (b) p50 {fb['p50_ms']:.2f} p99 {fb['p99_ms']:.2f} p99.9 {fb['p999_ms']:.2f} ms, {fb['proxy_cpu_ms']:.3f} ms CPU/req; "
+          f"(c) p50 {fc['p50_ms']:.2f} p99 {fc['p99_ms']:.2f} p99.9 {fc['p999_ms']:.2f} ms, {fc['proxy_cpu_ms']:.3f} ms CPU/req + {fc['db_cpu_ms']:.3f} database; "
+          f"p99 {fc['p99_ms']-fb['p99_ms']:+.2f} ms")
+print(f"(c)-(b) open loop, median over the rounds: p50 {statistics.median(c['p50_ms']-b['p50_ms'] for b, c in fpairs):+.2f} ms, "
+      f"p99 {statistics.median(c['p99_ms']-b['p99_ms'] for b, c in fpairs):+.2f} ms")
 print(f"middleware idle RSS {idle_kb/1024:.1f} MiB, start-to-ready {ready_ms} ms (migrations applied)")
 print(f"(PDF {runs[0]['pdf_bytes']} bytes, {runs[0]['concurrency']} connections, every process on this machine)")
 PY
