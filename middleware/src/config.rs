@@ -176,6 +176,13 @@ pub struct ServerConfig {
     /// TLS handshake timeout in milliseconds.
     #[serde(default = "default_handshake_ms")]
     pub handshake_timeout_ms: u64,
+    /// Time a client has to send a request's headers (HTTP/1.1), in milliseconds.
+    #[serde(default = "default_header_read_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Longest pause in a request body while the middleware waits for it, in
+    /// milliseconds; then the request ends with 408.
+    #[serde(default = "default_body_idle_ms")]
+    pub body_idle_timeout_ms: u64,
     /// Seconds a producer's registry entry is reused before it is read again (0: every
     /// request reads it). A disabled producer is refused at most this long after.
     #[serde(default = "default_producer_cache")]
@@ -633,6 +640,12 @@ fn default_max_body() -> u64 {
 }
 fn default_handshake_ms() -> u64 {
     10_000
+}
+fn default_header_read_ms() -> u64 {
+    10_000
+}
+fn default_body_idle_ms() -> u64 {
+    30_000
 }
 fn default_connect_ms() -> u64 {
     3_000

@@ -29,6 +29,9 @@ pub enum MwError {
         /// The configured limit.
         limit: u64,
     },
+    /// The client stopped sending its request body (or broke the connection) before its end.
+    #[error("request body incomplete: {0}")]
+    IncompleteBody(String),
     /// No route for this method and path.
     #[error("no such endpoint: {0}")]
     NotFound(String),
@@ -56,6 +59,11 @@ impl MwError {
                 "mw/payload-too-large",
                 "Richiesta troppo grande",
             ),
+            Self::IncompleteBody(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "mw/incomplete-body",
+                "Richiesta incompleta",
+            ),
             Self::NotFound(_) => (
                 StatusCode::NOT_FOUND,
                 "mw/not-found",
@@ -75,6 +83,7 @@ impl MwError {
             Self::Unauthorized { .. } => "refused",
             Self::GatewayUnreachable(_) => "gateway_unreachable",
             Self::PayloadTooLarge { .. } => "too_large",
+            Self::IncompleteBody(_) => "incomplete_body",
             Self::NotFound(_) => "not_found",
             Self::Internal(_) => "internal_error",
         }

@@ -89,7 +89,7 @@ pub struct App {
     tls: tokio_rustls::TlsAcceptor,
     verifier: Arc<dyn ClientCertVerifier>,
     router: Router,
-    handshake_timeout: Duration,
+    timeouts: crate::server::accept::ConnectionTimeouts,
 }
 
 /// Why the middleware could not start.
@@ -199,7 +199,11 @@ impl App {
             admin_listener: bind(config.server.admin_listen.clone()).await?,
             tls: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
             verifier,
-            handshake_timeout: Duration::from_millis(config.server.handshake_timeout_ms),
+            timeouts: crate::server::accept::ConnectionTimeouts {
+                handshake: Duration::from_millis(config.server.handshake_timeout_ms),
+                header_read: Duration::from_millis(config.server.header_read_timeout_ms),
+                body_idle: Duration::from_millis(config.server.body_idle_timeout_ms),
+            },
             state,
         })
     }
@@ -262,7 +266,7 @@ impl App {
         serve_tls(
             self.producer_listener,
             self.tls,
-            self.handshake_timeout,
+            self.timeouts,
             self.router,
             move |conn, peer| ClientIdentity::from_connection(conn, verifier.as_ref(), peer),
             move || metrics.tls_handshake_failures.inc(),

@@ -392,6 +392,8 @@ pub fn config(
             alias_base_paths: vec!["/gateway/v2".into()],
             max_body_bytes: opts.max_body_bytes,
             handshake_timeout_ms: 5_000,
+            header_read_timeout_ms: 5_000,
+            body_idle_timeout_ms: 5_000,
             producer_cache_secs: 5,
             spool_dir: None,
         },

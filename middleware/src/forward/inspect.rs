@@ -74,16 +74,39 @@ impl BodyKind {
     }
 }
 
-/// Shared flag set when the body outgrew the limit.
+/// What went wrong with the producer's side of the body, seen by the stream.
 #[derive(Debug, Clone, Default)]
-pub struct TooLarge(Arc<AtomicBool>);
+pub struct BodyFlags(Arc<[AtomicBool; 3]>);
 
-// === impl TooLarge ===
+// === impl BodyFlags ===
 
-impl TooLarge {
-    /// Whether the limit was passed.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+impl BodyFlags {
+    const TOO_LARGE: usize = 0;
+    const INCOMPLETE: usize = 1;
+    const WAITING: usize = 2;
+
+    /// Whether the body outgrew the limit.
+    pub fn too_large(&self) -> bool {
+        self.0[Self::TOO_LARGE].load(Ordering::Relaxed)
+    }
+
+    /// Whether the producer stopped sending (or broke the connection) before the end.
+    pub fn incomplete(&self) -> bool {
+        self.0[Self::INCOMPLETE].load(Ordering::Relaxed)
+    }
+
+    /// Whether, the last time the forwarding asked for more of the body, the producer had
+    /// not sent it yet: a timeout then is the producer's, not the gateway's.
+    pub fn waiting_for_producer(&self) -> bool {
+        self.0[Self::WAITING].load(Ordering::Relaxed)
+    }
+
+    fn set(&self, which: usize) {
+        self.0[which].store(true, Ordering::Relaxed);
+    }
+
+    fn clear(&self, which: usize) {
+        self.0[which].store(false, Ordering::Relaxed);
     }
 }
 
@@ -105,21 +128,21 @@ pub fn tee<S, E>(
     kind: BodyKind,
     limit: u64,
     hash_file: bool,
-) -> (Tee<S>, FactsReceiver, TooLarge)
+) -> (Tee<S>, FactsReceiver, BodyFlags)
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::error::Error + Send + Sync + 'static,
 {
     let (tx, rx) = oneshot::channel();
-    let too_large = TooLarge::default();
+    let flags = BodyFlags::default();
     let tee = Tee {
         inner: Box::pin(body),
         inspector: Some((Inspector::new(kind, hash_file), tx)),
         seen: 0,
         limit,
-        flag: too_large.clone(),
+        flags: flags.clone(),
     };
-    (tee, rx, too_large)
+    (tee, rx, flags)
 }
 
 /// The outbound body: the producer's chunks, unchanged, read on their way.
@@ -128,7 +151,7 @@ pub struct Tee<S> {
     inspector: Option<(Inspector, oneshot::Sender<BodyFacts>)>,
     seen: u64,
     limit: u64,
-    flag: TooLarge,
+    flags: BodyFlags,
 }
 
 impl<S> Tee<S> {
@@ -154,20 +177,25 @@ where
     type Item = Result<Bytes, StreamError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let next = std::task::ready!(self.inner.as_mut().poll_next(cx));
+        let Poll::Ready(next) = self.inner.as_mut().poll_next(cx) else {
+            self.flags.set(BodyFlags::WAITING);
+            return Poll::Pending;
+        };
+        self.flags.clear(BodyFlags::WAITING);
         Poll::Ready(match next {
             None => {
                 self.conclude();
                 None
             }
             Some(Err(e)) => {
+                self.flags.set(BodyFlags::INCOMPLETE);
                 self.conclude();
                 Some(Err(Box::new(e) as StreamError))
             }
             Some(Ok(chunk)) => {
                 self.seen += chunk.len() as u64;
                 if self.seen > self.limit {
-                    self.flag.0.store(true, Ordering::Relaxed);
+                    self.flags.set(BodyFlags::TOO_LARGE);
                     self.conclude();
                     Some(Err(Box::new(BodyLimitExceeded) as StreamError))
                 } else {
@@ -341,7 +369,7 @@ mod tests {
             assert_eq!(facts.file_bytes, Some(12));
             let expect = hex::encode(digest::digest(&digest::SHA256, b"%PDF-1.4 abc").as_ref());
             assert_eq!(facts.file_sha256, hash_file.then_some(expect));
-            assert!(!too_large.is_set());
+            assert!(!too_large.too_large() && !too_large.incomplete());
         }
     }
 
@@ -358,6 +386,6 @@ mod tests {
         let results: Vec<_> = out.collect().await;
         assert!(results[0].is_ok());
         assert!(results[1].is_err());
-        assert!(too_large.is_set());
+        assert!(too_large.too_large());
     }
 }

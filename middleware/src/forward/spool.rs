@@ -48,8 +48,7 @@ pub async fn receive(body: Body, dir: &Path, limit: u64) -> Result<Held, MwError
     let mut stream = body.into_data_stream();
     let mut written = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| MwError::Internal(format!("request body unreadable: {e}")))?;
+        let chunk = chunk.map_err(|e| MwError::IncompleteBody(e.to_string()))?;
         written += chunk.len() as u64;
         if written > limit {
             // Read a moderate excess to its end, unwritten, so that the producer gets the

@@ -260,7 +260,11 @@ impl GatewaySim {
         serve_tls(
             self.listener,
             self.tls,
-            Duration::from_secs(10),
+            crate::server::accept::ConnectionTimeouts {
+                handshake: Duration::from_secs(10),
+                header_read: Duration::from_secs(30),
+                body_idle: Duration::from_secs(30),
+            },
             api_router(self.state, &self.base_path),
             |conn, _| {
                 let cn = conn

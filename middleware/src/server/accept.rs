@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -17,6 +17,17 @@ const READ_BUFFER: usize = 64 * 1024;
 /// HTTP/2 flow-control windows: what a client may send before the server reads it.
 const STREAM_WINDOW: u32 = 512 * 1024;
 const CONNECTION_WINDOW: u32 = 1024 * 1024;
+
+/// How long a client may take at each step before its connection is dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionTimeouts {
+    /// The TLS handshake.
+    pub handshake: Duration,
+    /// An HTTP/1.1 request's headers, from its first byte (slow-header attacks).
+    pub header_read: Duration,
+    /// A pause in a request body while the server waits for it (slow-body attacks).
+    pub body_idle: Duration,
+}
 
 /// What to do with a new connection (the gateway simulator injects faults here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +50,7 @@ pub enum ConnectionFate {
 pub async fn serve_tls<T, D, F, G>(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    handshake_timeout: Duration,
+    timeouts: ConnectionTimeouts,
     router: Router,
     describe: D,
     on_handshake_failure: F,
@@ -84,7 +95,7 @@ pub async fn serve_tls<T, D, F, G>(
             rx.borrow_and_update();
         }
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -105,12 +116,19 @@ pub async fn serve_tls<T, D, F, G>(
             let service =
                 hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(info.clone());
-                    router.clone().oneshot(req.map(axum::body::Body::new))
+                    let body_idle = timeouts.body_idle;
+                    router.clone().oneshot(req.map(|b| {
+                        axum::body::Body::new(super::idle_body::IdleTimeoutBody::new(b, body_idle))
+                    }))
                 });
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // Bounded buffering per connection: a large upload streams through in windows
             // of this size instead of piling up (docs/performance.md, memory).
-            builder.http1().max_buf_size(READ_BUFFER);
+            builder
+                .http1()
+                .max_buf_size(READ_BUFFER)
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeouts.header_read);
             builder
                 .http2()
                 .initial_stream_window_size(STREAM_WINDOW)

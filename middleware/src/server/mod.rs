@@ -5,7 +5,9 @@
 //! - [`tls`]: rustls configurations (producer-facing with deferred client-certificate
 //!   verification, gateway client with the regional key, simulator server).
 //! - [`identity`]: the producer identity read from a client certificate.
+//! - [`idle_body`]: request bodies that end when the client stops sending.
 
 pub mod accept;
 pub mod identity;
+pub mod idle_body;
 pub mod tls;
