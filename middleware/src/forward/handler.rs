@@ -152,6 +152,9 @@ async fn forward(
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
     let producer = authenticate(state, identity, rec).await?;
+    if !plain_segments(req.uri().path()) {
+        return Err(MwError::NotFound(req.uri().path().to_string()));
+    }
     let (parts, body) = req.into_parts();
     if let Some(len) = content_length(&parts.headers)
         && len > state.max_body
@@ -198,6 +201,17 @@ async fn forward(
         body,
     };
     send(state, outbound, &producer, rec).await
+}
+
+/// Whether every segment of `path` is a plain name: not `.` or `..` (also percent-encoded,
+/// which URL parsers resolve as well), no encoded `/` or `\`. An identifier such as `..`
+/// would otherwise move the forwarded request to another of the gateway's paths, sent with
+/// the region's certificate.
+fn plain_segments(path: &str) -> bool {
+    path.split('/').all(|segment| {
+        let decoded = xds::messages::submit::percent_decode(segment);
+        decoded != "." && decoded != ".." && !decoded.contains(['/', '\\'])
+    })
 }
 
 /// A request on its way to the gateway, tokens already treated.
@@ -252,7 +266,7 @@ pub async fn send(
         (None, Some(body)) => body.into_data_stream(),
         (None, None) => Body::empty().into_data_stream(),
     };
-    let (outbound, facts_task, too_large) = tee(
+    let (outbound, facts_task, body_flags) = tee(
         stream,
         BodyKind::from_content_type(ct),
         state.max_body,
@@ -289,10 +303,19 @@ pub async fn send(
         .observe(gtw_elapsed.as_secs_f64());
     let (status, answer_headers, answer) = match answer {
         Ok(a) => a,
-        Err(_) if too_large.is_set() => {
+        Err(_) if body_flags.too_large() => {
             return Err(MwError::PayloadTooLarge {
                 limit: state.max_body,
             });
+        }
+        // The producer's side failed, not the gateway's: its body broke off, or the time
+        // ran out while the middleware was still waiting for it.
+        Err(e)
+            if body_flags.incomplete() || (e.is_timeout() && body_flags.waiting_for_producer()) =>
+        {
+            return Err(MwError::IncompleteBody(
+                "il produttore ha smesso di inviare il corpo della richiesta".into(),
+            ));
         }
         // The connection could not be opened: the gateway has not seen the request.
         Err(e) if e.is_connect() && held.is_some() => {
@@ -536,6 +559,21 @@ pub fn with_transaction_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_and_encoded_separators_are_not_plain() {
+        assert!(plain_segments("/v1/documents/2.16.840.1%5EABC/metadata"));
+        for bad in [
+            "/v1/documents/..",
+            "/v1/documents/%2e%2E",
+            "/v1/documents/./metadata",
+            "/v1/documents/a%2Fb",
+            "/v1/documents/a%5cb",
+            "/v1/status/%2E",
+        ] {
+            assert!(!plain_segments(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn document_ids_from_paths() {
