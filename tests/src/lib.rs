@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`pg`]: the throw-away cluster and one database per test (cloned from a migrated template).
 //! - [`process`]: the middleware as a child process (crash tests).
+//! - [`producer_args`]: the producer credentials the load generators take on the command line.
 //! - [`stack`]: [`stack::TestStack`], a simulator plus a middleware wired together.
 //! - [`xds`]: XDS.b messages written as Italian senders write them.
 
 pub mod pg;
 pub mod process;
+pub mod producer_args;
 pub mod soap;
 pub mod stack;
 pub mod xds;

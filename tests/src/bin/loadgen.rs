@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use middleware::devtools::dev_jwt::{JwtOperation, claims_for, mint};
-use middleware::server::tls::{load_certs, load_key, load_roots};
+use integration_tests::producer_args::ProducerArgs;
+use middleware::devtools::dev_jwt::JwtOperation;
 
 /// Command line.
 #[derive(Parser)]
@@ -16,22 +16,8 @@ struct Args {
     /// Validation URL base (`…/v1`).
     #[arg(long)]
     url: String,
-    /// CA bundle for the server.
-    #[arg(long)]
-    ca: String,
-    /// TLS client certificate / key.
-    #[arg(long)]
-    cert: String,
-    #[arg(long)]
-    key: String,
-    /// JWT signing certificate / key.
-    #[arg(long)]
-    jwt_cert: String,
-    #[arg(long)]
-    jwt_key: String,
-    /// `aud` of the tokens.
-    #[arg(long)]
-    aud: String,
+    #[command(flatten)]
+    producer: ProducerArgs,
     /// The PDF.
     #[arg(long)]
     pdf: String,
@@ -94,22 +80,12 @@ async fn main() -> anyhow::Result<()> {
     middleware::install_crypto_provider();
     let a = Args::parse();
     let pdf = pad_pdf(std::fs::read(&a.pdf)?, a.pad_to)?;
-    let overrides = serde_json::json!({ "aud": a.aud })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
     let op = if a.publication {
         JwtOperation::Create
     } else {
         JwtOperation::Validation
     };
-    let claims = claims_for(op, Some(&pdf), &overrides)?;
-    let signer = hsm::PemSigner::load(&a.jwt_cert, &a.jwt_key)?;
-    let pair = mint(&claims, &signer)?;
-    let (auth, sig) = (
-        pair["authorization"].as_str().unwrap().to_string(),
-        pair["fse_jwt_signature"].as_str().unwrap().to_string(),
-    );
+    let (auth, sig) = a.producer.tokens(op, &pdf)?;
     let boundary = "fsemwbenchboundary";
     let request = if a.publication {
         serde_json::json!({
@@ -127,13 +103,7 @@ async fn main() -> anyhow::Result<()> {
     body.extend_from_slice(&pdf);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let body = bytes::Bytes::from(body);
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(load_roots(&a.ca)?)
-        .with_client_auth_cert(load_certs(&a.cert)?, load_key(&a.key)?)?;
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .pool_max_idle_per_host(a.concurrency)
-        .build()?;
+    let client = a.producer.client(a.concurrency, None)?;
     let url = if a.publication {
         format!("{}/documents/validate-and-create", a.url)
     } else {

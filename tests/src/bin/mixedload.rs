@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use integration_tests::producer_args::ProducerArgs;
 use integration_tests::soap::{Identity, OPERATOR_CF, envelope};
-use middleware::devtools::dev_jwt::{JwtOperation, claims_for, mint};
+use middleware::devtools::dev_jwt::JwtOperation;
 use tokio::sync::Mutex;
 
 #[derive(Parser, Debug)]
@@ -20,22 +21,8 @@ struct Args {
     /// The middleware's base URL, without `/v1`.
     #[arg(long)]
     url: String,
-    /// CA bundle for the middleware's server certificate.
-    #[arg(long)]
-    ca: String,
-    /// Producer certificate and key (PEM).
-    #[arg(long)]
-    cert: String,
-    #[arg(long)]
-    key: String,
-    /// The producer's JWT signing certificate and key.
-    #[arg(long)]
-    jwt_cert: String,
-    #[arg(long)]
-    jwt_key: String,
-    /// `aud` of the tokens (the gateway's base URL).
-    #[arg(long)]
-    aud: String,
+    #[command(flatten)]
+    producer: ProducerArgs,
     /// PDF for validations, and the signed PDF for publications.
     #[arg(long)]
     validation_pdf: String,
@@ -203,38 +190,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-fn tokens(op: JwtOperation, pdf: &[u8], a: &Args) -> anyhow::Result<(String, String)> {
-    let overrides = serde_json::json!({ "aud": a.aud })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let claims = claims_for(op, Some(pdf), &overrides)?;
-    let signer = hsm::PemSigner::load(&a.jwt_cert, &a.jwt_key)?;
-    let pair = mint(&claims, &signer)?;
-    let field = |k: &str| pair[k].as_str().unwrap_or_default().to_string();
-    Ok((field("authorization"), field("fse_jwt_signature")))
-}
-
-fn load_client(a: &Args) -> anyhow::Result<reqwest::Client> {
-    use middleware::server::tls::{load_certs, load_key, load_roots};
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(load_roots(&a.ca)?)
-        .with_client_auth_cert(load_certs(&a.cert)?, load_key(&a.key)?)?;
-    Ok(reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(Duration::from_secs(a.timeout_secs))
-        .build()?)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     middleware::install_crypto_provider();
     let a = Args::parse();
     let validation_pdf = std::fs::read(&a.validation_pdf)?;
     let publication_pdf = std::fs::read(&a.publication_pdf)?;
-    let (va, vs) = tokens(JwtOperation::Validation, &validation_pdf, &a)?;
-    let (pa, ps) = tokens(JwtOperation::Create, &publication_pdf, &a)?;
-    let client = load_client(&a)?;
+    let (va, vs) = a
+        .producer
+        .tokens(JwtOperation::Validation, &validation_pdf)?;
+    let (pa, ps) = a.producer.tokens(JwtOperation::Create, &publication_pdf)?;
+    let client = a
+        .producer
+        .client(64, Some(Duration::from_secs(a.timeout_secs)))?;
     // The patient's consultation consent, once, as an operator records it.
     let consent = envelope(
         "registraConsensi",
