@@ -33,6 +33,10 @@ pub fn content_type_param(content_type: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Most parts in one package (an ITI-41 carries one per document; a package of thousands of
+/// tiny parts is an attack on the part table, not a submission).
+pub const MAX_PARTS: usize = 1000;
+
 /// Splits a multipart/related body. The root is the `start` part, else the first.
 pub async fn parse(content_type: &str, body: Bytes) -> Result<Package, Error> {
     let boundary =
@@ -42,11 +46,16 @@ pub async fn parse(content_type: &str, body: Bytes) -> Result<Package, Error> {
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut pkg = Package::default();
     let mut first: Option<(String, Bytes)> = None;
+    let mut count = 0usize;
     while let Some(field) = multipart
         .next_field()
         .await
         .map_err(|e| Error::Mtom(e.to_string()))?
     {
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(Error::Mtom(format!("more than {MAX_PARTS} parts")));
+        }
         let cid = field
             .headers()
             .get("content-id")

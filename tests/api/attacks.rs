@@ -298,3 +298,54 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtom_part_and_attribute_bombs_are_faults() {
+    use integration_tests::xds::{mtom, soap12};
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    const PROVIDE: &str = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
+    // 5,000 tiny parts: refused by count before anything is read as a submission.
+    let parts: Vec<(String, Vec<u8>)> = (0..5000)
+        .map(|i| (format!("p{i}@bomb"), b"x".to_vec()))
+        .collect();
+    let refs: Vec<(&str, &str, &[u8])> = parts
+        .iter()
+        .map(|(cid, data)| (cid.as_str(), "application/octet-stream", data.as_slice()))
+        .collect();
+    let (ct, body) = mtom(&soap12(PROVIDE, "<x/>"), &refs);
+    let (s, _, answer) =
+        crate::xds_repository::post(&stack, "/xds/repository/aslba", &ct, body).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert_eq!(s, 400, "{answer}");
+    assert!(
+        answer.contains("Fault") && answer.contains("more than 1000 parts"),
+        "{answer}"
+    );
+    // One part larger than the body limit: refused by size, as a fault.
+    let big = vec![b'x'; 21 << 20];
+    let (ct, body) = mtom(
+        &soap12(PROVIDE, "<x/>"),
+        &[("big@bomb", "application/pdf", &big)],
+    );
+    let (s, _, answer) =
+        crate::xds_repository::post(&stack, "/xds/repository/aslba", &ct, body).await;
+    assert_eq!(s, 413, "{}", String::from_utf8_lossy(&answer));
+    // A 4 MiB attribute: read within the limits, then refused as a request the service does
+    // not know.
+    let attribute = format!("<x a=\"{}\"/>", "y".repeat(4 << 20));
+    let (s, _, answer) = crate::xds_repository::post(
+        &stack,
+        "/xds/registry",
+        "application/soap+xml",
+        soap12("urn:example:Nothing", &attribute).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        s,
+        400,
+        "{}",
+        String::from_utf8_lossy(&answer[..answer.len().min(400)])
+    );
+    // Still serving.
+    assert_eq!(read(validate(&stack, &pdf(LAB_OK)).await).await.0, 201);
+}
