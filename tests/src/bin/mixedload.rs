@@ -48,6 +48,9 @@ struct Args {
     /// Longest wait for one answer.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Writes one JSON line per request here (fault scripts judge each answer).
+    #[arg(long)]
+    record: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,11 +80,22 @@ impl Kind {
 
 /// One answered (or failed) request.
 struct Done {
+    n: u64,
     kind: Kind,
     ok: bool,
     latency: Duration,
     tx: Option<String>,
     detail: Option<String>,
+    /// Milliseconds from the start of the run to the request's scheduled time.
+    at_ms: u64,
+    /// HTTP status (0: no answer).
+    status: u16,
+    /// `type` of a problem document, if the answer is one.
+    problem: Option<String>,
+    /// Whether the middleware queued the publication (`[MW-QUEUED]` warning).
+    queued: bool,
+    /// SHA-256 of the request body (publications: unique per request).
+    body_sha256: Option<String>,
 }
 
 struct Traffic {
@@ -102,9 +116,10 @@ fn form(request: &str, pdf: &[u8]) -> (String, Vec<u8>) {
 }
 
 impl Traffic {
-    async fn send(&self, n: u64) -> Done {
+    async fn send(&self, n: u64, at_ms: u64) -> Done {
         let kind = Kind::of(n);
         let started = Instant::now();
+        let mut body_sha256 = None;
         let request = match kind {
             Kind::Validation | Kind::Publication => {
                 let (pdf, auth, sig) = if kind == Kind::Validation {
@@ -128,6 +143,11 @@ impl Traffic {
                     }).to_string())
                 };
                 let (ct, body) = form(&request, pdf);
+                if kind == Kind::Publication {
+                    body_sha256 = Some(hex::encode(
+                        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body).as_ref(),
+                    ));
+                }
                 self.client
                     .post(format!("{}/v1/{path}", self.url))
                     .header("content-type", ct)
@@ -152,20 +172,37 @@ impl Traffic {
                 let text = r.text().await.unwrap_or_default();
                 let ok =
                     status.is_success() && (kind != Kind::Consultation || !text.contains("Fault>"));
+                let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
                 Done {
+                    n,
                     kind,
                     ok,
                     latency: started.elapsed(),
                     tx,
                     detail: (!ok).then(|| format!("{status}: {}", &text[..text.len().min(300)])),
+                    at_ms,
+                    status: status.as_u16(),
+                    problem: json
+                        .as_ref()
+                        .and_then(|j| j.get("type"))
+                        .and_then(|t| t.as_str())
+                        .map(str::to_owned),
+                    queued: text.contains("[MW-QUEUED]"),
+                    body_sha256,
                 }
             }
             Err(e) => Done {
+                n,
                 kind,
                 ok: false,
                 latency: started.elapsed(),
                 tx: None,
                 detail: Some(format!("no answer: {e}")),
+                at_ms,
+                status: 0,
+                problem: None,
+                queued: false,
+                body_sha256,
             },
         }
     }
@@ -290,8 +327,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep_until(at.into()).await;
         let (traffic, done, in_flight) = (traffic.clone(), done.clone(), in_flight.clone());
         in_flight.fetch_add(1, Ordering::Relaxed);
+        let at_ms = (at - start).as_millis() as u64;
         tokio::spawn(async move {
-            let d = traffic.send(n).await;
+            let d = traffic.send(n, at_ms).await;
             done.lock().await.push(d);
             in_flight.fetch_sub(1, Ordering::Relaxed);
         });
@@ -303,6 +341,21 @@ async fn main() -> anyhow::Result<()> {
     }
     reporter.abort();
     let all = done.lock().await;
+    if let Some(path) = &a.record {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for d in all.iter() {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "n": d.n, "kind": d.kind.name(), "at_ms": d.at_ms, "status": d.status,
+                    "type": d.problem, "queued": d.queued, "body_sha256": d.body_sha256,
+                    "tx": d.tx, "latency_ms": d.latency.as_secs_f64() * 1000.0,
+                })
+            )?;
+        }
+    }
     let mut lat: Vec<f64> = all
         .iter()
         .map(|d| d.latency.as_secs_f64() * 1000.0)
