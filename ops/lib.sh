@@ -66,3 +66,16 @@ pg_stop_cluster() {
   bin=$(pg_bindir) || return 0
   [ -f "$dir/data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
 }
+
+# The mixed-traffic generator (tests/src/bin/mixedload.rs) as the demo producer, against the
+# demo stack (after `ops/demo.sh up` and `. .demo/env`; $ROOT and $SHARED set); more options
+# follow in "$@". The SOAP identities are signed with the demo PKI (MW_TEST_PKI).
+mixedload() {
+  local pki=$ROOT/.demo/pki
+  MW_TEST_PKI=$pki "$ROOT/target/release/mixedload" --url "${MW_URL%/v1}" --ca "$DEMO_CA" \
+    --cert "$pki/producer.pem" --key "$pki/producer.key" \
+    --jwt-cert "$pki/producer.pem" --jwt-key "$pki/producer.key" --aud "$GTW_SIM_URL" \
+    --validation-pdf "$SHARED/testdata/pdf/attachment/LAB_OK.pdf" \
+    --publication-pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" \
+    --pid "$(cat "$ROOT/.demo/mw.pid")" "$@"
+}

@@ -28,19 +28,14 @@ ops/demo.sh up >/dev/null
 trap 'curl -fsS -o /dev/null -X POST -H "content-type: application/json" -d "{\"mode\":\"none\"}" "$GTW_SIM_ADMIN_URL/faults" || true; ops/demo.sh down >/dev/null' EXIT
 . .demo/env
 cargo build --release -q -p integration-tests --bin mixedload
-PKI=$ROOT/.demo/pki OUT=$ROOT/target/chaos
+OUT=$ROOT/target/chaos
 mkdir -p "$OUT"
 timeout_ms=$(awk -F' *= *' '/^request_timeout_ms/ {print $2; exit}' .demo/fsemw.toml)
 TAIL=$(( 2 * PHASE ))
 DURATION=$(( 4 * PHASE + OUTAGE + TAIL ))
 fault() { curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d "$1" "$GTW_SIM_ADMIN_URL/faults"; }
-MW_TEST_PKI=$PKI target/release/mixedload --url "${MW_URL%/v1}" --ca "$DEMO_CA" \
-  --cert "$PKI/producer.pem" --key "$PKI/producer.key" \
-  --jwt-cert "$PKI/producer.pem" --jwt-key "$PKI/producer.key" --aud "$GTW_SIM_URL" \
-  --validation-pdf "$SHARED/testdata/pdf/attachment/LAB_OK.pdf" \
-  --publication-pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" \
-  --rate "$RATE" --duration-secs "$DURATION" --report-secs "$PHASE" --timeout-secs $(( timeout_ms / 1000 * 3 )) \
-  --pid "$(cat .demo/mw.pid)" --record "$OUT/gateway.requests.jsonl" > "$OUT/gateway.reports.jsonl" &
+mixedload --rate "$RATE" --duration-secs "$DURATION" --report-secs "$PHASE" \
+  --timeout-secs $(( timeout_ms / 1000 * 3 )) --record "$OUT/gateway.requests.jsonl" > "$OUT/gateway.reports.jsonl" &
 LOAD=$!
 # The schedule, relative to the load's start (the consent call before it takes well under a second).
 sleep "$PHASE"; fault "{\"mode\":\"delay\",\"delay_ms\":$(( timeout_ms + 5000 ))}"; echo "slow"

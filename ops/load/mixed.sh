@@ -23,16 +23,10 @@ ops/demo.sh up >/dev/null
 trap 'ops/demo.sh down >/dev/null' EXIT
 . .demo/env
 cargo build --release -q -p integration-tests --bin mixedload
-PKI=$ROOT/.demo/pki OUT=$ROOT/target/load
+OUT=$ROOT/target/load
 mkdir -p "$OUT"
-# The SOAP identities are signed with the demo PKI's assertion signer and smart card.
-MW_TEST_PKI=$PKI target/release/mixedload --url "${MW_URL%/v1}" --ca "$DEMO_CA" \
-  --cert "$PKI/producer.pem" --key "$PKI/producer.key" \
-  --jwt-cert "$PKI/producer.pem" --jwt-key "$PKI/producer.key" --aud "$GTW_SIM_URL" \
-  --validation-pdf "$SHARED/testdata/pdf/attachment/LAB_OK.pdf" \
-  --publication-pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" \
-  --rate "$RATE" --duration-secs "$DURATION" --report-secs "$REPORT" \
-  --pid "$(cat .demo/mw.pid)" | tee "$OUT/mixed.jsonl" | grep -v '"summary"'
+mixedload --rate "$RATE" --duration-secs "$DURATION" --report-secs "$REPORT" \
+  | tee "$OUT/mixed.jsonl" | grep -v '"summary"'
 tail -1 "$OUT/mixed.jsonl" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["transaction_ids"]))' > "$OUT/tx_ids"
 audited=$("$(pg_bindir)/psql" "$DATABASE_URL" -qAt <<SQL
 CREATE TEMP TABLE sent (tx_id uuid);
