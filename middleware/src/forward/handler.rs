@@ -152,9 +152,6 @@ async fn forward(
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
     let producer = authenticate(state, identity, rec).await?;
-    if !plain_segments(req.uri().path()) {
-        return Err(MwError::NotFound(req.uri().path().to_string()));
-    }
     let (parts, body) = req.into_parts();
     if let Some(len) = content_length(&parts.headers)
         && len > state.max_body
@@ -251,6 +248,11 @@ pub async fn send(
         held,
         body,
     } = out;
+    // REST and SOAP alike: an identifier must not move the call to another gateway path.
+    let gateway_route = gateway_path.split('?').next().unwrap_or_default();
+    if !plain_segments(gateway_route) {
+        return Err(MwError::NotFound(gateway_route.to_string()));
+    }
     // REST and SOAP alike: the document type names the request in reports and metrics.
     rec.document_type = tokens
         .claims
