@@ -40,7 +40,7 @@ up() {
   pg_start_cluster "$DEMO/pg"
   "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
-  [ -f "$DEMO/pki/operator.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+  [ -f "$DEMO/pki/regional-ca.crl.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
   # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
   "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
@@ -50,6 +50,7 @@ up() {
       -e "s#^admin_listen = .*#admin_listen = \"127.0.0.1:$MW_ADMIN_PORT\"#" \
       -e "s#^tls_cert = .*#tls_cert = \"$pki/mw-server.pem\"#" -e "s#^tls_key = .*#tls_key = \"$pki/mw-server.key\"#" \
       -e "s#^client_ca = .*#client_ca = \"$pki/regional-ca.pem\"#" \
+      -e "s#^client_crls = .*#client_crls = [\"$pki/regional-ca.crl.pem\"]#" \
       -e "s#^base_url = .*#base_url = \"$gtw_url\"#" -e "s#^ca = .*#ca = \"$pki/national-ca.pem\"#" \
       -e "s#^auth_cert = .*#auth_cert = \"$DEMO/hsm/region-auth-hsm.pem\"#" \
       -e "s#^signature_cert = .*#signature_cert = \"$DEMO/hsm/region-sig-hsm.pem\"#" \

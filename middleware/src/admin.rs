@@ -22,6 +22,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.yaml", get(openapi))
         .route("/admin/transactions", get(transactions))
         .route("/admin/keys/reload", axum::routing::post(reload_keys))
+        .route("/admin/crls/reload", axum::routing::post(reload_crls))
         .with_state(state.clone())
         .merge(crate::console::router(state))
 }
@@ -80,6 +81,21 @@ pub async fn readiness(state: &AppState) -> (bool, serde_json::Value) {
     (ok, body)
 }
 
+/// Reads the producer CA bundle and revocation lists again; 409 leaves them unchanged.
+async fn reload_crls(State(state): State<Arc<AppState>>) -> Response {
+    let trust = state.client_trust.clone();
+    match tokio::task::spawn_blocking(move || trust.reload()).await {
+        Ok(Ok(crls)) => {
+            axum::Json(serde_json::json!({"status": "reloaded", "crls": crls})).into_response()
+        }
+        Ok(Err(e)) => {
+            let body = serde_json::json!({"status": "failed", "detail": e.to_string()});
+            (StatusCode::CONFLICT, axum::Json(body)).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {
     let keys = state.keys.clone();
     match tokio::task::spawn_blocking(move || keys.reload()).await {
@@ -108,6 +124,14 @@ fn refresh_gauges(state: &AppState) {
         .with_label_values(&["max"])
         .set(pool.max_size as i64);
     m.db_pool_waiters.set(pool.waiting as i64);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for crl in state.client_trust.crls() {
+        if let Some(next) = crl.next_update {
+            m.client_crl_next_update
+                .with_label_values(&[&crl.issuer])
+                .set(next - now);
+        }
+    }
     for e in state.keys.expiries() {
         state
             .metrics

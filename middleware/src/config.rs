@@ -164,6 +164,18 @@ pub struct ServerConfig {
     pub tls_key: String,
     /// Trust roots (PEM bundle) for producer client certificates.
     pub client_ca: String,
+    /// Revocation lists (PEM or DER files) of the producer CAs; a producer whose
+    /// certificate one of them lists is refused (401, reason `revoked`).
+    #[serde(default)]
+    pub client_crls: Vec<String>,
+    /// Refuse producers whose issuing CA has no list among `client_crls` (default: they
+    /// are accepted; only listed certificates are refused).
+    #[serde(default)]
+    pub client_crl_required: bool,
+    /// Seconds between checks of the CRL files for a newer version (0: only on `SIGHUP`
+    /// and `POST /admin/crls/reload`).
+    #[serde(default = "default_crl_refresh")]
+    pub crl_refresh_secs: u64,
     /// Base path of the gateway-identical API.
     #[serde(default = "default_base_path")]
     pub base_path: String,
@@ -493,6 +505,11 @@ impl Config {
                 return bad(key, format!("file {file:?} not found"));
             }
         }
+        for file in &self.server.client_crls {
+            if !Path::new(file).is_file() {
+                return bad("server.client_crls", format!("file {file:?} not found"));
+            }
+        }
         self.keys.validate()?;
         if self.server.max_body_bytes == 0 {
             return bad("server.max_body_bytes", "must be positive".into());
@@ -638,6 +655,10 @@ fn default_base_path() -> String {
 fn default_max_body() -> u64 {
     20 * 1024 * 1024
 }
+fn default_crl_refresh() -> u64 {
+    300
+}
+
 fn default_handshake_ms() -> u64 {
     10_000
 }

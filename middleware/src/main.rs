@@ -223,7 +223,8 @@ fn init_dev_token(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Re-reads certificates and re-opens keys on SIGHUP; the old pair stays on failure.
+/// Re-reads certificates and re-opens keys on SIGHUP, and the producer CAs' revocation
+/// lists; what fails to load leaves the previous one in force.
 fn reload_keys_on_sighup(state: Arc<startup::AppState>) {
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -238,6 +239,14 @@ fn reload_keys_on_sighup(state: Arc<startup::AppState>) {
                     tracing::error!(error = %e, "key reload failed; the previous keys stay in force")
                 }
                 Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            }
+            let trust = state.client_trust.clone();
+            match tokio::task::spawn_blocking(move || trust.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "revocation lists not reloaded; the previous ones stay in force")
+                }
+                Err(e) => tracing::error!(error = %e, "revocation list reload task failed"),
             }
         }
     });

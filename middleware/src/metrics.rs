@@ -48,6 +48,9 @@ pub struct Metrics {
     pub signing_errors: IntCounterVec,
     /// Seconds to expiry of the regional certificates.
     pub certificate_expiry: IntGaugeVec,
+    /// Seconds until each producer CA's revocation list is due to be replaced
+    /// (negative: stale), by issuer.
+    pub client_crl_next_update: IntGaugeVec,
     /// Whether the token behind each key answers (1) or not (0).
     pub hsm_up: IntGaugeVec,
     /// Times the token sessions were re-opened, by key.
@@ -163,6 +166,14 @@ impl Metrics {
             &["certificate"],
         )
         .expect("valid metric");
+        let client_crl_next_update = IntGaugeVec::new(
+            Opts::new(
+                "fsemw_client_crl_next_update_seconds",
+                "Seconds until a producer CA's revocation list is due (negative: stale)",
+            ),
+            &["issuer"],
+        )
+        .expect("valid metric");
         let hsm_up = IntGaugeVec::new(
             Opts::new("fsemw_hsm_up", "Token answering (1) or not (0)"),
             &["key"],
@@ -270,6 +281,7 @@ impl Metrics {
             Box::new(signing_latency.clone()),
             Box::new(signing_errors.clone()),
             Box::new(certificate_expiry.clone()),
+            Box::new(client_crl_next_update.clone()),
             Box::new(hsm_up.clone()),
             Box::new(hsm_reopens.clone()),
         ] {
@@ -295,6 +307,7 @@ impl Metrics {
             signing_latency,
             signing_errors,
             certificate_expiry,
+            client_crl_next_update,
             hsm_up,
             hsm_reopens,
             xds_transactions,

@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::routing::on;
 use deadpool_postgres::Pool;
 use http::{HeaderName, Request};
-use rustls::server::danger::ClientCertVerifier;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -27,6 +26,7 @@ use crate::forward::tokens::TokenPolicy;
 use crate::keys::{KeyError, KeyStore};
 use crate::metrics::Metrics;
 use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
+use crate::server::client_trust::ClientTrust;
 use crate::server::identity::{ClientIdentity, CnPatterns};
 use crate::server::tls::producer_server_config;
 
@@ -55,6 +55,8 @@ pub struct AppState {
     pub certificate_case: u8,
     /// The regional keys in force.
     pub keys: Arc<KeyStore>,
+    /// Producer CAs and their revocation lists in force.
+    pub client_trust: Arc<ClientTrust>,
     /// The regional XDS registry and repositories.
     pub xds: crate::xds_service::XdsService,
     /// Region code (`160`), for identifiers built locally.
@@ -87,7 +89,6 @@ pub struct App {
     producer_listener: TcpListener,
     admin_listener: TcpListener,
     tls: tokio_rustls::TlsAcceptor,
-    verifier: Arc<dyn ClientCertVerifier>,
     router: Router,
     timeouts: crate::server::accept::ConnectionTimeouts,
 }
@@ -130,11 +131,20 @@ impl App {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let (server_config, verifier) = producer_server_config(
+        let client_trust = Arc::new(ClientTrust::load(
+            &config.server.client_ca,
+            &config.server.client_crls,
+            config.server.client_crl_required,
+        )?);
+        let server_config = producer_server_config(
             &config.server.tls_cert,
             &config.server.tls_key,
-            &config.server.client_ca,
+            &client_trust,
         )?;
+        crate::server::client_trust::spawn_refresh(
+            client_trust.clone(),
+            Duration::from_secs(config.server.crl_refresh_secs),
+        );
         let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
         let state = Arc::new(AppState {
             gateway: GatewayClient::new(&config.gateway, keys.clone())?,
@@ -185,6 +195,7 @@ impl App {
             pool,
             metrics,
             keys,
+            client_trust,
         });
         let bind = |addr: String| async move {
             TcpListener::bind(&addr)
@@ -198,7 +209,6 @@ impl App {
             producer_listener: bind(config.server.listen.clone()).await?,
             admin_listener: bind(config.server.admin_listen.clone()).await?,
             tls: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
-            verifier,
             timeouts: crate::server::accept::ConnectionTimeouts {
                 handshake: Duration::from_millis(config.server.handshake_timeout_ms),
                 header_read: Duration::from_millis(config.server.header_read_timeout_ms),
@@ -261,14 +271,16 @@ impl App {
         let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
             let _ = admin_shutdown.wait_for(|s| *s).await;
         }));
-        let verifier = self.verifier.clone();
+        let trust = self.state.client_trust.clone();
         let metrics = self.state.metrics.clone();
         serve_tls(
             self.producer_listener,
             self.tls,
             self.timeouts,
             self.router,
-            move |conn, peer| ClientIdentity::from_connection(conn, verifier.as_ref(), peer),
+            move |conn, peer| {
+                ClientIdentity::from_connection(conn, trust.verifier().as_ref(), peer)
+            },
             move || metrics.tls_handshake_failures.inc(),
             || ConnectionFate::Serve,
             None,

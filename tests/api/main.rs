@@ -16,6 +16,7 @@ mod internal_errors;
 mod outbox;
 mod outbox_crash;
 mod prometheus;
+mod revocation;
 mod saml;
 mod schemathesis;
 mod schematron;

@@ -121,6 +121,8 @@ pub struct StackOptions {
     pub token: Option<HsmToken>,
     /// Whether the simulator runs XSD, schematron and vocabulary (rules from `shared/testdata`).
     pub full_validation: bool,
+    /// Revocation lists of the producer CAs (`server.client_crls`).
+    pub client_crls: Vec<String>,
 }
 
 impl Default for StackOptions {
@@ -134,6 +136,7 @@ impl Default for StackOptions {
             sim_checks_audience: true,
             token: None,
             full_validation: false,
+            client_crls: Vec::new(),
         }
     }
 }
@@ -388,6 +391,9 @@ pub fn config(
             tls_cert: pki.cert("mw-server"),
             tls_key: pki.key("mw-server"),
             client_ca: pki.cert("regional-ca"),
+            client_crls: opts.client_crls.clone(),
+            client_crl_required: false,
+            crl_refresh_secs: 300,
             base_path: "/v1".into(),
             alias_base_paths: vec!["/gateway/v2".into()],
             max_body_bytes: opts.max_body_bytes,

@@ -4,15 +4,18 @@
 //! certificate and the region's certificate pair, as central provisioning does)
 //! and a *regional* CA (it issues producer certificates and the middleware's
 //! server certificate). Extra certificates exercise the refusal paths: expired,
-//! unknown CA, CN outside the regional conventions. For the legacy SOAP services: the
+//! unknown CA, CN outside the regional conventions, revoked (listed in the regional CA's
+//! revocation list `regional-ca.crl.pem`). For the legacy SOAP services: the
 //! identity provider that signs SAML assertions (`saml-idp`, regional CA) and a smart-card
 //! CA (`cns-ca`) with two operators' cards (CN `<fiscal code>/<serial>.<hash>`).
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RevocationReason, RevokedCertParams, RsaKeySize,
+    SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -109,7 +112,14 @@ enum Leaf {
     Signature,
 }
 
-fn issue(dir: &Path, ca: &Ca, name: &str, cn: &str, leaf: Leaf, days: i64) -> anyhow::Result<()> {
+fn issue(
+    dir: &Path,
+    ca: &Ca,
+    name: &str,
+    cn: &str,
+    leaf: Leaf,
+    days: i64,
+) -> anyhow::Result<SerialNumber> {
     let (key, sans): (KeyPair, &[&str]) = match leaf {
         Leaf::Server => (
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?,
@@ -133,9 +143,49 @@ fn issue(dir: &Path, ca: &Ca, name: &str, cn: &str, leaf: Leaf, days: i64) -> an
             vec![ExtendedKeyUsagePurpose::ClientAuth]
         }
     };
+    let serial = SerialNumber::from_slice(&rand_serial());
+    p.serial_number = Some(serial.clone());
     let issuer = Issuer::from_params(&ca.params, &ca.key);
     let cert = p.signed_by(&key, &issuer)?;
-    Ok(write(dir, name, &cert.pem(), &key)?)
+    write(dir, name, &cert.pem(), &key)?;
+    Ok(serial)
+}
+
+/// A positive 16-byte serial number.
+fn rand_serial() -> [u8; 16] {
+    let mut bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes[0] &= 0x7f;
+    bytes[0] |= 0x01;
+    bytes
+}
+
+/// Writes `<name>.crl.pem`: the CA's revocation list naming `revoked`, valid for a week.
+pub fn write_crl(
+    dir: &Path,
+    name: &str,
+    ca: &Issuer<'_, impl rcgen::SigningKey>,
+    revoked: &[SerialNumber],
+) -> anyhow::Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let crl = CertificateRevocationListParams {
+        this_update: now - Duration::hours(1),
+        next_update: now + Duration::days(7),
+        crl_number: SerialNumber::from(now.unix_timestamp() as u64),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|serial| RevokedCertParams {
+                serial_number: serial.clone(),
+                revocation_time: now - Duration::hours(1),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(ca)?;
+    std::fs::write(dir.join(format!("{name}.crl.pem")), crl.pem()?)?;
+    Ok(())
 }
 
 /// Generates the whole dev PKI into `dir` (created if missing).
@@ -208,6 +258,20 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         "11111111111.ignoto.it",
         Leaf::Client,
         365,
+    )?;
+    let revoked = issue(
+        dir,
+        &regional,
+        "producer-revoked",
+        "33333333333.revocato.it",
+        Leaf::Client,
+        365,
+    )?;
+    write_crl(
+        dir,
+        "regional-ca",
+        &Issuer::from_params(&regional.params, &regional.key),
+        &[revoked],
     )?;
     issue(
         dir,

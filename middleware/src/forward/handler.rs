@@ -113,7 +113,7 @@ pub async fn authenticate(
     let cert = identity
         .certificate
         .as_ref()
-        .map_err(|why| refuse(StatusCode::UNAUTHORIZED, why.clone(), "certificate"))?;
+        .map_err(|why| refuse(StatusCode::UNAUTHORIZED, why.detail.clone(), why.reason))?;
     let cn = cert.subject_cn().to_string();
     rec.client_cn = Some(cn.clone());
     if !state.cn_patterns.accepts(&cn) {
@@ -524,7 +524,10 @@ fn producer_signing_cert(
                 .map(|mut chain| chain.remove(0))
                 .map_err(|e| MwError::Internal(e.to_string()))
         }
-        None => identity.certificate.clone().map_err(MwError::Internal),
+        None => identity
+            .certificate
+            .clone()
+            .map_err(|why| MwError::Internal(why.detail)),
     }
 }
 

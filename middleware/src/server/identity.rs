@@ -6,7 +6,7 @@ use hsm::Certificate;
 use regex::Regex;
 use rustls::server::danger::ClientCertVerifier;
 
-use super::tls::verify_client_chain;
+use super::tls::{CertRefusal, verify_client_chain};
 
 /// What the TLS layer learned about the caller, attached to every request.
 #[derive(Clone, Debug)]
@@ -14,7 +14,7 @@ pub struct ClientIdentity {
     /// Remote address.
     pub peer: SocketAddr,
     /// The verified leaf certificate, or why there is none.
-    pub certificate: Result<Certificate, String>,
+    pub certificate: Result<Certificate, CertRefusal>,
 }
 
 // === impl ClientIdentity ===
@@ -27,7 +27,7 @@ impl ClientIdentity {
             .cloned()
             .unwrap_or_else(|| ClientIdentity {
                 peer: ([0, 0, 0, 0], 0).into(),
-                certificate: Err("no TLS session".into()),
+                certificate: Err(CertRefusal::certificate("no TLS session")),
             })
     }
 
@@ -39,7 +39,7 @@ impl ClientIdentity {
     ) -> Self {
         let certificate = match conn.peer_certificates() {
             Some(chain) => verify_client_chain(verifier, chain),
-            None => Err("no client certificate presented".to_string()),
+            None => Err(CertRefusal::certificate("no client certificate presented")),
         };
         Self { peer, certificate }
     }

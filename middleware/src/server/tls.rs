@@ -10,6 +10,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
+use super::client_trust::ClientTrust;
 use crate::keys::KeyStore;
 
 /// A TLS set-up problem (bad file, bad certificate), with the file named.
@@ -47,23 +48,20 @@ pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
 
 /// Producer-facing server config. The handshake accepts any client certificate
 /// whose signature proves key possession; its chain is checked afterwards with
-/// the returned verifier, so an untrusted producer gets a problem document
+/// the verifier of `trust` in force, so an untrusted producer gets a problem document
 /// (with a transaction id) instead of a bare TLS alert.
 pub fn producer_server_config(
     cert: &str,
     key: &str,
-    client_ca: &str,
-) -> Result<(rustls::ServerConfig, Arc<dyn ClientCertVerifier>), TlsError> {
-    let verifier = WebPkiClientVerifier::builder(Arc::new(load_roots(client_ca)?))
-        .build()
-        .map_err(|e| TlsError(format!("{client_ca}: {e}")))?;
-    let deferred = Arc::new(DeferredClientVerifier(verifier.clone()));
+    trust: &ClientTrust,
+) -> Result<rustls::ServerConfig, TlsError> {
+    let deferred = Arc::new(DeferredClientVerifier(trust.verifier()));
     let mut config = rustls::ServerConfig::builder()
         .with_client_cert_verifier(deferred)
         .with_single_cert(load_certs(cert)?, load_key(key)?)
         .map_err(|e| TlsError(format!("{cert}: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((config, verifier))
+    Ok(config)
 }
 
 /// A server config that requires a client certificate from `client_ca` at handshake
@@ -95,18 +93,53 @@ pub fn gateway_client_config(
         .with_client_cert_resolver(Arc::new(RegionalClientCert(keys))))
 }
 
-/// Checks a client chain after the handshake; the error text says why it is refused.
+/// Why a client certificate is not accepted.
+#[derive(Clone, Debug)]
+pub struct CertRefusal {
+    /// Refusal reason as counted in `fsemw_producer_refusals_total`: `certificate`, or
+    /// `revoked` when a revocation list names it.
+    pub reason: &'static str,
+    /// What the producer is told.
+    pub detail: String,
+}
+
+impl CertRefusal {
+    /// A refusal counted as `certificate`.
+    pub fn certificate(detail: impl Into<String>) -> Self {
+        Self {
+            reason: "certificate",
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CertRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// Checks a client chain after the handshake; the refusal says why.
 pub fn verify_client_chain(
     verifier: &dyn ClientCertVerifier,
     chain: &[CertificateDer<'static>],
-) -> Result<Certificate, String> {
+) -> Result<Certificate, CertRefusal> {
     let (leaf, rest) = chain
         .split_first()
-        .ok_or("no client certificate presented")?;
+        .ok_or_else(|| CertRefusal::certificate("no client certificate presented"))?;
     verifier
         .verify_client_cert(leaf, rest, UnixTime::now())
-        .map_err(|e| format!("client certificate not accepted: {e}"))?;
-    Certificate::from_der(leaf.clone()).map_err(|e| e.to_string())
+        .map_err(|e| {
+            let revoked = matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)
+            );
+            CertRefusal {
+                reason: if revoked { "revoked" } else { "certificate" },
+                detail: format!("client certificate not accepted: {e}"),
+            }
+        })?;
+    Certificate::from_der(leaf.clone()).map_err(|e| CertRefusal::certificate(e.to_string()))
 }
 
 /// Verifier that proves key possession during the handshake and defers the chain check.

@@ -1,0 +1,121 @@
+//! Producer certificates revoked by their CA: the CRL in force refuses them, a new list
+//! applies without a restart, a broken list changes nothing.
+
+use integration_tests::stack::{StackOptions, TestStack, form, pki, tokens};
+use middleware::devtools::dev_jwt::JwtOperation;
+use middleware::devtools::dev_pki::write_crl;
+use serde_json::json;
+
+use crate::{LAB_OK, VALIDATION_BODY, pdf, read};
+
+const REVOKED_CN: &str = "33333333333.revocato.it";
+
+async fn validate_as(stack: &TestStack, cert: &str) -> (u16, String, serde_json::Value) {
+    let lab = pdf(LAB_OK);
+    let (auth, sig) = tokens(JwtOperation::Validation, Some(&lab), json!({}), cert);
+    let r = stack
+        .call(
+            Some(cert),
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((&auth, &sig)),
+        )
+        .multipart(form(VALIDATION_BODY, lab))
+        .send()
+        .await
+        .unwrap();
+    read(r).await
+}
+
+async fn reload(stack: &TestStack) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/crls/reload", stack.admin_url))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_producer_certificates_are_refused_until_the_list_says_otherwise() {
+    let pki = pki();
+    // The stack reads its own copy: the test replaces it as a CA's publication would.
+    let dir = std::env::temp_dir().join(format!("fsemw-crl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let crl = dir.join("regional-ca.crl.pem");
+    std::fs::copy(pki.dir.join("regional-ca.crl.pem"), &crl).unwrap();
+    let stack = TestStack::spawn(StackOptions {
+        client_crls: vec![crl.display().to_string()],
+        ..StackOptions::default()
+    })
+    .await;
+    let revoked = middleware::db::producers::NewProducer {
+        cert_cn: REVOKED_CN.into(),
+        application_id: "REVOCATO".into(),
+        application_vendor: "FSEMW TEST".into(),
+        application_version: "1.0".into(),
+        role: "producer".into(),
+        organization: "aslba".into(),
+        signing_cert_pem: None,
+    };
+    middleware::db::producers::upsert(&stack.state.pool, &revoked)
+        .await
+        .unwrap();
+
+    // Listed: refused before anything else, with the contract's problem document.
+    let (s, tx, b) = validate_as(&stack, "producer-revoked").await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (401, Some("mw/unauthorized")),
+        "{b}"
+    );
+    assert!(b["detail"].as_str().unwrap().contains("Revoked"), "{b}");
+    let rows = stack.transactions(&format!("id={tx}")).await;
+    assert_eq!(rows[0]["outcome"], "refused");
+    assert!(stack.observed().await.is_empty(), "nothing forwarded");
+    // Not listed, same CA: served. Another CA is still refused as untrusted, not as revoked.
+    let (s, _, b) = validate_as(&stack, "producer").await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _, _) = validate_as(&stack, "producer-stranger").await;
+    assert_eq!(s, 401);
+    let metrics = stack.metrics().await;
+    assert!(
+        metrics.contains("fsemw_producer_refusals_total{reason=\"revoked\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("fsemw_producer_refusals_total{reason=\"certificate\"} 1"));
+    let due = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("fsemw_client_crl_next_update_seconds{issuer=\"Dev Regional CA 160\"}")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+        .expect("next-update gauge");
+    assert!((6 * 86_400..=7 * 86_400).contains(&due), "{due}");
+
+    // A damaged download: 409, the list in force stays.
+    std::fs::write(
+        &crl,
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
+    let (s, b) = reload(&stack).await;
+    assert_eq!((s, b["status"].as_str()), (409, Some("failed")), "{b}");
+    let (s, _, _) = validate_as(&stack, "producer-revoked").await;
+    assert_eq!(s, 401, "the previous list still applies");
+
+    // The CA's next list no longer names it (a suspension lifted): served, no restart.
+    let ca_pem = std::fs::read_to_string(pki.cert("regional-ca")).unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.key("regional-ca")).unwrap())
+            .unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    write_crl(&dir, "regional-ca", &issuer, &[]).unwrap();
+    let (s, b) = reload(&stack).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["crls"][0]["revoked"], 0, "{b}");
+    assert_eq!(b["crls"][0]["issuer"], "Dev Regional CA 160");
+    let (s, _, b) = validate_as(&stack, "producer-revoked").await;
+    assert_eq!(s, 201, "{b}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
