@@ -81,8 +81,10 @@ TOML
   export FSEMW_CONFIG=$DEMO/fsemw.toml
   export SOFTHSM2_CONF
   "$FSEMW" migrate >/dev/null
+  # It signs its tokens with its TLS key (case 2) or its national signature certificate (case 1).
   "$FSEMW" producer add --cn 01234567890.labdemo.it --app-id LABDEMO --app-vendor "FSEMW DEMO" \
-    --app-version 1.0 --role producer --organization aslba >/dev/null
+    --app-version 1.0 --role producer --organization aslba \
+    --signing-cert "$pki/producer.pem" --signing-cert "$pki/producer-national-sig.pem" >/dev/null
   nohup "$FSEMW" serve > "$DEMO/mw.log" 2>&1 &
   echo $! > "$DEMO/mw.pid"
   wait_http "http://127.0.0.1:$MW_ADMIN_PORT/healthz" 60

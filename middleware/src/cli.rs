@@ -169,9 +169,10 @@ pub enum ProducerCommand {
         /// ASL or structure.
         #[arg(long)]
         organization: String,
-        /// Certificate (PEM) whose key signs its JWTs, if not its TLS certificate.
+        /// Certificate (PEM) whose key signs its JWTs, if not its TLS certificate; repeat it
+        /// to accept several (a renewal overlap, a case-2 key and a national case-1 one).
         #[arg(long)]
-        signing_cert: Option<PathBuf>,
+        signing_cert: Vec<PathBuf>,
     },
     /// List producers.
     List,

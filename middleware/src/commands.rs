@@ -74,14 +74,13 @@ async fn producer(config: &Config, action: ProducerCommand) -> anyhow::Result<()
             organization,
             signing_cert,
         } => {
-            let signing_cert_pem = match signing_cert {
-                Some(p) => {
-                    let pem = std::fs::read_to_string(&p)?;
-                    hsm::Certificate::parse_pem_chain(pem.as_bytes(), &p.display().to_string())?;
-                    Some(pem)
-                }
-                None => None,
-            };
+            let mut pems = Vec::new();
+            for p in &signing_cert {
+                let pem = std::fs::read_to_string(p)?;
+                hsm::Certificate::parse_pem_chain(pem.as_bytes(), &p.display().to_string())?;
+                pems.push(pem.trim_end().to_string() + "\n");
+            }
+            let signing_cert_pem = (!pems.is_empty()).then(|| pems.concat());
             let p = crate::db::producers::upsert(
                 &pool,
                 &NewProducer {

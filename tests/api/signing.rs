@@ -1,7 +1,7 @@
 //! Certificate cases: case 2 re-signs with the regional key, case 1 forwards untouched.
 
 use hsm::jwt::Jwt;
-use integration_tests::stack::{StackOptions, TestStack, shared_token, tokens};
+use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, pki, shared_token, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
@@ -150,14 +150,35 @@ async fn case_2_refuses_tokens_not_signed_by_the_producer() {
     );
 }
 
+/// Registers the demo producer's signing certificates: its TLS one and its national one.
+async fn register_signing_certs(stack: &TestStack) {
+    let pem = ["producer", "producer-national-sig"]
+        .map(|n| std::fs::read_to_string(pki().cert(n)).unwrap())
+        .concat();
+    let producer = middleware::db::producers::NewProducer {
+        cert_cn: PRODUCER_CN.into(),
+        application_id: "LABDEMO".into(),
+        application_vendor: "FSEMW DEMO".into(),
+        application_version: "1.0".into(),
+        role: "producer".into(),
+        organization: "aslba".into(),
+        signing_cert_pem: Some(pem),
+    };
+    middleware::db::producers::upsert(&stack.state.pool, &producer)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_1_forwards_the_tokens_untouched() {
     let stack = TestStack::spawn(StackOptions {
         case: 1,
         sim_checks_audience: false,
+        producer_cache_secs: 0,
         ..Default::default()
     })
     .await;
+    register_signing_certs(&stack).await;
     let lab = pdf(LAB_OK);
     let (auth, sig) = tokens(
         JwtOperation::Validation,
@@ -187,5 +208,88 @@ async fn case_1_forwards_the_tokens_untouched() {
     assert_eq!(
         seen["tls_client_cn"].as_str().unwrap().split('#').next(),
         Some("A1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_1_refuses_tokens_whose_x5c_is_not_the_producers() {
+    let stack = TestStack::spawn(StackOptions {
+        case: 1,
+        sim_checks_audience: false,
+        producer_cache_secs: 0,
+        ..Default::default()
+    })
+    .await;
+    let lab = pdf(LAB_OK);
+    let pair = |signer: &str| tokens(JwtOperation::Validation, Some(&lab), json!({}), signer);
+    let send = |auth: String, sig: String| {
+        let lab = lab.clone();
+        let stack = &stack;
+        async move {
+            let r = stack
+                .call(
+                    Some("producer"),
+                    reqwest::Method::POST,
+                    "/documents/validation",
+                    Some((&auth, &sig)),
+                )
+                .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
+                .send()
+                .await
+                .unwrap();
+            read(r).await
+        }
+    };
+    // Not registered: only its TLS certificate may sign, so a national certificate is not its own.
+    let (auth, sig) = pair("producer-national-sig");
+    let (s, _, b) = send(auth.clone(), sig.clone()).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (403, Some("mw/unauthorized")),
+        "{b}"
+    );
+    assert!(b["detail"].as_str().unwrap().contains("x5c"), "{b}");
+
+    register_signing_certs(&stack).await;
+    // Another party's valid tokens (here: the region's own signature certificate).
+    let (other_auth, other_sig) = pair("region-sig");
+    let (s, _, b) = send(other_auth.clone(), other_sig.clone()).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (403, Some("mw/unauthorized")),
+        "{b}"
+    );
+    // Another party's signature under the producer's own x5c.
+    let own_header = auth
+        .trim_start_matches("Bearer ")
+        .split('.')
+        .next()
+        .unwrap();
+    let graft = |token: &str, prefix: &str| {
+        let rest: Vec<&str> = token.trim_start_matches(prefix).splitn(2, '.').collect();
+        format!("{prefix}{own_header}.{}", rest[1])
+    };
+    let (s, _, b) = send(graft(&other_auth, "Bearer "), graft(&other_sig, "")).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (403, Some("mw/unauthorized")),
+        "{b}"
+    );
+    assert!(
+        stack.observed().await.is_empty(),
+        "nothing reached the gateway"
+    );
+    assert!(
+        stack
+            .metrics()
+            .await
+            .contains("fsemw_producer_refusals_total{reason=\"jwt\"} 3")
+    );
+    // Its own tokens still go through, untouched.
+    let (s, _, b) = send(auth.clone(), sig.clone()).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(
+        stack.observed().await.pop().unwrap()["authorization"],
+        auth.as_str()
     );
 }

@@ -123,6 +123,8 @@ pub struct StackOptions {
     pub full_validation: bool,
     /// Revocation lists of the producer CAs (`server.client_crls`).
     pub client_crls: Vec<String>,
+    /// Seconds a producer's registry entry is reused (`server.producer_cache_secs`).
+    pub producer_cache_secs: u64,
 }
 
 impl Default for StackOptions {
@@ -137,6 +139,7 @@ impl Default for StackOptions {
             token: None,
             full_validation: false,
             client_crls: Vec::new(),
+            producer_cache_secs: 5,
         }
     }
 }
@@ -400,7 +403,7 @@ pub fn config(
             handshake_timeout_ms: 5_000,
             header_read_timeout_ms: 5_000,
             body_idle_timeout_ms: 5_000,
-            producer_cache_secs: 5,
+            producer_cache_secs: opts.producer_cache_secs,
             spool_dir: None,
         },
         gateway: GatewayConfig {

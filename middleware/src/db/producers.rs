@@ -23,7 +23,8 @@ pub struct Producer {
     pub role: String,
     /// ASL or structure.
     pub organization: String,
-    /// Certificate (PEM) whose key signs its JWTs, when not the TLS certificate.
+    /// Certificates (PEM, one or more) whose keys may sign its JWTs, when not the TLS
+    /// certificate.
     pub signing_cert_pem: Option<String>,
     /// Whether it may call.
     pub enabled: bool,

@@ -160,8 +160,8 @@ async fn forward(
             limit: state.max_body,
         });
     }
-    let signing_cert = producer_signing_cert(&producer, identity)?;
-    let tokens = state.tokens.process(&parts.headers, &signing_cert)?;
+    let signing_certs = producer_signing_certs(&producer, identity)?;
+    let tokens = state.tokens.process(&parts.headers, &signing_certs)?;
     if let Some(claims) = &tokens.claims {
         rec.application_id = claims.string("subject_application_id");
         rec.application_vendor = claims.string("subject_application_vendor");
@@ -514,19 +514,21 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn producer_signing_cert(
+/// The certificates whose keys may sign the producer's tokens: those registered (every
+/// certificate of the PEM), else its TLS certificate.
+fn producer_signing_certs(
     producer: &Producer,
     identity: &ClientIdentity,
-) -> Result<hsm::Certificate, MwError> {
+) -> Result<Vec<hsm::Certificate>, MwError> {
     match &producer.signing_cert_pem {
         Some(pem) => {
             hsm::Certificate::parse_pem_chain(pem.as_bytes(), "registered signing certificate")
-                .map(|mut chain| chain.remove(0))
                 .map_err(|e| MwError::Internal(e.to_string()))
         }
         None => identity
             .certificate
             .clone()
+            .map(|c| vec![c])
             .map_err(|why| MwError::Internal(why.detail)),
     }
 }

@@ -1,6 +1,8 @@
 //! The producer's JWT pair on its way to the gateway.
 //!
-//! Case 1: both tokens go through untouched; the middleware only reads their claims.
+//! Case 1: both tokens go through untouched; the middleware reads their claims and checks
+//! that their `x5c` is the producer's registered signing certificate, which signed them
+//! (a producer cannot pass on another one's tokens).
 //! Case 2: each token must carry a valid signature by the producer's registered key
 //! and an `exp` in the future; the middleware then re-issues it, signed with the
 //! regional signature key. Every claim keeps its position and its exact JSON text,
@@ -63,22 +65,23 @@ pub struct Tokens {
 // === impl TokenPolicy ===
 
 impl TokenPolicy {
-    /// Processes both headers; `producer_key` is the certificate whose key must have signed them.
+    /// Processes both headers; `producer_keys` are the certificates one of whose keys must
+    /// have signed them.
     pub fn process(
         &self,
         headers: &HeaderMap,
-        producer_key: &Certificate,
+        producer_keys: &[Certificate],
     ) -> Result<Tokens, MwError> {
         let mut out = Tokens::default();
         // The pair in force when the request started signs both tokens.
         let signer = self.keys.signature();
         if let Some(value) = headers.get(http::header::AUTHORIZATION) {
-            let (v, claims) = self.one(value, true, producer_key, signer.as_ref())?;
+            let (v, claims) = self.one(value, true, producer_keys, signer.as_ref())?;
             out.authorization = Some(v);
             out.claims = claims;
         }
         if let Some(value) = headers.get(SIGNATURE_HEADER) {
-            let (v, claims) = self.one(value, false, producer_key, signer.as_ref())?;
+            let (v, claims) = self.one(value, false, producer_keys, signer.as_ref())?;
             out.signature = Some(v);
             if claims.is_some() {
                 out.claims = claims;
@@ -91,7 +94,7 @@ impl TokenPolicy {
         &self,
         value: &HeaderValue,
         bearer: bool,
-        producer_key: &Certificate,
+        producer_keys: &[Certificate],
         signer: &dyn Signer,
     ) -> Result<(HeaderValue, Option<RawClaims>), MwError> {
         let Ok(text) = value.to_str() else {
@@ -108,9 +111,6 @@ impl TokenPolicy {
         let Ok(jwt) = Jwt::parse(token) else {
             return Ok((value.clone(), None));
         };
-        if self.case == 1 {
-            return Ok((value.clone(), Some(jwt.claims)));
-        }
         let which = if bearer {
             "Authorization"
         } else {
@@ -121,8 +121,31 @@ impl TokenPolicy {
             detail: format!("{which}: {detail}"),
             reason: "jwt",
         };
-        jwt.verify_with(producer_key)
-            .map_err(|e| refuse(e.to_string()))?;
+        if self.case == 1 {
+            // Forwarded untouched, but only as the caller's own: the certificate in `x5c`
+            // must be the producer's registered signing certificate and have signed it. A
+            // token without `x5c` goes on, for the gateway to refuse.
+            if let Ok(leaf) = jwt.x5c_leaf() {
+                let own = producer_keys.iter().find(|k| k.der() == leaf.der());
+                let Some(own) = own else {
+                    return Err(refuse(format!(
+                        "il certificato x5c ({:?}) non è un certificato di firma del produttore",
+                        leaf.subject_cn()
+                    )));
+                };
+                jwt.verify_with(own).map_err(|e| refuse(e.to_string()))?;
+            }
+            return Ok((value.clone(), Some(jwt.claims)));
+        }
+        // Any of the producer's keys; when none verifies, the last one's reason.
+        let mut verified = Err(hsm::Error::JwtMalformed("no signing certificate".into()));
+        for key in producer_keys {
+            verified = jwt.verify_with(key);
+            if verified.is_ok() {
+                break;
+            }
+        }
+        verified.map_err(|e| refuse(e.to_string()))?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         match jwt.claims.integer("exp") {
             None => return Err(refuse("the exp claim is missing".into())),
