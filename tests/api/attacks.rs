@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
+use integration_tests::stack::{CONSOLE_USERS, StackOptions, TestStack, pki, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -288,6 +288,92 @@ async fn sql_in_search_fields_is_only_text() {
         all,
         "the table is intact"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_search_form_takes_sql_and_markup_as_text() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    assert_eq!(read(validate(&stack, &pdf(LAB_OK)).await).await.0, 201);
+    let admin = &stack.admin_url;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (user, password, _) = CONSOLE_USERS[0];
+    let r = plain
+        .post(format!("{admin}/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("user={user}&password={}", urlencode(password)))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let page = |query: String| {
+        let (plain, cookie) = (plain.clone(), cookie.clone());
+        let url = format!("{admin}/console/transactions?{query}");
+        async move {
+            let started = Instant::now();
+            let r = plain
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap(), started.elapsed())
+        }
+    };
+    const ROW: &str = "<a href=\"/console/transactions/";
+    let (s, all, _) = page(String::new()).await;
+    assert_eq!(s, 200);
+    assert!(
+        all.contains(ROW),
+        "the unfiltered list shows the validation"
+    );
+    for field in [
+        "id",
+        "cf",
+        "producer",
+        "asl",
+        "operation",
+        "outcome",
+        "from",
+        "to",
+    ] {
+        for payload in [
+            "' OR '1'='1",
+            "x'; DROP TABLE transactions; --",
+            "%' UNION SELECT null --",
+            "'; SELECT pg_sleep(5); --",
+            "\"><script>alert(1)</script>",
+        ] {
+            let (s, body, took) = page(format!("{field}={}", urlencode(payload))).await;
+            assert_eq!(s, 200, "{field}={payload}");
+            assert!(took < Duration::from_secs(4), "{field}: no sleep ran");
+            assert!(
+                !body.contains("<script>alert(1)"),
+                "{field}: markup escaped"
+            );
+            // Dates that are not dates mean "any"; every other field matches nothing.
+            if !matches!(field, "from" | "to") {
+                assert!(!body.contains(ROW), "{field}={payload}: no row");
+            }
+        }
+    }
+    // An identifier in the path that is SQL: not found, no error.
+    let r = plain
+        .get(format!(
+            "{admin}/console/transactions/{}",
+            urlencode("' OR 1=1 --")
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(stack.transactions("").await.len(), 1, "the table is intact");
 }
 
 fn urlencode(s: &str) -> String {

@@ -374,3 +374,54 @@ async fn gateway_refusals_leave_nothing_and_outages_are_queued() {
         .collect();
     assert_eq!(delivered, [202], "delivered once: {events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dot_segment_unique_id_never_moves_the_gateway_call() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    // The gateway refuses a document called "..", but while it is down the publication is
+    // indexed in the region and queued: the id is then a registry entry like any other.
+    stack.fault(json!({"mode": "down"})).await;
+    let (s, a) = documents(
+        &stack,
+        "addDocument",
+        format!("{}{}", document(&testdata(SIGNED_LAB)), metadata("..", &[])),
+        "TREATMENT",
+    )
+    .await;
+    assert_eq!((s, field(&a, "uniqueId")), (200, "..".into()), "{a}");
+    stack.fault(json!({"mode": "none"})).await;
+    // Deleting or updating it would send `DELETE /v1/documents/..` (that is, `/v1/`) with
+    // the region's certificate: refused before anything is sent or queued.
+    for operation in ["deleteDocument", "updateMetadata"] {
+        let inner = match operation {
+            "deleteDocument" => "<uniqueId>..</uniqueId>".to_string(),
+            _ => format!("<uniqueId>..</uniqueId>{}", metadata("..", &["P99"])),
+        };
+        let (s, a) = documents(&stack, operation, inner, "UPDATE").await;
+        assert_eq!(
+            (s, fault_code(&a)),
+            (500, "env:E000252".into()),
+            "{operation}: {a}"
+        );
+    }
+    let sent: Vec<String> = stack
+        .observed()
+        .await
+        .iter()
+        .map(|o| o["request"].as_str().unwrap_or_default().to_string())
+        .filter(|r| !r.ends_with("/documents/validate-and-create"))
+        .collect();
+    assert!(sent.is_empty(), "{sent:?}");
+    let queued: i64 = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls)
+        .await
+        .map(|(client, conn)| {
+            tokio::spawn(conn);
+            client
+        })
+        .unwrap()
+        .query_one("SELECT count(*) FROM outbox WHERE method <> 'POST'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0, "nothing else queued");
+}

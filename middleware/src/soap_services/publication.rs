@@ -150,6 +150,13 @@ fn gateway_fault(call: &Call<'_>, e: MwError) -> ServiceFault {
                 call.tx.id
             ),
         ),
+        // An identifier that would change the gateway path (".", ".."): nothing was sent.
+        MwError::NotFound(path) => ServiceFault::new(
+            "E000252",
+            format!(
+                "identificativo documento non inoltrabile al gateway nazionale ({path}): nulla è stato inviato"
+            ),
+        ),
         other => call.internal("gateway", other),
     }
 }
