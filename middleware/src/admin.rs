@@ -124,6 +124,8 @@ fn refresh_gauges(state: &AppState) {
         .with_label_values(&["max"])
         .set(pool.max_size as i64);
     m.db_pool_waiters.set(pool.waiting as i64);
+    m.audit_journal_rows
+        .set(state.audit_journal.waiting().max(0));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for crl in state.client_trust.crls() {
         if let Some(next) = crl.next_update {

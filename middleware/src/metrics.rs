@@ -38,6 +38,10 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// Audit rows that could not be written.
     pub audit_write_failures: IntCounter,
+    /// Audit rows put in the local journal because the database could not take them.
+    pub audit_rows_journaled: IntCounter,
+    /// Audit rows in the local journal, waiting for the database.
+    pub audit_journal_rows: IntGauge,
     /// Audit rows written per statement (group commit).
     pub audit_rows_per_statement: Histogram,
     /// Local (regional) warnings added, by check.
@@ -118,6 +122,16 @@ impl Metrics {
         let tls_handshake_failures = IntCounter::new(
             "fsemw_tls_handshake_failures_total",
             "Failed producer TLS handshakes",
+        )
+        .expect("valid metric");
+        let audit_rows_journaled = IntCounter::new(
+            "fsemw_audit_rows_journaled_total",
+            "Audit rows kept on local disk because the database could not take them",
+        )
+        .expect("valid metric");
+        let audit_journal_rows = IntGauge::new(
+            "fsemw_audit_journal_rows",
+            "Audit rows on local disk waiting for the database",
         )
         .expect("valid metric");
         let audit_write_failures =
@@ -276,6 +290,8 @@ impl Metrics {
             Box::new(gateway_failures.clone()),
             Box::new(tls_handshake_failures.clone()),
             Box::new(audit_write_failures.clone()),
+            Box::new(audit_rows_journaled.clone()),
+            Box::new(audit_journal_rows.clone()),
             Box::new(audit_rows_per_statement.clone()),
             Box::new(regional_warnings.clone()),
             Box::new(signing_latency.clone()),
@@ -302,6 +318,8 @@ impl Metrics {
             gateway_failures,
             tls_handshake_failures,
             audit_write_failures,
+            audit_rows_journaled,
+            audit_journal_rows,
             audit_rows_per_statement,
             regional_warnings,
             signing_latency,

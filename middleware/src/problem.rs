@@ -35,6 +35,9 @@ pub enum MwError {
     /// No route for this method and path.
     #[error("no such endpoint: {0}")]
     NotFound(String),
+    /// The middleware's database cannot be reached: nothing was done, try again shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Anything else that prevents the middleware from answering.
     #[error("internal error: {0}")]
     Internal(String),
@@ -43,6 +46,16 @@ pub enum MwError {
 // === impl MwError ===
 
 impl MwError {
+    /// A database failure met while serving `what`: 503 when the database is unreachable
+    /// (the producer tries again), else an internal error.
+    pub fn from_db(what: &str, e: crate::db::DbError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(format!("{what}: {e}"))
+        } else {
+            Self::Internal(format!("{what}: {e}"))
+        }
+    }
+
     /// HTTP status, `type`, `title`.
     pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
@@ -69,6 +82,11 @@ impl MwError {
                 "mw/not-found",
                 "Servizio inesistente",
             ),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mw/unavailable",
+                "Servizio temporaneamente non disponibile",
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "mw/internal_error",
@@ -85,6 +103,7 @@ impl MwError {
             Self::PayloadTooLarge { .. } => "too_large",
             Self::IncompleteBody(_) => "incomplete_body",
             Self::NotFound(_) => "not_found",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -95,6 +114,9 @@ impl MwError {
         let detail = match self {
             // Internal causes go to the log, not to the producer.
             Self::Internal(_) => "Errore interno del middleware regionale".to_string(),
+            Self::Unavailable(_) => {
+                "Archivio del middleware regionale non raggiungibile: nulla è stato inoltrato, ripetere la richiesta".to_string()
+            }
             other => other.to_string(),
         };
         serde_json::json!({
@@ -108,8 +130,8 @@ impl MwError {
 
     /// The HTTP response: status and `application/problem+json` body.
     pub fn into_response_for(self, transaction_id: &str) -> Response {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(transaction_id, %cause, "internal error");
+        if let Self::Internal(cause) | Self::Unavailable(cause) = &self {
+            tracing::error!(transaction_id, %cause, "{}", self.outcome());
         }
         let (status, ..) = self.parts();
         let body = self.to_problem(transaction_id).to_string();
@@ -118,6 +140,10 @@ impl MwError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::Unavailable(_) = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         resp
     }
 }

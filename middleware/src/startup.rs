@@ -77,6 +77,8 @@ pub struct AppState {
     pub public_page: bool,
     /// Writes transaction rows (batched under load).
     pub transaction_writer: crate::db::transaction_writer::TransactionWriter,
+    /// Transaction rows kept on disk while the database cannot take them.
+    pub audit_journal: Arc<crate::db::audit_journal::AuditJournal>,
     /// Producer registry entries reused between requests.
     pub producers: crate::db::producer_cache::ProducerCache,
     /// Where publication bodies are kept while forwarded.
@@ -145,6 +147,18 @@ impl App {
             client_trust.clone(),
             Duration::from_secs(config.server.crl_refresh_secs),
         );
+        let spool_dir = spool_dir(&config.server)?;
+        let journal_dir = spool_dir.join("audit-journal");
+        let audit_journal = Arc::new(
+            crate::db::audit_journal::AuditJournal::open(&journal_dir).map_err(|e| {
+                StartError::Config(format!("audit journal {}: {e}", journal_dir.display()))
+            })?,
+        );
+        crate::db::audit_journal::spawn_replay(
+            audit_journal.clone(),
+            pool.clone(),
+            Duration::from_secs(2),
+        );
         let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
         let state = Arc::new(AppState {
             gateway: GatewayClient::new(&config.gateway, keys.clone())?,
@@ -184,11 +198,13 @@ impl App {
             },
             console: crate::console::auth::Auth::new(&config.console),
             public_page: config.console.public_page,
-            spool_dir: spool_dir(&config.server)?,
+            spool_dir,
             transaction_writer: crate::db::transaction_writer::TransactionWriter::start(
                 pool.clone(),
                 metrics.audit_rows_per_statement.clone(),
+                Some(audit_journal.clone()),
             ),
+            audit_journal,
             producers: crate::db::producer_cache::ProducerCache::new(
                 config.server.producer_cache_secs,
             ),

@@ -66,7 +66,7 @@ async fn the_trail_answers_what_happened_to_a_document() {
 /// row the database refuses fails alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
-    use middleware::db::transaction_writer::TransactionWriter;
+    use middleware::db::transaction_writer::{Stored, TransactionWriter};
     let url = integration_tests::pg::fresh_database().await;
     let pool = middleware::db::pool(&middleware::config::DatabaseConfig {
         url: url.clone(),
@@ -77,7 +77,7 @@ async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
     middleware::db::migrate(&pool).await.unwrap();
     let sizes =
         prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("rows", "rows")).unwrap();
-    let writer = TransactionWriter::start(pool.clone(), sizes.clone());
+    let writer = TransactionWriter::start(pool.clone(), sizes.clone(), None);
     let mut written = tokio::task::JoinSet::new();
     for i in 0..300 {
         let (writer, mut rec) = (
@@ -105,7 +105,10 @@ async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
             .await
             .unwrap();
         match outcome {
-            Ok(()) => assert_eq!(rows.len(), 1, "row {i}"),
+            Ok(stored) => {
+                assert_eq!(stored, Stored::Database, "row {i}");
+                assert_eq!(rows.len(), 1, "row {i}");
+            }
             Err(e) => {
                 assert!(rows.is_empty());
                 assert!(e.to_string().contains("23503"), "{e}");

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod console;
 mod corpus;
+mod database_outage;
 mod deployment;
 mod differential;
 mod forwarding;

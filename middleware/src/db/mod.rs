@@ -1,8 +1,10 @@
 //! PostgreSQL: the pool, the migrations, and one module per aggregate.
 //!
 //! - [`producers`]: the producer registry.
-//! - [`transactions`]: the audit trail; [`transaction_writer`] writes its rows in batches.
+//! - [`transactions`]: the audit trail; [`transaction_writer`] writes its rows in batches,
+//!   [`audit_journal`] keeps them on local disk while the database cannot take them.
 
+pub mod audit_journal;
 pub mod console;
 pub mod producer_cache;
 pub mod producers;
@@ -33,9 +35,36 @@ pub enum DbError {
     /// A batch of transaction rows was not written.
     #[error("transaction row not written: {0}")]
     Batch(String),
+    /// The database could not be reached (a failure reported by another task).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+}
+
+// === impl DbError ===
+
+impl DbError {
+    /// Whether the database could not be reached or could not take the write (down,
+    /// restarting, out of connections, out of disk), rather than refusing a statement: what
+    /// waits and is tried again, unlike a bad row.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Unavailable(_) => true,
+            Self::Query(e) => match e.as_db_error() {
+                // No answer from the server: the connection broke or could not be opened.
+                None => true,
+                // 08: connection exception; 53: insufficient resources (disk full, out of
+                // memory, too many connections); 57P0x: shutting down, starting up.
+                Some(db) => {
+                    let code = db.code().code();
+                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")
+                }
+            },
+            Self::Config(_) | Self::Batch(_) | Self::Migration(_) => false,
+        }
+    }
 }
 
 /// The server's message when there is one ("db error" alone says nothing).

@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use super::DbError;
 
 /// One audited request. Never holds clinical content or a clear fiscal code.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TransactionRecord {
     /// The id returned to the producer in the transaction header.
     pub tx_id: uuid::Uuid,

@@ -15,6 +15,7 @@ use super::tokens::SIGNATURE_HEADER;
 use super::{Operation, warnings};
 use crate::audit::TxContext;
 use crate::db::producers::Producer;
+use crate::db::transaction_writer::Stored;
 use crate::db::transactions::TransactionRecord;
 use crate::problem::MwError;
 use crate::server::identity::ClientIdentity;
@@ -91,10 +92,15 @@ pub(crate) async fn finish(
         .observe(elapsed.as_secs_f64());
     // The row is written before the answer leaves: a crash right after an answer must not
     // lose the transaction's trace.
-    if let Err(e) = state.transaction_writer.write(rec).await {
-        // The producer still gets the gateway's answer; the gap is counted and logged.
-        state.metrics.audit_write_failures.inc();
-        tracing::error!(tx = %tx.id, error = %e, "audit row not written");
+    match state.transaction_writer.write(rec).await {
+        Ok(Stored::Database) => {}
+        // On local disk, flushed; written into the database when it answers again.
+        Ok(Stored::Journal) => state.metrics.audit_rows_journaled.inc(),
+        Err(e) => {
+            // The producer still gets the gateway's answer; the gap is counted and logged.
+            state.metrics.audit_write_failures.inc();
+            tracing::error!(tx = %tx.id, error = %e, "audit row not written");
+        }
     }
     resp
 }
@@ -124,7 +130,7 @@ pub async fn authenticate(
         .producers
         .find(&state.pool, &cn)
         .await
-        .map_err(|e| MwError::Internal(format!("producer registry: {e}")))?
+        .map_err(|e| MwError::from_db("producer registry", e))?
         .ok_or_else(|| {
             refuse(
                 StatusCode::FORBIDDEN,
@@ -398,7 +404,7 @@ async fn local_status(
         .unwrap_or_default();
     let found = crate::outbox::store::events_for(&state.pool, &wii, producer_id)
         .await
-        .map_err(|e| MwError::Internal(format!("outbox: {e}")))?;
+        .map_err(|e| MwError::from_db("outbox", e))?;
     let Some((tx, events)) = found else {
         return Err(MwError::GatewayUnreachable(why));
     };

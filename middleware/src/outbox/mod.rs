@@ -192,7 +192,7 @@ pub async fn queue(
         rec,
     )
     .await
-    .map_err(|e| MwError::Internal(format!("outbox: {e}")))?;
+    .map_err(|e| MwError::from_db("outbox", e))?;
     let wii = queued.workflow_instance_id.clone();
     rec.workflow_instance_id = wii.clone();
     state.metrics.outbox_queued.inc();

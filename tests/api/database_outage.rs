@@ -1,0 +1,127 @@
+//! The middleware's database unreachable while producers call: known producers are still
+//! served and their audit rows wait on local disk; an unknown one gets 503
+//! `mw/unavailable`; when the database is back every row is written, none lost.
+//! (`ops/chaos/postgres.sh` does the same with a real restart under load.)
+
+use std::time::Duration;
+
+use integration_tests::stack::{StackOptions, TestStack};
+use middleware::devtools::dev_jwt::JwtOperation;
+use serde_json::json;
+
+use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+
+/// The database's name and a superuser connection to the cluster.
+async fn cluster(stack: &TestStack) -> (String, tokio_postgres::Client) {
+    let name = stack
+        .database_url
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname="))
+        .unwrap()
+        .to_string();
+    let url = stack
+        .database_url
+        .replace(&format!("dbname={name}"), "dbname=postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (name, client)
+}
+
+fn gauge(metrics: &str, name: &str) -> i64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_wait_on_disk_while_the_database_is_down() {
+    let stack = TestStack::spawn(StackOptions {
+        producer_cache_secs: 1,
+        ..StackOptions::default()
+    })
+    .await;
+    assert_eq!(read(validate(&stack, &pdf(LAB_OK)).await).await.0, 201);
+    let (db, admin) = cluster(&stack).await;
+    // Down: no new connection, and the pool's connections are cut.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // The demo producer was read a moment ago: served, its rows kept on disk.
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let (s, tx, b) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+        assert_eq!(s, 201, "{b}");
+        served.push(tx);
+    }
+    let (s, tx, b) = send_read(
+        &stack,
+        reqwest::Method::POST,
+        "/documents/validate-and-create",
+        JwtOperation::Create,
+        &pdf(SIGNED_LAB),
+        &publication_body("2.16.840.1.113883.2.9.2.160.4.4^DB-DOWN-1"),
+        json!({}),
+    )
+    .await;
+    assert!(s == 201 || s == 202, "{b}");
+    served.push(tx);
+    let metrics = stack.metrics().await;
+    assert_eq!(
+        gauge(&metrics, "fsemw_audit_rows_journaled_total"),
+        4,
+        "{metrics}"
+    );
+    assert_eq!(gauge(&metrics, "fsemw_audit_journal_rows"), 4);
+    assert_eq!(gauge(&metrics, "fsemw_audit_write_failures_total"), 0);
+
+    // A producer the middleware has not read yet cannot be checked: 503, try again.
+    let r = stack
+        .call(
+            Some("producer-unregistered"),
+            reqwest::Method::POST,
+            "/documents/validation",
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["retry-after"], "5");
+    let (s, refused, b) = read(r).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (503, Some("mw/unavailable")),
+        "{b}"
+    );
+    served.push(refused);
+
+    // Back: every row written, the journal empty.
+    admin
+        .batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let mut left = -1;
+    for _ in 0..100 {
+        left = gauge(&stack.metrics().await, "fsemw_audit_journal_rows");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "journal drained");
+    for tx in &served {
+        let rows = stack.transactions(&format!("id={tx}")).await;
+        assert_eq!(rows.len(), 1, "{tx}");
+    }
+    let (s, _, _) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(s, 201);
+}
