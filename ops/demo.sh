@@ -40,7 +40,12 @@ up() {
   pg_start_cluster "$DEMO/pg"
   "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
-  [ -f "$DEMO/pki/regional-ca.crl.pem" ] || "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+  # A PKI from an older version (without the revocation list) is made again, and with it
+  # the token whose certificates its national CA issued.
+  if [ ! -f "$DEMO/pki/regional-ca.crl.pem" ]; then
+    rm -rf "$DEMO/pki" "$DEMO/hsm"
+    "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+  fi
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
   # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
   "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \

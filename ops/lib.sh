@@ -47,7 +47,9 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# Starts a socket-only throw-away cluster in $1 (user "app", trust auth).
+# Starts a socket-only throw-away cluster in $1 (user "app", trust auth). It trades
+# durability for speed (no fsync, asynchronous commit); PG_EXTRA_OPTS (e.g. "-c fsync=on
+# -c synchronous_commit=on") is appended, for the fault scripts that crash it.
 pg_start_cluster() {
   local dir=$1 bin
   bin=$(pg_bindir) || { echo "PostgreSQL server binaries not found" >&2; return 1; }
@@ -57,7 +59,7 @@ pg_start_cluster() {
     as_pg "$bin/initdb" -D "$dir/data" -A trust -U app -N >/dev/null
   fi
   as_pg "$bin/pg_ctl" -w -D "$dir/data" -l "$dir/log" \
-    -o "-c listen_addresses='' -c unix_socket_directories=$dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
+    -o "-c listen_addresses='' -c unix_socket_directories=$dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200 ${PG_EXTRA_OPTS:-}" \
     start >/dev/null
 }
 

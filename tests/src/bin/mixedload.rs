@@ -90,7 +90,7 @@ struct Done {
     at_ms: u64,
     /// HTTP status (0: no answer).
     status: u16,
-    /// `type` of a problem document, if the answer is one.
+    /// `type` of a problem document, or the `faultcode` of a SOAP fault.
     problem: Option<String>,
     /// Whether the middleware queued the publication (`[MW-QUEUED]` warning).
     queued: bool,
@@ -186,7 +186,11 @@ impl Traffic {
                         .as_ref()
                         .and_then(|j| j.get("type"))
                         .and_then(|t| t.as_str())
-                        .map(str::to_owned),
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            let code = text.split("<faultcode>").nth(1)?;
+                            Some(code[..code.find('<')?].to_string())
+                        }),
                     queued: text.contains("[MW-QUEUED]"),
                     body_sha256,
                 }
