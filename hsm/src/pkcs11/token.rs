@@ -6,11 +6,21 @@
 //! because the session or the token went away, every pooled session is dropped,
 //! a fresh logged-in session is opened and the operation is tried once more;
 //! the failure and the re-opening are counted for `/readyz` and metrics.
+//!
+//! When even a fresh session cannot be opened because the token is no longer in its
+//! slot (a network HSM that lost its link, a token re-inserted, SoftHSM2's token folder
+//! gone and back), the module's slot list is stale: the module is finalised and
+//! initialised again (`C_Finalize` + `C_Initialize`, at most once per
+//! [`REINIT_INTERVAL`]) and the operation tried once more, so the keys come back without
+//! a restart. Operations hold a shared lock that re-initialisation takes exclusively, and
+//! sessions of an earlier initialisation are never closed (their handles may belong to
+//! new sessions by then).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -22,6 +32,85 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::Error;
 
 static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+
+/// Held shared by every token operation, exclusively while a module is re-initialised.
+static CALLS: RwLock<()> = RwLock::new(());
+
+/// Counts module re-initialisations: a session opened under an earlier one is stale.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// When each module was last re-initialised.
+static REINITIALISED: OnceLock<Mutex<HashMap<PathBuf, Instant>>> = OnceLock::new();
+
+/// Least time between two re-initialisations of a module (while the token stays away,
+/// operations fail fast in between).
+pub const REINIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Finalises and initialises the module again; false when it was done less than
+/// [`REINIT_INTERVAL`] ago (or the module is not loaded).
+fn reinitialise(path: &Path) -> Result<bool, Error> {
+    let _exclusive = CALLS.write().unwrap_or_else(|e| e.into_inner());
+    let mut last = REINITIALISED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if last
+        .get(path)
+        .is_some_and(|t| t.elapsed() < REINIT_INTERVAL)
+    {
+        return Ok(false);
+    }
+    last.insert(path.to_path_buf(), Instant::now());
+    let Some(ctx) = MODULES
+        .get()
+        .and_then(|m| m.lock().ok()?.get(path).cloned())
+    else {
+        return Ok(false);
+    };
+    EPOCH.fetch_add(1, Ordering::SeqCst);
+    let _ = ctx.clone().finalize();
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(true),
+        Err(e) => Err(pkcs11_error("C_Initialize", e)),
+    }
+}
+
+/// A session and the initialisation it belongs to.
+struct Pooled {
+    epoch: u64,
+    session: Session,
+}
+
+impl Pooled {
+    fn new(session: Session) -> Self {
+        Self {
+            epoch: EPOCH.load(Ordering::SeqCst),
+            session,
+        }
+    }
+
+    /// Closes the session, unless the module was re-initialised since it was opened: its
+    /// handle is then meaningless or someone else's, so it is only forgotten.
+    fn discard(self) {
+        if self.epoch != EPOCH.load(Ordering::SeqCst) {
+            std::mem::forget(self.session);
+        }
+    }
+}
+
+/// Whether an error means the token is not there at all (a fresh session failed).
+fn is_token_gone(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::TokenNotPresent
+                | RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::CryptokiNotInitialized,
+            _
+        )
+    )
+}
 
 /// The process-wide, initialised context of a PKCS#11 module.
 pub fn module(path: &Path) -> Result<Pkcs11, Error> {
@@ -87,7 +176,7 @@ pub struct Token {
     module_path: PathBuf,
     label: String,
     pin: SecretString,
-    pool: Mutex<Vec<Session>>,
+    pool: Mutex<Vec<Pooled>>,
     max_idle: usize,
     generation: AtomicU64,
     up: AtomicBool,
@@ -129,7 +218,11 @@ impl Token {
             last_error: Mutex::new(None),
         };
         let session = token.new_session()?;
-        token.pool.lock().expect("pool lock").push(session);
+        token
+            .pool
+            .lock()
+            .expect("pool lock")
+            .push(Pooled::new(session));
         Ok(token)
     }
 
@@ -169,18 +262,35 @@ impl Token {
     }
 
     fn new_session(&self) -> Result<Session, Error> {
+        self.open_logged_in()
+            .map_err(|(what, e)| pkcs11_error(what, e))
+    }
+
+    /// A fresh logged-in session, or which call failed and how (a token missing from
+    /// the slot list is `TokenNotPresent`).
+    fn open_logged_in(&self) -> Result<Session, (&'static str, CkError)> {
+        let slot = self.slot().map_err(|_| {
+            (
+                "no such token",
+                CkError::Pkcs11(
+                    RvError::TokenNotPresent,
+                    cryptoki::context::Function::GetSlotList,
+                ),
+            )
+        })?;
         let session = self
             .ctx
-            .open_ro_session(self.slot()?)
-            .map_err(|e| pkcs11_error("C_OpenSession", e))?;
+            .open_ro_session(slot)
+            .map_err(|e| ("C_OpenSession", e))?;
         let pin = AuthPin::new(self.pin.expose_secret().to_string().into());
         match session.login(UserType::User, Some(&pin)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
-            Err(e) => Err(pkcs11_error("C_Login", e)),
+            Err(e) => Err(("C_Login", e)),
         }
     }
 
-    /// Runs `op` on a pooled session, re-opening once if the session or token went away.
+    /// Runs `op` on a pooled session, re-opening once if the session or token went away
+    /// (and re-initialising the module once if the token is not in its slot any more).
     pub fn with_session<T>(
         &self,
         op: impl Fn(&Session, u64) -> Result<T, CkError>,
@@ -192,8 +302,16 @@ impl Token {
             self.drop_sessions();
             self.reopens.fetch_add(1, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&op)
-                .map_err(|e| pkcs11_error("token operation after re-opening", e))
+            match self.attempt(&op) {
+                Err(e) if is_token_gone(&e) && reinitialise(&self.module_path)? => {
+                    self.drop_sessions();
+                    self.generation.fetch_add(1, Ordering::Relaxed);
+                    self.attempt(&op).map_err(|e| {
+                        pkcs11_error("token operation after re-initialising the module", e)
+                    })
+                }
+                other => other.map_err(|e| pkcs11_error("token operation after re-opening", e)),
+            }
         });
         match &result {
             Ok(_) => self.up.store(true, Ordering::Relaxed),
@@ -211,29 +329,39 @@ impl Token {
     }
 
     fn attempt<T>(&self, op: &impl Fn(&Session, u64) -> Result<T, CkError>) -> Result<T, CkError> {
-        let pooled = self.pool.lock().expect("pool lock").pop();
-        let session = match pooled {
-            Some(s) => s,
-            None => self.new_session().map_err(|e| {
-                *self.last_error.lock().expect("error lock") = Some(e.to_string());
-                CkError::Pkcs11(
-                    RvError::TokenNotPresent,
-                    cryptoki::context::Function::OpenSession,
-                )
-            })?,
+        let _shared = CALLS.read().unwrap_or_else(|e| e.into_inner());
+        let epoch = EPOCH.load(Ordering::SeqCst);
+        let pooled = loop {
+            match self.pool.lock().expect("pool lock").pop() {
+                Some(p) if p.epoch == epoch => break Some(p),
+                Some(stale) => stale.discard(),
+                None => break None,
+            }
         };
-        let result = op(&session, self.generation());
+        let pooled = match pooled {
+            Some(p) => p,
+            None => Pooled::new(self.open_logged_in().map_err(|(what, e)| {
+                *self.last_error.lock().expect("error lock") = Some(format!("{what}: {e}"));
+                e
+            })?),
+        };
+        let result = op(&pooled.session, self.generation());
         if result.is_ok() {
             let mut pool = self.pool.lock().expect("pool lock");
             if pool.len() < self.max_idle {
-                pool.push(session);
+                pool.push(pooled);
+                return result;
             }
         }
+        pooled.discard();
         result
     }
 
     fn drop_sessions(&self) {
-        self.pool.lock().expect("pool lock").clear();
+        let stale: Vec<Pooled> = self.pool.lock().expect("pool lock").drain(..).collect();
+        for p in stale {
+            p.discard();
+        }
     }
 
     /// Logs the application out of the token: every open session loses its login,
