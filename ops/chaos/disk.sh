@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The database's volume filling up under steady producer traffic, with the real processes of
+# the demo stack. The demo cluster runs on a volume of its own (a SIZE MiB tmpfs mounted on
+# .demo/pg for the run; the usual demo data stays underneath, untouched); the middleware's
+# spool folder is on another disk. After PHASE seconds the volume is filled to the last byte
+# (PostgreSQL then fails to extend tables, write WAL, or stays down: `No space left on
+# device`), for OUTAGE seconds; then the filler is removed, as an operator would free space,
+# and PostgreSQL is started if it stopped.
+# Traffic: tests/src/bin/mixedload.rs, open loop at RATE req/s, every answer recorded. Verdict:
+#   - every request answered;
+#   - while the volume is full (and 15 s after): validations and publications served (audit
+#     rows wait in the middleware's journal) or 503 mw/unavailable; SOAP consultations
+#     served or a SOAP fault; nothing else. Otherwise everything served;
+#   - the journal drains, no audit row lost, every transaction id audited exactly once;
+#   - every publication answered 2xx reached the gateway exactly once.
+#   ops/chaos/disk.sh [outage_secs] [phase_secs] [rate] [size_mib]    (defaults: 30 30 20 512)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+. ops/lib.sh
+SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+OUTAGE=${1:-30} PHASE=${2:-30} RATE=${3:-20} SIZE=${4:-512}
+ensure_pkg xmlsec1 xmlsec1
+ensure_pkg python3 python3
+[ "$(id -u)" = 0 ] || { echo "mounting the database's volume needs root" >&2; exit 1; }
+PG=$ROOT/.demo/pg
+OUT=$ROOT/target/chaos
+mkdir -p "$OUT" "$PG"
+ops/demo.sh down >/dev/null 2>&1 || true
+mountpoint -q "$PG" && umount "$PG"
+mount -t tmpfs -o "size=${SIZE}m" fsemw-chaos-pg "$PG"
+cleanup() {
+  rm -f "$PG/filler"
+  ops/demo.sh down >/dev/null 2>&1 || true
+  umount "$PG" 2>/dev/null || umount -l "$PG" 2>/dev/null || true
+}
+trap cleanup EXIT
+export PG_EXTRA_OPTS="-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
+ops/demo.sh up >/dev/null
+. .demo/env
+cargo build --release -q -p integration-tests --bin mixedload
+metric() { curl -fsS "$MW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+failures0=$(metric fsemw_audit_write_failures_total)
+journaled0=$(metric fsemw_audit_rows_journaled_total)
+mixedload --rate "$RATE" --duration-secs $(( 3 * PHASE + OUTAGE )) --report-secs "$PHASE" --timeout-secs 30 \
+  --record "$OUT/disk.requests.jsonl" > "$OUT/disk.reports.jsonl" &
+LOAD=$!
+sleep "$PHASE"
+dd if=/dev/zero of="$PG/filler" bs=1M 2>/dev/null || true
+echo "volume full ($(df --output=avail -B1 "$PG" | tail -1) bytes left) for ${OUTAGE} s"
+sleep "$OUTAGE"
+rm -f "$PG/filler"
+pg_state=running
+if ! as_pg "$(pg_bindir)/pg_ctl" -D "$PG/data" status >/dev/null 2>&1; then
+  pg_state="stopped by the full disk, started again"
+  pg_start_cluster "$PG"
+fi
+echo "space freed; PostgreSQL $pg_state"
+wait "$LOAD"
+grep -c 'No space left on device' "$PG/log" > "$OUT/disk.enospc" || true
+for _ in $(seq 1 120); do
+  [ "$(metric fsemw_audit_journal_rows)" = 0 ] && break
+  sleep 1
+done
+left=$(metric fsemw_audit_journal_rows)
+failed=$(( $(metric fsemw_audit_write_failures_total) - failures0 ))
+journaled=$(( $(metric fsemw_audit_rows_journaled_total) - journaled0 ))
+python3 -c 'import json,sys; [print(json.loads(l)["tx"]) for l in open(sys.argv[1]) if json.loads(l).get("tx")]' \
+  "$OUT/disk.requests.jsonl" > "$OUT/disk.tx_ids"
+"$(pg_bindir)/psql" "$DATABASE_URL" -qAt > "$OUT/disk.audit" <<SQL
+CREATE TEMP TABLE sent (tx_id uuid);
+\copy sent FROM '$OUT/disk.tx_ids'
+SELECT count(*) FILTER (WHERE n = 1) || ' ' || count(*) FILTER (WHERE n <> 1)
+  FROM (SELECT s.tx_id, count(t.tx_id) AS n FROM sent s LEFT JOIN transactions t USING (tx_id) GROUP BY s.tx_id) x;
+SQL
+curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/disk.observed.json"
+python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" "$(cat "$OUT/disk.enospc")" <<'PY'
+import json, sys, collections
+out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+left, failed, journaled, enospc = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7] or 0)
+reqs = [json.loads(l) for l in open(f"{out}/disk.requests.jsonl")]
+observed = json.load(open(f"{out}/disk.observed.json"))
+once, not_once = map(int, open(f"{out}/disk.audit").read().split())
+def phase_of(at):
+    s = at / 1000
+    if s < phase:
+        return "before"
+    if s < phase + outage + 15:
+        return "full"
+    return "after"
+served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
+table = collections.Counter()
+wrong = []
+for r in reqs:
+    p = phase_of(r["at_ms"])
+    got = (r["status"], r["type"])
+    table[(r["kind"], p, got)] += 1
+    ok = r["status"] in served[r["kind"]] and not r["type"]
+    if p == "full" and not ok:
+        ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
+    if not ok:
+        wrong.append((r["kind"], p, got))
+print(f"{'kind':<13}{'phase':<8}{'answer':<36}{'requests':>9}")
+for (k, p, got), n in sorted(table.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2]))):
+    print(f"{k:<13}{p:<8}{str(got):<36}{n:>9}")
+accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
+seen = collections.Counter(o["body_sha256"] for o in observed
+                           if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
+missing = [r for r in accepted if seen[r["body_sha256"]] == 0]
+twice = [r for r in accepted if seen[r["body_sha256"]] > 1]
+unanswered = sum(1 for r in reqs if r["status"] == 0)
+ids = sum(1 for r in reqs if r.get("tx"))
+print(f"requests {len(reqs)}, unanswered {unanswered}, unexpected {len(wrong)}; 'No space left on device' in the "
+      f"database log {enospc} times; audit rows kept on disk {journaled}, left {left}, failed {failed}; transaction "
+      f"ids {ids}: audited once {once}, not once {not_once}; publications accepted {len(accepted)}: at the gateway "
+      f"once {len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}")
+for w in collections.Counter(wrong).most_common(5):
+    print("  unexpected:", w)
+checks = {
+    "every request answered": unanswered == 0,
+    "clean answers while the volume was full, all served after": not wrong,
+    "the database met the full disk": enospc > 0,
+    "audit journal drained, no audit row lost": left == 0 and failed == 0,
+    "every transaction audited exactly once": once == ids and not_once == 0,
+    "every accepted publication at the gateway exactly once": not missing and not twice,
+}
+for k, v in checks.items():
+    print(f"  {'PASS' if v else 'FAIL'}  {k}")
+sys.exit(0 if all(checks.values()) else 1)
+PY
