@@ -81,3 +81,39 @@ mixedload() {
     --publication-pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" \
     --pid "$(cat "$ROOT/.demo/mw.pid")" "$@"
 }
+
+# One value of the demo middleware's /metrics (after `. .demo/env`): metric NAME{labels}.
+metric() { curl -fsS "$MW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# Prints "<audited once> <not once>" for the transaction ids ("tx") of a JSON-lines record
+# (after `. .demo/env`).
+audit_counts() {
+  local ids
+  ids=$(mktemp)
+  python3 -c 'import json,sys; [print(r["tx"]) for r in map(json.loads, open(sys.argv[1])) if r.get("tx")]' "$1" > "$ids"
+  "$(pg_bindir)/psql" "$DATABASE_URL" -qAt <<SQL
+CREATE TEMP TABLE sent (tx_id uuid);
+\copy sent FROM '$ids'
+SELECT count(*) FILTER (WHERE n = 1) || ' ' || count(*) FILTER (WHERE n <> 1)
+  FROM (SELECT s.tx_id, count(t.tx_id) AS n FROM sent s LEFT JOIN transactions t USING (tx_id) GROUP BY s.tx_id) x;
+SQL
+  rm -f "$ids"
+}
+
+# Waits (at most $1 seconds) until the outbox has nothing pending or being sent.
+outbox_drained() {
+  for _ in $(seq 1 "$1"); do
+    [ "$("$(pg_bindir)/psql" "$DATABASE_URL" -qAtc "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")" = 0 ] && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# Waits (at most $1 seconds) until the middleware's audit journal is empty.
+journal_drained() {
+  for _ in $(seq 1 "$1"); do
+    [ "$(metric fsemw_audit_journal_rows)" = 0 ] && return 0
+    sleep 1
+  done
+  return 1
+}

@@ -44,19 +44,14 @@ sleep "$PHASE"; fault '{"mode":"reset"}'; echo "reset"
 sleep "$PHASE"; fault '{"mode":"down"}'; echo "down for ${OUTAGE} s"
 sleep "$OUTAGE"; fault '{"mode":"none"}'; echo "back"
 wait "$LOAD"
-# The outbox drains: nothing pending or being sent (at most 10 minutes).
-for _ in $(seq 1 600); do
-  left=$("$(pg_bindir)/psql" "$DATABASE_URL" -qAtc "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
-  [ "$left" = 0 ] && break
-  sleep 1
-done
+outbox_drained 600 || true
 "$(pg_bindir)/psql" "$DATABASE_URL" -qAtc "SELECT state, count(*) FROM outbox GROUP BY state" > "$OUT/gateway.outbox"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/gateway.observed.json"
-python3 - "$OUT" "$PHASE" "$OUTAGE" <<'PY'
+PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" <<'PY'
 import json, sys, collections
+from judge import jsonl, at_gateway, table, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-reqs = [json.loads(l) for l in open(f"{out}/gateway.requests.jsonl")]
-observed = json.load(open(f"{out}/gateway.observed.json"))
+reqs = jsonl(f"{out}/gateway.requests.jsonl")
 outbox = dict(l.split("|") for l in open(f"{out}/gateway.outbox").read().split())
 bounds = [("normal", 0), ("slow", phase), ("5xx", 2 * phase), ("reset", 3 * phase),
           ("down", 4 * phase), ("back", 4 * phase + outage)]
@@ -81,14 +76,14 @@ expect = {
     ("publication", "reset"): {(504, "mw/io_error"), (202, "queued")},
     ("publication", "down"): {(202, "queued")},
 }
-table = collections.Counter()
+rows = collections.Counter()
 wrong = []
 for r in reqs:
     p = phase_of(r["at_ms"])
     if p is None:
         continue
     got = (r["status"], "queued" if r["queued"] else r["type"])
-    table[(r["kind"], p, got)] += 1
+    rows[(r["kind"], p, got)] += 1
     if r["kind"] == "consultation":
         ok = r["status"] == 200
     else:
@@ -96,29 +91,19 @@ for r in reqs:
         ok = got in allowed or any(s == got[0] and t == "any" for s, t in allowed)
     if not ok:
         wrong.append((r["kind"], p, got))
-print(f"{'kind':<13}{'phase':<8}{'answer':<28}{'requests':>9}")
-for (k, p, got), n in sorted(table.items(), key=lambda x: (x[0][0], [b[0] for b in bounds].index(x[0][1]), str(x[0][2]))):
-    print(f"{k:<13}{p:<8}{str(got):<28}{n:>9}")
+table(rows, [b[0] for b in bounds])
 accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
-seen = collections.Counter(o["body_sha256"] for o in observed
-                           if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
-missing = [r for r in accepted if seen[r["body_sha256"]] == 0]
-twice = [r for r in accepted if seen[r["body_sha256"]] > 1]
+missing, twice = at_gateway(accepted, f"{out}/gateway.observed.json")
 queued = sum(1 for r in accepted if r["queued"])
 unanswered = sum(1 for r in reqs if r["status"] == 0)
 print(f"requests {len(reqs)}, unanswered {unanswered}; publications accepted {len(accepted)} "
       f"({queued} queued during the faults); at the gateway once: {len(accepted) - len(missing) - len(twice)}, "
       f"missing {len(missing)}, twice {len(twice)}; outbox {outbox}; unexpected answers {len(wrong)}")
-for w in collections.Counter(wrong).most_common(5):
-    print("  unexpected:", w)
-checks = {
+verdict({
     "every request answered": unanswered == 0,
     "answers as the contract says in every phase": not wrong,
     "publications queued while the gateway was down": queued > 0,
     "outbox drained": outbox.get("pending", "0") == "0" and outbox.get("sending", "0") == "0" and outbox.get("failed", "0") == "0",
     "every accepted publication at the gateway exactly once": not missing and not twice,
-}
-for k, v in checks.items():
-    print(f"  {'PASS' if v else 'FAIL'}  {k}")
-sys.exit(0 if all(checks.values()) else 1)
+}, wrong)
 PY

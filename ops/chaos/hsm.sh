@@ -29,7 +29,6 @@ trap 'mv "$AWAY"/* "$ROOT/.demo/hsm/tokens/" 2>/dev/null || true; ops/demo.sh do
 cargo build --release -q -p integration-tests --bin mixedload
 OUT=$ROOT/target/chaos
 mkdir -p "$OUT" "$AWAY"
-metric() { curl -fsS "$MW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 ready() { curl -s -o "$OUT/hsm.readyz.$1.json" -w '%{http_code}' "$MW_ADMIN_URL/readyz"; }
 token=$(ls -d "$ROOT"/.demo/hsm/tokens/*)
 mixedload --rate "$RATE" --duration-secs $(( 2 * PHASE + OUTAGE )) --report-secs "$PHASE" --timeout-secs 30 \
@@ -42,22 +41,15 @@ wait "$LOAD"
 after=$(ready after)
 up=$(metric 'fsemw_hsm_up{key="signature"}')
 reopens=$(metric 'fsemw_hsm_session_reopens{key="signature"}')
-python3 -c 'import json,sys; [print(json.loads(l)["tx"]) for l in open(sys.argv[1]) if json.loads(l).get("tx")]' \
-  "$OUT/hsm.requests.jsonl" > "$OUT/hsm.tx_ids"
-"$(pg_bindir)/psql" "$DATABASE_URL" -qAt > "$OUT/hsm.audit" <<SQL
-CREATE TEMP TABLE sent (tx_id uuid);
-\copy sent FROM '$OUT/hsm.tx_ids'
-SELECT count(*) FILTER (WHERE n = 1) || ' ' || count(*) FILTER (WHERE n <> 1)
-  FROM (SELECT s.tx_id, count(t.tx_id) AS n FROM sent s LEFT JOIN transactions t USING (tx_id) GROUP BY s.tx_id) x;
-SQL
+audit_counts "$OUT/hsm.requests.jsonl" > "$OUT/hsm.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/hsm.observed.json"
-python3 - "$OUT" "$PHASE" "$OUTAGE" "$during" "$after" "${up:-0}" "${reopens:-0}" <<'PY'
-import json, sys, collections
+PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$during" "$after" "${up:-0}" "${reopens:-0}" <<'PY'
+import sys, json, collections
+from judge import jsonl, audit, at_gateway, table, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 during, after, up, reopens = sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
-reqs = [json.loads(l) for l in open(f"{out}/hsm.requests.jsonl")]
-observed = json.load(open(f"{out}/hsm.observed.json"))
-once, not_once = map(int, open(f"{out}/hsm.audit").read().split())
+reqs = jsonl(f"{out}/hsm.requests.jsonl")
+once, not_once = audit(f"{out}/hsm.audit")
 keys_during = json.load(open(f"{out}/hsm.readyz.during.json"))["checks"]["keys"]["status"]
 def phase_of(at):
     s = at / 1000
@@ -69,12 +61,12 @@ def phase_of(at):
         return "back"
     return None  # the switches themselves are not judged
 served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
-table = collections.Counter()
+rows = collections.Counter()
 wrong = []
 for r in reqs:
     p = phase_of(r["at_ms"])
     got = (r["status"], r["type"])
-    table[(r["kind"], p or "switch", got)] += 1
+    rows[(r["kind"], p or "switch", got)] += 1
     if p is None:
         ok = r["status"] != 0
     elif p == "away" and r["kind"] != "consultation":
@@ -83,30 +75,20 @@ for r in reqs:
         ok = r["status"] in served[r["kind"]] and not r["type"]
     if not ok:
         wrong.append((r["kind"], p, got))
-print(f"{'kind':<13}{'phase':<8}{'answer':<32}{'requests':>9}")
-for (k, p, got), n in sorted(table.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2]))):
-    print(f"{k:<13}{p:<8}{str(got):<32}{n:>9}")
+table(rows, ["before", "switch", "away", "back"])
 accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
-seen = collections.Counter(o["body_sha256"] for o in observed
-                           if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
-missing = [r for r in accepted if seen[r["body_sha256"]] == 0]
-twice = [r for r in accepted if seen[r["body_sha256"]] > 1]
+missing, twice = at_gateway(accepted, f"{out}/hsm.observed.json")
 unanswered = sum(1 for r in reqs if r["status"] == 0)
 ids = sum(1 for r in reqs if r.get("tx"))
 print(f"requests {len(reqs)}, unanswered {unanswered}, unexpected {len(wrong)}; /readyz while away {during} "
       f"(keys {keys_during}), after {after}; fsemw_hsm_up {up}, session re-openings {reopens}; transaction ids "
       f"{ids}: audited once {once}, not once {not_once}; publications accepted {len(accepted)}: at the gateway "
       f"once {len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}")
-for w in collections.Counter(wrong).most_common(5):
-    print("  unexpected:", w)
-checks = {
+verdict({
     "every request answered": unanswered == 0,
     "refused cleanly while the token was away, all served otherwise": not wrong,
     "not ready while away, ready again after, without a restart": during == "503" and keys_during == "down" and after == "200" and up == 1,
     "every transaction audited exactly once": once == ids and not_once == 0,
     "every accepted publication at the gateway exactly once": not missing and not twice,
-}
-for k, v in checks.items():
-    print(f"  {'PASS' if v else 'FAIL'}  {k}")
-sys.exit(0 if all(checks.values()) else 1)
+}, wrong)
 PY

@@ -79,36 +79,22 @@ done
 wait "$LOAD"
 cat "$OUT/publishers.out"
 fault '{"mode":"none"}'
-# The outbox drains (at most 10 minutes).
-for _ in $(seq 1 600); do
-  [ "$(psql_ -c "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")" = 0 ] && break
-  sleep 1
-done
+outbox_drained 600 || true
 like="%^KILL-$RUN-%"
 psql_ -c "SELECT state, count(*), count(DISTINCT document_id) FROM outbox WHERE document_id LIKE '$like' GROUP BY state" > "$OUT/outbox"
 psql_ -c "SELECT unique_id, count(*) FROM xds_document_entry WHERE unique_id LIKE '$like' AND status LIKE '%Approved' GROUP BY unique_id" > "$OUT/indexed"
-python3 -c 'import json,sys; [print(json.loads(l)["tx"]) for l in open(sys.argv[1]) if json.loads(l).get("tx")]' \
-  "$OUT/publications.jsonl" > "$OUT/tx_ids"
-psql_ > "$OUT/audit" <<SQL
-CREATE TEMP TABLE sent (tx_id uuid);
-\copy sent FROM '$OUT/tx_ids'
-SELECT count(*) FILTER (WHERE n = 1) || ' ' || count(*) FILTER (WHERE n <> 1)
-  FROM (SELECT s.tx_id, count(t.tx_id) AS n FROM sent s LEFT JOIN transactions t USING (tx_id) GROUP BY s.tx_id) x;
-SQL
+audit_counts "$OUT/publications.jsonl" > "$OUT/audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/observed.json"
-python3 - "$OUT" "$N" "$KILLS" <<'PY'
-import json, sys, collections
-out, n, kills = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pubs = [json.loads(l) for l in open(f"{out}/publications.jsonl")]
-observed = json.load(open(f"{out}/observed.json"))
+PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$N" <<'PY'
+import sys, collections
+from judge import jsonl, audit, at_gateway, verdict
+out, n = sys.argv[1], int(sys.argv[2])
+pubs = jsonl(f"{out}/publications.jsonl")
 outbox = {l.split("|")[0]: (int(l.split("|")[1]), int(l.split("|")[2])) for l in open(f"{out}/outbox").read().split()}
 indexed = collections.Counter({l.split("|")[0]: int(l.split("|")[1]) for l in open(f"{out}/indexed").read().split()})
-once, not_once = map(int, open(f"{out}/audit").read().split())
+once, not_once = audit(f"{out}/audit")
 accepted = [p for p in pubs if 200 <= p["status"] < 300]
-seen = collections.Counter(o["body_sha256"] for o in observed
-                           if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
-missing = [p for p in accepted if seen[p["body_sha256"]] == 0]
-twice = [p for p in accepted if seen[p["body_sha256"]] > 1]
+missing, twice = at_gateway(accepted, f"{out}/observed.json")
 rows = sum(c for c, _ in outbox.values())
 docs = sum(d for _, d in outbox.values())
 not_indexed = [p for p in accepted if indexed[p["document_id"]] != 1]
@@ -118,15 +104,12 @@ print(f"publications {len(pubs)} by {len(set(p['producer'] for p in pubs))} prod
       f"sent again after a kill {retried}; outbox rows {rows} for {docs} documents {outbox}; at the gateway once "
       f"{len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}; indexed once "
       f"{len(accepted) - len(not_indexed)}; transaction ids {ids}: audited once {once}, not once {not_once}")
-checks = {
+verdict({
     f"all {n} publications answered 2xx": len(pubs) == n and len(accepted) == n,
     "each queued once (retries joined their row)": rows == n and docs == n,
     "outbox drained, none failed": set(outbox) == {"delivered"},
     "each at the gateway exactly once": not missing and not twice,
     "each indexed in the regional registry once": not not_indexed,
     "every transaction id audited exactly once": once == ids and not_once == 0,
-}
-for k, v in checks.items():
-    print(f"  {'PASS' if v else 'FAIL'}  {k}")
-sys.exit(0 if all(checks.values()) else 1)
+})
 PY

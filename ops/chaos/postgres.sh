@@ -32,7 +32,6 @@ trap '[ -f "$PG/data/postmaster.pid" ] || pg_start_cluster "$PG" || true; ops/de
 cargo build --release -q -p integration-tests --bin mixedload
 OUT=$ROOT/target/chaos
 mkdir -p "$OUT"
-metric() { curl -fsS "$MW_ADMIN_URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 DURATION=$(( 4 * PHASE + OUTAGE ))
 failures0=$(metric fsemw_audit_write_failures_total)
 journaled0=$(metric fsemw_audit_rows_journaled_total)
@@ -44,77 +43,55 @@ sleep "$PHASE"; as_pg "$(pg_bindir)/pg_ctl" -D "$PG/data" -m immediate stop >/de
 sleep "$OUTAGE"; pg_start_cluster "$PG"; echo "started"
 sleep "$PHASE"; as_pg "$(pg_bindir)/pg_ctl" -w -D "$PG/data" -l "$PG/log" -m fast restart >/dev/null; echo "restarted"
 wait "$LOAD"
-# The audit journal drains (at most 2 minutes).
-for _ in $(seq 1 120); do
-  [ "$(metric fsemw_audit_journal_rows)" = 0 ] && break
-  sleep 1
-done
+journal_drained 120 || true
 left=$(metric fsemw_audit_journal_rows)
 failed=$(( $(metric fsemw_audit_write_failures_total) - failures0 ))
 journaled=$(( $(metric fsemw_audit_rows_journaled_total) - journaled0 ))
-python3 -c 'import json,sys; [print(json.loads(l)["tx"]) for l in open(sys.argv[1]) if json.loads(l).get("tx")]' \
-  "$OUT/postgres.requests.jsonl" > "$OUT/postgres.tx_ids"
-"$(pg_bindir)/psql" "$DATABASE_URL" -qAt > "$OUT/postgres.audit" <<SQL
-CREATE TEMP TABLE sent (tx_id uuid);
-\copy sent FROM '$OUT/postgres.tx_ids'
-SELECT count(*) FILTER (WHERE n = 1) || ' ' || count(*) FILTER (WHERE n <> 1)
-  FROM (SELECT s.tx_id, count(t.tx_id) AS n FROM sent s LEFT JOIN transactions t USING (tx_id) GROUP BY s.tx_id) x;
-SQL
+audit_counts "$OUT/postgres.requests.jsonl" > "$OUT/postgres.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/postgres.observed.json"
-python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" <<'PY'
-import json, sys, collections
+PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" <<'PY'
+import sys, collections
+from judge import jsonl, audit, at_gateway, table, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6])
-reqs = [json.loads(l) for l in open(f"{out}/postgres.requests.jsonl")]
-observed = json.load(open(f"{out}/postgres.observed.json"))
-once, not_once = map(int, open(f"{out}/postgres.audit").read().split())
+reqs = jsonl(f"{out}/postgres.requests.jsonl")
+once, not_once = audit(f"{out}/postgres.audit")
 # Database trouble: from the crash to 10 s after the start, and 10 s from the restart.
 trouble = [(phase, phase + outage + 10), (2 * phase + outage, 2 * phase + outage + 10)]
 def phase_of(at):
     s = at / 1000
     if s < phase:
         return "before"
-    for a, b in trouble:
-        if a <= s < b:
-            return "trouble"
+    if any(a <= s < b for a, b in trouble):
+        return "trouble"
     return "after"
 served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
-table = collections.Counter()
+rows = collections.Counter()
 wrong = []
 for r in reqs:
     p = phase_of(r["at_ms"])
     got = (r["status"], r["type"])
-    table[(r["kind"], p, got)] += 1
-    ok = r["status"] in served[r["kind"]] and (r["kind"] != "consultation" or not r["type"])
+    rows[(r["kind"], p, got)] += 1
+    ok = r["status"] in served[r["kind"]] and not r["type"]
     if p == "trouble" and not ok:
         ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
     if not ok:
         wrong.append((r["kind"], p, got))
-print(f"{'kind':<13}{'phase':<9}{'answer':<36}{'requests':>9}")
-for (k, p, got), n in sorted(table.items(), key=lambda x: (x[0][0], x[0][1], str(x[0][2]))):
-    print(f"{k:<13}{p:<9}{str(got):<36}{n:>9}")
+table(rows, ["before", "trouble", "after"])
 accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
-seen = collections.Counter(o["body_sha256"] for o in observed
-                           if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
-missing = [r for r in accepted if seen[r["body_sha256"]] == 0]
-twice = [r for r in accepted if seen[r["body_sha256"]] > 1]
+missing, twice = at_gateway(accepted, f"{out}/postgres.observed.json")
 unanswered = sum(1 for r in reqs if r["status"] == 0)
 ids = sum(1 for r in reqs if r.get("tx"))
 print(f"requests {len(reqs)}, unanswered {unanswered}, unexpected {len(wrong)}; audit rows kept on disk "
       f"during the outage {journaled}, left {left}, failed {failed}; transaction ids {ids}: audited once {once}, "
       f"not once {not_once}; publications accepted {len(accepted)}: at the gateway once "
       f"{len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}")
-for w in collections.Counter(wrong).most_common(5):
-    print("  unexpected:", w)
-checks = {
+verdict({
     "every request answered": unanswered == 0,
     "clean answers while the database was down, all served otherwise": not wrong,
     "the outage was met (audit rows waited on disk)": journaled > 0,
     "audit journal drained, no audit row lost": left == 0 and failed == 0,
     "every transaction audited exactly once": once == ids and not_once == 0,
     "every accepted publication at the gateway exactly once": not missing and not twice,
-}
-for k, v in checks.items():
-    print(f"  {'PASS' if v else 'FAIL'}  {k}")
-sys.exit(0 if all(checks.values()) else 1)
+}, wrong)
 PY

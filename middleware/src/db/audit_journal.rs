@@ -99,12 +99,18 @@ impl AuditJournal {
             text.push(b'\n');
         }
         let _one_writer = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        let path = self.dir.join(CURRENT);
+        let created = !path.exists();
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join(CURRENT))?;
+            .open(&path)?;
         file.write_all(&text)?;
         file.sync_data()?;
+        if created {
+            // The new file's name must survive a power cut too, not only its content.
+            std::fs::File::open(&self.dir)?.sync_all()?;
+        }
         self.waiting.fetch_add(rows.len() as i64, Ordering::Relaxed);
         Ok(())
     }

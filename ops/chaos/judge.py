@@ -1,0 +1,47 @@
+"""What the fault scripts (ops/chaos/*.sh) share when they judge a run: the per-request
+records of the load generators, what reached the gateway simulator, the audit counts, the
+answer table and the verdict."""
+
+import collections
+import json
+import sys
+
+
+def jsonl(path):
+    """One dict per line of a JSON-lines file."""
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
+def audit(path):
+    """(audited once, not once) as written by ops/lib.sh audit_counts."""
+    once, not_once = map(int, open(path).read().split())
+    return once, not_once
+
+
+def at_gateway(accepted, observed_path):
+    """The accepted publications missing at the gateway, and those it took twice (by the
+    SHA-256 of the request body, unique per publication)."""
+    observed = json.load(open(observed_path))
+    seen = collections.Counter(
+        o["body_sha256"] for o in observed
+        if "validate-and-create" in o["request"] and 200 <= o["response_status"] < 300)
+    missing = [r for r in accepted if seen[r["body_sha256"]] == 0]
+    twice = [r for r in accepted if seen[r["body_sha256"]] > 1]
+    return missing, twice
+
+
+def table(rows, phases):
+    """Prints requests by kind, phase (in the order of `phases`) and answer."""
+    print(f"{'kind':<13}{'phase':<9}{'answer':<36}{'requests':>9}")
+    order = {p: i for i, p in enumerate(phases)}
+    for (k, p, got), n in sorted(rows.items(), key=lambda x: (x[0][0], order.get(x[0][1], 99), str(x[0][2]))):
+        print(f"{k:<13}{p:<9}{str(got):<36}{n:>9}")
+
+
+def verdict(checks, wrong=()):
+    """Prints the most frequent unexpected answers and each check; exits 0 when all pass."""
+    for w in collections.Counter(wrong).most_common(5):
+        print("  unexpected:", w)
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    sys.exit(0 if all(checks.values()) else 1)
