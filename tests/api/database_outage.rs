@@ -104,6 +104,24 @@ async fn audit_rows_wait_on_disk_while_the_database_is_down() {
     );
     served.push(refused);
 
+    // A process that died with rows in its journal (its folder's lock is free): taken over.
+    let orphan_tx = uuid::Uuid::new_v4();
+    let orphan = integration_tests::stack::spool_dir(&stack.database_url)
+        .join("audit-journal")
+        .join(uuid::Uuid::new_v4().to_string());
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("lock"), "").unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let row = json!({
+        "tx_id": orphan_tx, "received_at": now, "operation": "validation",
+        "method": "POST", "path": "/v1/documents/validation", "http_status": 201,
+        "outcome": "forwarded", "certificate_case": 2, "duration_ms": 12.5,
+    });
+    std::fs::write(orphan.join("current.jsonl"), format!("{row}\n")).unwrap();
+    served.push(orphan_tx.to_string());
+
     // Back: every row written, the journal empty.
     admin
         .batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"))
@@ -118,6 +136,10 @@ async fn audit_rows_wait_on_disk_while_the_database_is_down() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(left, 0, "journal drained");
+    assert!(
+        !orphan.exists(),
+        "the dead process's folder is gone once written"
+    );
     for tx in &served {
         let rows = stack.transactions(&format!("id={tx}")).await;
         assert_eq!(rows.len(), 1, "{tx}");

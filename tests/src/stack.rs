@@ -404,7 +404,7 @@ pub fn config(
             header_read_timeout_ms: 5_000,
             body_idle_timeout_ms: 5_000,
             producer_cache_secs: opts.producer_cache_secs,
-            spool_dir: None,
+            spool_dir: Some(spool_dir(database_url).display().to_string()),
         },
         gateway: GatewayConfig {
             base_url: sim_url.into(),
@@ -494,6 +494,16 @@ pub const TEST_REPOSITORIES: &[(&str, &str)] = &[
     ("aslfg", "2.16.840.1.113883.2.9.2.160.4.5.160112"),
     ("aslta", "2.16.840.1.113883.2.9.2.160.4.5.160116"),
 ];
+
+/// The spool folder of the stacks on `database_url` (their own: the audit journal's rows
+/// belong to that database).
+pub fn spool_dir(database_url: &str) -> std::path::PathBuf {
+    let db = database_url
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname="))
+        .unwrap_or("default");
+    std::env::temp_dir().join(format!("fsemw-spool-{db}"))
+}
 
 /// A producer's token pair for `pdf`, with claim overrides, signed by `signer` (a PKI name).
 pub fn tokens(

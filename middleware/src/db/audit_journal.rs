@@ -213,8 +213,9 @@ impl AuditJournal {
                 .unwrap_or_default()
                 .trim_start_matches(REPLAYING)
                 .to_string();
+            let folder = file.parent().unwrap_or(&self.dir);
             std::fs::write(
-                self.dir.join(format!("{REJECTED}{name}")),
+                folder.join(format!("{REJECTED}{name}")),
                 rejected.join("\n") + "\n",
             )
             .map_err(|e| DbError::Batch(e.to_string()))?;

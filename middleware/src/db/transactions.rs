@@ -67,7 +67,7 @@ pub struct TransactionRecord {
     /// The gateway's HTTP status at delivery.
     pub delivery_status: Option<i32>,
     /// When the gateway answered the delivery.
-    #[serde(with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "time::serde::rfc3339::option")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Document type: LOINC code of the token's `resource_hl7_type`.
     pub document_type: Option<String>,
