@@ -64,42 +64,25 @@ journaled=$(( $(metric fsemw_audit_rows_journaled_total) - journaled0 ))
 audit_counts "$OUT/disk.requests.jsonl" > "$OUT/disk.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/disk.observed.json"
 PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" "$(cat "$OUT/disk.enospc")" <<'PY'
-import sys, collections
-from judge import jsonl, audit, at_gateway, table, verdict
+import sys
+from judge import database_fault, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled, enospc = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7] or 0)
-reqs = jsonl(f"{out}/disk.requests.jsonl")
-once, not_once = audit(f"{out}/disk.audit")
 def phase_of(at):
     s = at / 1000
     return "before" if s < phase else "full" if s < phase + outage + 15 else "after"
-served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
-rows = collections.Counter()
-wrong = []
-for r in reqs:
-    p = phase_of(r["at_ms"])
-    got = (r["status"], r["type"])
-    rows[(r["kind"], p, got)] += 1
-    ok = r["status"] in served[r["kind"]] and not r["type"]
-    if p == "full" and not ok:
-        ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
-    if not ok:
-        wrong.append((r["kind"], p, got))
-table(rows, ["before", "full", "after"])
-accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
-missing, twice = at_gateway(accepted, f"{out}/disk.observed.json")
-unanswered = sum(1 for r in reqs if r["status"] == 0)
-ids = sum(1 for r in reqs if r.get("tx"))
-print(f"requests {len(reqs)}, unanswered {unanswered}, unexpected {len(wrong)}; 'No space left on device' in the "
-      f"database log {enospc} times; audit rows kept on disk {journaled}, left {left}, failed {failed}; transaction "
-      f"ids {ids}: audited once {once}, not once {not_once}; publications accepted {len(accepted)}: at the gateway "
-      f"once {len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}")
+r = database_fault(out, "disk", phase_of, ["before", "full", "after"], "full")
+print(f"requests {r['requests']}, unanswered {r['unanswered']}, unexpected {len(r['wrong'])}; 'No space left on "
+      f"device' in the database log {enospc} times; audit rows kept on disk {journaled}, left {left}, failed "
+      f"{failed}; transaction ids {r['ids']}: audited once {r['once']}, not once {r['not_once']}; publications "
+      f"accepted {r['accepted']}: at the gateway once {r['accepted'] - r['missing'] - r['twice']}, missing "
+      f"{r['missing']}, twice {r['twice']}")
 verdict({
-    "every request answered": unanswered == 0,
-    "clean answers while the volume was full, all served after": not wrong,
+    "every request answered": r["unanswered"] == 0,
+    "clean answers while the volume was full, all served after": not r["wrong"],
     "the database met the full disk": enospc > 0,
     "audit journal drained, no audit row lost": left == 0 and failed == 0,
-    "every transaction audited exactly once": once == ids and not_once == 0,
-    "every accepted publication at the gateway exactly once": not missing and not twice,
-}, wrong)
+    "every transaction audited exactly once": r["once"] == r["ids"] and r["not_once"] == 0,
+    "every accepted publication at the gateway exactly once": not r["missing"] and not r["twice"],
+}, r["wrong"])
 PY

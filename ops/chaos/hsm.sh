@@ -45,7 +45,7 @@ audit_counts "$OUT/hsm.requests.jsonl" > "$OUT/hsm.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/hsm.observed.json"
 PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$during" "$after" "${up:-0}" "${reopens:-0}" <<'PY'
 import sys, json, collections
-from judge import jsonl, audit, at_gateway, table, verdict
+from judge import SERVED as served, jsonl, audit, at_gateway, table, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 during, after, up, reopens = sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
 reqs = jsonl(f"{out}/hsm.requests.jsonl")
@@ -60,7 +60,7 @@ def phase_of(at):
     if s >= phase + outage + 3:
         return "back"
     return None  # the switches themselves are not judged
-served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
+
 rows = collections.Counter()
 wrong = []
 for r in reqs:

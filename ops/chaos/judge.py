@@ -45,3 +45,34 @@ def verdict(checks, wrong=()):
     for name, ok in checks.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")
     sys.exit(0 if all(checks.values()) else 1)
+
+
+# What each kind of request is answered when all is well.
+SERVED = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
+
+
+def database_fault(out, name, phase_of, phases, trouble):
+    """Judges a mixed-load run in which the database failed (postgres.sh, disk.sh): in
+    the `trouble` phase a REST request may get 503 mw/unavailable and a SOAP consultation a
+    fault; otherwise everything is served. Prints the answer table; returns the figures."""
+    reqs = jsonl(f"{out}/{name}.requests.jsonl")
+    once, not_once = audit(f"{out}/{name}.audit")
+    rows = collections.Counter()
+    wrong = []
+    for r in reqs:
+        p = phase_of(r["at_ms"])
+        got = (r["status"], r["type"])
+        rows[(r["kind"], p, got)] += 1
+        ok = r["status"] in SERVED[r["kind"]] and not r["type"]
+        if p == trouble and not ok:
+            ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
+        if not ok:
+            wrong.append((r["kind"], p, got))
+    table(rows, phases)
+    accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
+    missing, twice = at_gateway(accepted, f"{out}/{name}.observed.json")
+    return {
+        "requests": len(reqs), "unanswered": sum(1 for r in reqs if r["status"] == 0),
+        "wrong": wrong, "ids": sum(1 for r in reqs if r.get("tx")), "once": once,
+        "not_once": not_once, "accepted": len(accepted), "missing": len(missing), "twice": len(twice),
+    }

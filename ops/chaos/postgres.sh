@@ -50,48 +50,28 @@ journaled=$(( $(metric fsemw_audit_rows_journaled_total) - journaled0 ))
 audit_counts "$OUT/postgres.requests.jsonl" > "$OUT/postgres.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/postgres.observed.json"
 PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" <<'PY'
-import sys, collections
-from judge import jsonl, audit, at_gateway, table, verdict
+import sys
+from judge import database_fault, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6])
-reqs = jsonl(f"{out}/postgres.requests.jsonl")
-once, not_once = audit(f"{out}/postgres.audit")
 # Database trouble: from the crash to 10 s after the start, and 10 s from the restart.
 trouble = [(phase, phase + outage + 10), (2 * phase + outage, 2 * phase + outage + 10)]
 def phase_of(at):
     s = at / 1000
     if s < phase:
         return "before"
-    if any(a <= s < b for a, b in trouble):
-        return "trouble"
-    return "after"
-served = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
-rows = collections.Counter()
-wrong = []
-for r in reqs:
-    p = phase_of(r["at_ms"])
-    got = (r["status"], r["type"])
-    rows[(r["kind"], p, got)] += 1
-    ok = r["status"] in served[r["kind"]] and not r["type"]
-    if p == "trouble" and not ok:
-        ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
-    if not ok:
-        wrong.append((r["kind"], p, got))
-table(rows, ["before", "trouble", "after"])
-accepted = [r for r in reqs if r["kind"] == "publication" and r["status"] in (201, 202)]
-missing, twice = at_gateway(accepted, f"{out}/postgres.observed.json")
-unanswered = sum(1 for r in reqs if r["status"] == 0)
-ids = sum(1 for r in reqs if r.get("tx"))
-print(f"requests {len(reqs)}, unanswered {unanswered}, unexpected {len(wrong)}; audit rows kept on disk "
-      f"during the outage {journaled}, left {left}, failed {failed}; transaction ids {ids}: audited once {once}, "
-      f"not once {not_once}; publications accepted {len(accepted)}: at the gateway once "
-      f"{len(accepted) - len(missing) - len(twice)}, missing {len(missing)}, twice {len(twice)}")
+    return "trouble" if any(a <= s < b for a, b in trouble) else "after"
+r = database_fault(out, "postgres", phase_of, ["before", "trouble", "after"], "trouble")
+print(f"requests {r['requests']}, unanswered {r['unanswered']}, unexpected {len(r['wrong'])}; audit rows kept on "
+      f"disk during the outage {journaled}, left {left}, failed {failed}; transaction ids {r['ids']}: audited once "
+      f"{r['once']}, not once {r['not_once']}; publications accepted {r['accepted']}: at the gateway once "
+      f"{r['accepted'] - r['missing'] - r['twice']}, missing {r['missing']}, twice {r['twice']}")
 verdict({
-    "every request answered": unanswered == 0,
-    "clean answers while the database was down, all served otherwise": not wrong,
+    "every request answered": r["unanswered"] == 0,
+    "clean answers while the database was down, all served otherwise": not r["wrong"],
     "the outage was met (audit rows waited on disk)": journaled > 0,
     "audit journal drained, no audit row lost": left == 0 and failed == 0,
-    "every transaction audited exactly once": once == ids and not_once == 0,
-    "every accepted publication at the gateway exactly once": not missing and not twice,
-}, wrong)
+    "every transaction audited exactly once": r["once"] == r["ids"] and r["not_once"] == 0,
+    "every accepted publication at the gateway exactly once": not r["missing"] and not r["twice"],
+}, r["wrong"])
 PY
