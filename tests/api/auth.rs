@@ -1,26 +1,15 @@
 //! Producer authentication: certificate, CN convention, registry.
 
-use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, form, tokens};
+use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
-use crate::{LAB_OK, VALIDATION_BODY, pdf, read};
+use crate::{LAB_OK, pdf, validate_with};
 
 async fn call_as(stack: &TestStack, cert: Option<&str>) -> (u16, String, serde_json::Value) {
     let lab = pdf(LAB_OK);
     let (auth, sig) = tokens(JwtOperation::Validation, Some(&lab), json!({}), "producer");
-    let r = stack
-        .call(
-            cert,
-            reqwest::Method::POST,
-            "/documents/validation",
-            Some((&auth, &sig)),
-        )
-        .multipart(form(VALIDATION_BODY, lab))
-        .send()
-        .await
-        .unwrap();
-    read(r).await
+    validate_with(stack, cert, &lab, (&auth, &sig)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

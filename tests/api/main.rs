@@ -91,6 +91,28 @@ pub(crate) async fn send_read(
     read(send_multipart(stack, method, path, op, pdf, body, overrides).await).await
 }
 
+/// Validates `pdf` presenting `cert` (`None`: no client certificate) with the token pair
+/// `(auth, sig)`, read as (status, transaction id, JSON body).
+pub(crate) async fn validate_with(
+    stack: &TestStack,
+    cert: Option<&str>,
+    pdf: &[u8],
+    (auth, sig): (&str, &str),
+) -> (u16, String, Value) {
+    let r = stack
+        .call(
+            cert,
+            reqwest::Method::POST,
+            "/documents/validation",
+            Some((auth, sig)),
+        )
+        .multipart(form(VALIDATION_BODY, pdf.to_vec()))
+        .send()
+        .await
+        .expect("request");
+    read(r).await
+}
+
 /// Validates `pdf` (activity VALIDATION) through the middleware.
 pub(crate) async fn validate(stack: &TestStack, pdf: &[u8]) -> reqwest::Response {
     send_multipart(

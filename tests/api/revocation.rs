@@ -1,30 +1,19 @@
 //! Producer certificates revoked by their CA: the CRL in force refuses them, a new list
 //! applies without a restart, a broken list changes nothing.
 
-use integration_tests::stack::{StackOptions, TestStack, form, pki, tokens};
+use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use middleware::devtools::dev_pki::write_crl;
 use serde_json::json;
 
-use crate::{LAB_OK, VALIDATION_BODY, pdf, read};
+use crate::{LAB_OK, pdf, validate_with};
 
 const REVOKED_CN: &str = "33333333333.revocato.it";
 
 async fn validate_as(stack: &TestStack, cert: &str) -> (u16, String, serde_json::Value) {
     let lab = pdf(LAB_OK);
     let (auth, sig) = tokens(JwtOperation::Validation, Some(&lab), json!({}), cert);
-    let r = stack
-        .call(
-            Some(cert),
-            reqwest::Method::POST,
-            "/documents/validation",
-            Some((&auth, &sig)),
-        )
-        .multipart(form(VALIDATION_BODY, lab))
-        .send()
-        .await
-        .unwrap();
-    read(r).await
+    validate_with(stack, Some(cert), &lab, (&auth, &sig)).await
 }
 
 async fn reload(stack: &TestStack) -> (u16, serde_json::Value) {

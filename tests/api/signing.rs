@@ -5,7 +5,7 @@ use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, pki, shared
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
-use crate::{LAB_OK, VALIDATION_BODY, pdf, read, send_multipart};
+use crate::{LAB_OK, VALIDATION_BODY, pdf, read, send_multipart, validate_with};
 
 const REISSUED: [&str; 5] = ["iss", "aud", "iat", "exp", "jti"];
 
@@ -222,23 +222,9 @@ async fn case_1_refuses_tokens_whose_x5c_is_not_the_producers() {
     .await;
     let lab = pdf(LAB_OK);
     let pair = |signer: &str| tokens(JwtOperation::Validation, Some(&lab), json!({}), signer);
-    let send = |auth: String, sig: String| {
-        let lab = lab.clone();
-        let stack = &stack;
-        async move {
-            let r = stack
-                .call(
-                    Some("producer"),
-                    reqwest::Method::POST,
-                    "/documents/validation",
-                    Some((&auth, &sig)),
-                )
-                .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
-                .send()
-                .await
-                .unwrap();
-            read(r).await
-        }
+    let (stack, lab) = (&stack, &lab);
+    let send = |auth: String, sig: String| async move {
+        validate_with(stack, Some("producer"), lab, (&auth, &sig)).await
     };
     // Not registered: only its TLS certificate may sign, so a national certificate is not its own.
     let (auth, sig) = pair("producer-national-sig");
