@@ -236,7 +236,7 @@ async fn case_1_refuses_tokens_whose_x5c_is_not_the_producers() {
     );
     assert!(b["detail"].as_str().unwrap().contains("x5c"), "{b}");
 
-    register_signing_certs(&stack).await;
+    register_signing_certs(stack).await;
     // Another party's valid tokens (here: the region's own signature certificate).
     let (other_auth, other_sig) = pair("region-sig");
     let (s, _, b) = send(other_auth.clone(), other_sig.clone()).await;
