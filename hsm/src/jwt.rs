@@ -85,6 +85,15 @@ impl Jwt {
         Certificate::from_x5c(first)
     }
 
+    /// The DER bytes of the `x5c` leaf, decoded but not parsed (none when absent or not base64).
+    pub fn x5c_leaf_der(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let first = self.header.x5c.first()?;
+        base64::engine::general_purpose::STANDARD
+            .decode(first.trim())
+            .ok()
+    }
+
     /// Checks the signature with `cert`'s public key.
     pub fn verify_with(&self, cert: &Certificate) -> Result<(), Error> {
         use aws_lc_rs::signature as sig;

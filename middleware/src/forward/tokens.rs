@@ -1,8 +1,8 @@
 //! The producer's JWT pair on its way to the gateway.
 //!
 //! Case 1: both tokens go through untouched; the middleware reads their claims and checks
-//! that their `x5c` is the producer's registered signing certificate, which signed them
-//! (a producer cannot pass on another one's tokens).
+//! that their `x5c` is one of the producer's signing certificates (a producer cannot pass
+//! on another party's tokens); the gateway verifies the signature against it.
 //! Case 2: each token must carry a valid signature by the producer's registered key
 //! and an `exp` in the future; the middleware then re-issues it, signed with the
 //! regional signature key. Every claim keeps its position and its exact JSON text,
@@ -123,17 +123,20 @@ impl TokenPolicy {
         };
         if self.case == 1 {
             // Forwarded untouched, but only as the caller's own: the certificate in `x5c`
-            // must be the producer's registered signing certificate and have signed it. A
-            // token without `x5c` goes on, for the gateway to refuse.
-            if let Ok(leaf) = jwt.x5c_leaf() {
-                let own = producer_keys.iter().find(|k| k.der() == leaf.der());
-                let Some(own) = own else {
-                    return Err(refuse(format!(
-                        "il certificato x5c ({:?}) non è un certificato di firma del produttore",
-                        leaf.subject_cn()
-                    )));
-                };
-                jwt.verify_with(own).map_err(|e| refuse(e.to_string()))?;
+            // must be one of the producer's signing certificates (a byte comparison; the
+            // gateway checks the signature against it). A token without a readable `x5c`
+            // goes on, for the gateway to refuse.
+            if let Some(der) = jwt.x5c_leaf_der()
+                && !producer_keys
+                    .iter()
+                    .any(|k| k.der().as_ref() == der.as_slice())
+            {
+                let cn = Certificate::from_der(der.into())
+                    .map(|c| c.subject_cn().to_string())
+                    .unwrap_or_default();
+                return Err(refuse(format!(
+                    "il certificato x5c ({cn:?}) non è un certificato di firma del produttore"
+                )));
             }
             return Ok((value.clone(), Some(jwt.claims)));
         }
