@@ -1,5 +1,7 @@
 //! The producer registry.
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::Row;
@@ -26,6 +28,10 @@ pub struct Producer {
     /// Certificates (PEM, one or more) whose keys may sign its JWTs, when not the TLS
     /// certificate.
     pub signing_cert_pem: Option<String>,
+    /// The same, parsed once when the entry is read (empty if the PEM does not parse,
+    /// which `fsemw producer add` prevents; logged).
+    #[serde(skip)]
+    pub signing_certs: Option<Arc<[hsm::Certificate]>>,
     /// Whether it may call.
     pub enabled: bool,
 }
@@ -61,9 +67,22 @@ fn from_row(r: &Row) -> Producer {
         application_version: r.get(4),
         role: r.get(5),
         organization: r.get(6),
+        signing_certs: r
+            .get::<_, Option<String>>(7)
+            .map(|pem| parse_signing_certs(&pem, r)),
         signing_cert_pem: r.get(7),
         enabled: r.get(8),
     }
+}
+
+fn parse_signing_certs(pem: &str, r: &Row) -> Arc<[hsm::Certificate]> {
+    hsm::Certificate::parse_pem_chain(pem.as_bytes(), "registered signing certificate")
+        .unwrap_or_else(|e| {
+            let cn: String = r.get(1);
+            tracing::error!(producer = %cn, error = %e, "registered signing certificates do not parse");
+            Vec::new()
+        })
+        .into()
 }
 
 /// Looks a producer up by certificate CN.

@@ -520,21 +520,18 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// The certificates whose keys may sign the producer's tokens: those registered (every
-/// certificate of the PEM), else its TLS certificate.
+/// The certificates whose keys may sign the producer's tokens: those registered (parsed
+/// when its registry entry was read), else its TLS certificate.
 fn producer_signing_certs(
     producer: &Producer,
     identity: &ClientIdentity,
-) -> Result<Vec<hsm::Certificate>, MwError> {
-    match &producer.signing_cert_pem {
-        Some(pem) => {
-            hsm::Certificate::parse_pem_chain(pem.as_bytes(), "registered signing certificate")
-                .map_err(|e| MwError::Internal(e.to_string()))
-        }
+) -> Result<Arc<[hsm::Certificate]>, MwError> {
+    match &producer.signing_certs {
+        Some(certs) => Ok(certs.clone()),
         None => identity
             .certificate
             .clone()
-            .map(|c| vec![c])
+            .map(|c| Arc::from(vec![c]))
             .map_err(|why| MwError::Internal(why.detail)),
     }
 }
