@@ -84,25 +84,34 @@ pub async fn readiness(state: &AppState) -> (bool, serde_json::Value) {
 /// Reads the producer CA bundle and revocation lists again; 409 leaves them unchanged.
 async fn reload_crls(State(state): State<Arc<AppState>>) -> Response {
     let trust = state.client_trust.clone();
-    match tokio::task::spawn_blocking(move || trust.reload()).await {
-        Ok(Ok(crls)) => {
-            axum::Json(serde_json::json!({"status": "reloaded", "crls": crls})).into_response()
-        }
-        Ok(Err(e)) => {
-            let body = serde_json::json!({"status": "failed", "detail": e.to_string()});
-            (StatusCode::CONFLICT, axum::Json(body)).into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    reload_answer(
+        move || trust.reload(),
+        |crls| serde_json::json!({ "crls": crls }),
+    )
+    .await
 }
 
 async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {
     let keys = state.keys.clone();
-    match tokio::task::spawn_blocking(move || keys.reload()).await {
-        Ok(Ok(())) => axum::Json(
-            serde_json::json!({"status": "reloaded", "certificates": state.keys.expiries()}),
-        )
-        .into_response(),
+    reload_answer(
+        move || keys.reload(),
+        |()| serde_json::json!({ "certificates": state.keys.expiries() }),
+    )
+    .await
+}
+
+/// Runs a reload off the async threads: 200 `{"status": "reloaded", …what}`, or 409 with
+/// the reason (what was in force stays), or 500 if the task itself failed.
+async fn reload_answer<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    reload: impl FnOnce() -> Result<T, E> + Send + 'static,
+    what: impl FnOnce(T) -> serde_json::Value,
+) -> Response {
+    match tokio::task::spawn_blocking(reload).await {
+        Ok(Ok(done)) => {
+            let mut body = what(done);
+            body["status"] = "reloaded".into();
+            axum::Json(body).into_response()
+        }
         Ok(Err(e)) => {
             let body = serde_json::json!({"status": "failed", "detail": e.to_string()});
             (StatusCode::CONFLICT, axum::Json(body)).into_response()

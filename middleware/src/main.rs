@@ -113,7 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Command::Serve = command {
                 telemetry::init(&config.log.format, &config.log.filter);
                 let app = startup::App::build(&config, metrics::Metrics::new()).await?;
-                reload_keys_on_sighup(app.state());
+                reload_on_sighup(app.state());
                 tracing::info!(producers = %app.producer_addr(), admin = %app.admin_addr(), "fsemw listening");
                 app.run(shutdown_signal()).await?;
                 return Ok(ExitCode::SUCCESS);
@@ -225,7 +225,7 @@ fn init_dev_token(
 
 /// Re-reads certificates and re-opens keys on SIGHUP, and the producer CAs' revocation
 /// lists; what fails to load leaves the previous one in force.
-fn reload_keys_on_sighup(state: Arc<startup::AppState>) {
+fn reload_on_sighup(state: Arc<startup::AppState>) {
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         else {
@@ -233,23 +233,25 @@ fn reload_keys_on_sighup(state: Arc<startup::AppState>) {
         };
         while hup.recv().await.is_some() {
             let keys = state.keys.clone();
-            match tokio::task::spawn_blocking(move || keys.reload()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "key reload failed; the previous keys stay in force")
-                }
-                Err(e) => tracing::error!(error = %e, "key reload task failed"),
-            }
+            logged_reload("regional keys", move || keys.reload()).await;
             let trust = state.client_trust.clone();
-            match tokio::task::spawn_blocking(move || trust.reload()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "revocation lists not reloaded; the previous ones stay in force")
-                }
-                Err(e) => tracing::error!(error = %e, "revocation list reload task failed"),
-            }
+            logged_reload("revocation lists", move || trust.reload()).await;
         }
     });
+}
+
+/// Runs a reload off the async threads and logs a failure.
+async fn logged_reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    what: &str,
+    reload: impl FnOnce() -> Result<T, E> + Send + 'static,
+) {
+    match tokio::task::spawn_blocking(reload).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "{what} not reloaded; the previous ones stay in force")
+        }
+        Err(e) => tracing::error!(error = %e, "{what}: reload task failed"),
+    }
 }
 
 /// Turns true on SIGINT or SIGTERM.

@@ -12,7 +12,7 @@ use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{LAB_OK, VALIDATION_BODY, pdf, read, validate};
+use crate::{LAB_OK, pdf, read, validate, validate_with};
 
 /// A raw TLS connection to the middleware as the demo producer.
 async fn connect(stack: &TestStack) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
@@ -221,18 +221,7 @@ async fn forged_tokens_are_refused() {
         ("HS256 with the public key", hs256),
         ("altered signature", with_alg("RS256", &bad_signature)),
     ] {
-        let r = stack
-            .call(
-                Some("producer"),
-                reqwest::Method::POST,
-                "/documents/validation",
-                Some((&token, &sig)),
-            )
-            .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
-            .send()
-            .await
-            .unwrap();
-        let (s, _, b) = read(r).await;
+        let (s, _, b) = validate_with(&stack, Some("producer"), &lab, (&token, &sig)).await;
         assert_eq!(
             (s, b["type"].as_str()),
             (403, Some("mw/unauthorized")),

@@ -23,18 +23,7 @@ async fn case_2_tokens_are_regional_and_keep_the_producer_claims() {
         json!({"subject_application_version": "1.0"}),
         "producer",
     );
-    let r = stack
-        .call(
-            Some("producer"),
-            reqwest::Method::POST,
-            "/documents/validation",
-            Some((&auth, &sig)),
-        )
-        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab))
-        .send()
-        .await
-        .unwrap();
-    let (s, _, b) = read(r).await;
+    let (s, _, b) = validate_with(&stack, Some("producer"), &lab, (&auth, &sig)).await;
     assert_eq!(s, 201, "the simulator accepted the regional tokens: {b}");
 
     let seen = stack.observed().await.pop().unwrap();
@@ -112,18 +101,7 @@ async fn case_2_refuses_tokens_not_signed_by_the_producer() {
         json!({}),
         "producer-unregistered",
     );
-    let r = stack
-        .call(
-            Some("producer"),
-            reqwest::Method::POST,
-            "/documents/validation",
-            Some((&auth, &sig)),
-        )
-        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
-        .send()
-        .await
-        .unwrap();
-    let (s, tx, b) = read(r).await;
+    let (s, tx, b) = validate_with(&stack, Some("producer"), &lab, (&auth, &sig)).await;
     assert_eq!(
         (s, b["type"].as_str()),
         (403, Some("mw/unauthorized")),
@@ -186,18 +164,7 @@ async fn case_1_forwards_the_tokens_untouched() {
         json!({}),
         "producer-national-sig",
     );
-    let r = stack
-        .call(
-            Some("producer"),
-            reqwest::Method::POST,
-            "/documents/validation",
-            Some((&auth, &sig)),
-        )
-        .multipart(integration_tests::stack::form(VALIDATION_BODY, lab.clone()))
-        .send()
-        .await
-        .unwrap();
-    let (s, _, b) = read(r).await;
+    let (s, _, b) = validate_with(&stack, Some("producer"), &lab, (&auth, &sig)).await;
     assert_eq!(s, 201, "{b}");
     let seen = stack.observed().await.pop().unwrap();
     assert_eq!(seen["authorization"], auth.as_str());

@@ -65,18 +65,12 @@ impl ClientTrust {
         crl_files: &[String],
         require_crl: bool,
     ) -> Result<Self, TlsError> {
-        let trust = Self {
+        Ok(Self {
+            current: RwLock::new(read_all(client_ca, crl_files, require_crl)?),
             client_ca: client_ca.to_string(),
             crl_files: crl_files.to_vec(),
             require_crl,
-            current: RwLock::new(Loaded {
-                verifier: build(client_ca, &[], false)?,
-                crls: Vec::new(),
-                stamps: Vec::new(),
-            }),
-        };
-        trust.reload()?;
-        Ok(trust)
+        })
     }
 
     /// The verifier in force.
@@ -91,30 +85,15 @@ impl ClientTrust {
 
     /// Reads the CA bundle and the CRLs again; the previous ones stay on failure.
     pub fn reload(&self) -> Result<Vec<CrlInfo>, TlsError> {
-        let stamps = self.stamps();
-        let mut ders = Vec::new();
-        let mut crls = Vec::new();
-        for file in &self.crl_files {
-            for der in read_crls(file)? {
-                crls.push(describe(file, &der)?);
-                ders.push(der);
-            }
-        }
-        let verifier = build(&self.client_ca, &ders, self.require_crl)?;
-        *self.current.write().expect("trust lock") = Loaded {
-            verifier,
-            crls: crls.clone(),
-            stamps,
-        };
-        if !self.crl_files.is_empty() {
-            tracing::info!(lists = crls.len(), "client revocation lists loaded");
-        }
+        let loaded = read_all(&self.client_ca, &self.crl_files, self.require_crl)?;
+        let crls = loaded.crls.clone();
+        *self.current.write().expect("trust lock") = loaded;
         Ok(crls)
     }
 
     /// Reloads when a CRL file changed on disk since the last load.
     pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let changed = self.stamps() != self.current.read().expect("trust lock").stamps;
+        let changed = stamps(&self.crl_files) != self.current.read().expect("trust lock").stamps;
         if changed {
             self.reload()?;
         }
@@ -125,13 +104,36 @@ impl ClientTrust {
     pub fn has_crls(&self) -> bool {
         !self.crl_files.is_empty()
     }
+}
 
-    fn stamps(&self) -> Vec<Option<SystemTime>> {
-        self.crl_files
-            .iter()
-            .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
-            .collect()
+/// Modification times of the CRL files (a change means a new list to read).
+fn stamps(files: &[String]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// Reads the CA bundle and every CRL, and builds the verifier.
+fn read_all(client_ca: &str, crl_files: &[String], require_crl: bool) -> Result<Loaded, TlsError> {
+    let stamps = stamps(crl_files);
+    let mut ders = Vec::new();
+    let mut crls = Vec::new();
+    for file in crl_files {
+        for der in read_crls(file)? {
+            crls.push(describe(file, &der)?);
+            ders.push(der);
+        }
     }
+    let verifier = build(client_ca, &ders, require_crl)?;
+    if !crl_files.is_empty() {
+        tracing::info!(lists = crls.len(), "client revocation lists loaded");
+    }
+    Ok(Loaded {
+        verifier,
+        crls,
+        stamps,
+    })
 }
 
 fn build(
