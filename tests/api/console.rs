@@ -278,13 +278,23 @@ async fn sign_in_roles_and_the_public_page() {
     };
     let helpdesk_view = page(helpdesk.clone(), "/console/outbox").await;
     assert!(helpdesk_view.contains("CONSOLE-Q") && !helpdesk_view.contains("Riprova ora"));
-    let operator_view = page(operator.clone(), "/console/outbox").await;
-    let csrf = operator_view
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("retry form")
-        .to_string();
+    // The retry form is offered only between attempts, never while the worker is sending the
+    // row: read the page again until it is offered.
+    let mut operator_view = String::new();
+    let mut csrf = None;
+    for _ in 0..100 {
+        operator_view = page(operator.clone(), "/console/outbox").await;
+        csrf = operator_view
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(str::to_string);
+        if csrf.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let csrf = csrf.expect("retry form");
     let id = operator_view
         .split("/console/outbox/")
         .nth(1)
