@@ -38,6 +38,9 @@ pub enum MwError {
     /// The middleware's database cannot be reached: nothing was done, try again shortly.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The regional keys (the HSM token) cannot sign: nothing was forwarded, try again shortly.
+    #[error("regional keys unavailable: {0}")]
+    KeysUnavailable(String),
     /// Anything else that prevents the middleware from answering.
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,7 +85,7 @@ impl MwError {
                 "mw/not-found",
                 "Servizio inesistente",
             ),
-            Self::Unavailable(_) => (
+            Self::Unavailable(_) | Self::KeysUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "mw/unavailable",
                 "Servizio temporaneamente non disponibile",
@@ -104,6 +107,7 @@ impl MwError {
             Self::IncompleteBody(_) => "incomplete_body",
             Self::NotFound(_) => "not_found",
             Self::Unavailable(_) => "unavailable",
+            Self::KeysUnavailable(_) => "keys_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -116,6 +120,9 @@ impl MwError {
             Self::Internal(_) => "Errore interno del middleware regionale".to_string(),
             Self::Unavailable(_) => {
                 "Archivio del middleware regionale non raggiungibile: nulla è stato inoltrato, ripetere la richiesta".to_string()
+            }
+            Self::KeysUnavailable(_) => {
+                "Chiavi di firma del middleware regionale non disponibili: nulla è stato inoltrato, ripetere la richiesta".to_string()
             }
             other => other.to_string(),
         };
@@ -130,7 +137,9 @@ impl MwError {
 
     /// The HTTP response: status and `application/problem+json` body.
     pub fn into_response_for(self, transaction_id: &str) -> Response {
-        if let Self::Internal(cause) | Self::Unavailable(cause) = &self {
+        if let Self::Internal(cause) | Self::Unavailable(cause) | Self::KeysUnavailable(cause) =
+            &self
+        {
             tracing::error!(transaction_id, %cause, "{}", self.outcome());
         }
         let (status, ..) = self.parts();
@@ -140,7 +149,7 @@ impl MwError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::Unavailable(_) = self {
+        if let Self::Unavailable(_) | Self::KeysUnavailable(_) = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
@@ -162,5 +171,9 @@ mod tests {
         assert_eq!(p["type"], "mw/internal_error");
         assert_eq!(p["status"], 500);
         assert!(!p["detail"].as_str().unwrap().contains("password"));
+        let p = MwError::KeysUnavailable("CKR_TOKEN_NOT_PRESENT".into()).to_problem("abc");
+        assert_eq!(p["type"], "mw/unavailable");
+        assert_eq!(p["status"], 503);
+        assert!(!p["detail"].as_str().unwrap().contains("CKR_"));
     }
 }

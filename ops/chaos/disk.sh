@@ -10,7 +10,7 @@
 #   - every request answered;
 #   - while the volume is full (and 15 s after): validations and publications served (audit
 #     rows wait in the middleware's journal) or 503 mw/unavailable; SOAP consultations
-#     served or a SOAP fault; nothing else. Otherwise everything served;
+#     served or fault E000503; nothing else. Otherwise everything served;
 #   - the journal drains, no audit row lost, every transaction id audited exactly once;
 #   - every publication answered 2xx reached the gateway exactly once.
 #   ops/chaos/disk.sh [outage_secs] [phase_secs] [rate] [size_mib]    (defaults: 30 30 20 512)

@@ -6,8 +6,8 @@
 # back; the middleware is not restarted.
 # Traffic: tests/src/bin/mixedload.rs, open loop at RATE req/s, every answer recorded. Verdict:
 #   - every request answered;
-#   - while the token is away: validations and publications refused cleanly (500
-#     mw/internal_error, nothing forwarded), SOAP consultations (no signature) served;
+#   - while the token is away: validations and publications refused cleanly (503
+#     mw/unavailable with Retry-After, nothing forwarded), SOAP consultations (no signature) served;
 #     /readyz says not ready with the keys down;
 #   - from 3 s after it is back (the module is re-initialised at most once a second): all
 #     served again, /readyz ready, fsemw_hsm_up 1;
@@ -70,7 +70,7 @@ for r in reqs:
     if p is None:
         ok = r["status"] != 0
     elif p == "away" and r["kind"] != "consultation":
-        ok = got == (500, "mw/internal_error")
+        ok = got == (503, "mw/unavailable")
     else:
         ok = r["status"] in served[r["kind"]] and not r["type"]
     if not ok:

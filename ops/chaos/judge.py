@@ -53,8 +53,8 @@ SERVED = {"validation": {201}, "publication": {201, 202}, "consultation": {200}}
 
 def database_fault(out, name, phase_of, phases, trouble):
     """Judges a mixed-load run in which the database failed (postgres.sh, disk.sh): in
-    the `trouble` phase a REST request may get 503 mw/unavailable and a SOAP consultation a
-    fault; otherwise everything is served. Prints the answer table; returns the figures."""
+    the `trouble` phase a REST request may get 503 mw/unavailable and a SOAP consultation the
+    fault E000503 (try again); otherwise everything is served. Prints the answer table; returns the figures."""
     reqs = jsonl(f"{out}/{name}.requests.jsonl")
     once, not_once = audit(f"{out}/{name}.audit")
     rows = collections.Counter()
@@ -65,7 +65,7 @@ def database_fault(out, name, phase_of, phases, trouble):
         rows[(r["kind"], p, got)] += 1
         ok = r["status"] in SERVED[r["kind"]] and not r["type"]
         if p == trouble and not ok:
-            ok = got == (503, "mw/unavailable") if r["kind"] != "consultation" else bool(r["type"])
+            ok = got == ((503, "mw/unavailable") if r["kind"] != "consultation" else (500, "env:E000503"))
         if not ok:
             wrong.append((r["kind"], p, got))
     table(rows, phases)

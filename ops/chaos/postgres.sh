@@ -8,7 +8,7 @@
 #   - every request answered (no connection left without an answer);
 #   - while the database is down or coming back (and 10 s after): validations and
 #     publications served (the producer's registry entry is cached) or 503 mw/unavailable;
-#     SOAP consultations (which read the regional registry) served or a SOAP fault;
+#     SOAP consultations (which read the regional registry) served or fault E000503;
 #     nothing else (no mw/internal_error); otherwise everything served;
 #   - every transaction id returned is in the audit trail exactly once once the audit
 #     journal has drained (rows of the outage waited on the middleware's disk), and no audit

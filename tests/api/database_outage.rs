@@ -1,11 +1,12 @@
 //! The middleware's database unreachable while producers call: known producers are still
 //! served and their audit rows wait on local disk; an unknown one gets 503
-//! `mw/unavailable`; when the database is back every row is written, none lost.
+//! `mw/unavailable`, a SOAP consultation the fault `E000503`; when the database is back every row is written, none lost.
 //! (`ops/chaos/postgres.sh` does the same with a real restart under load.)
 
 use std::time::Duration;
 
 use integration_tests::stack::{StackOptions, TestStack};
+use integration_tests::xds::fault_code;
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
@@ -103,6 +104,19 @@ async fn audit_rows_wait_on_disk_while_the_database_is_down() {
         "{b}"
     );
     served.push(refused);
+
+    // A SOAP consultation needs the database (consents, registry): a fault that says "try
+    // again", not an internal error.
+    let find = crate::soap_document::envelope(
+        "findDocuments",
+        &format!(
+            "<codiceFiscalePaziente>{}</codiceFiscalePaziente>",
+            crate::soap_document::CF
+        ),
+    );
+    let (s, a) = crate::soap_document::call(&stack, "IDocumentService", find).await;
+    assert_eq!((s, fault_code(&a)), (500, "env:E000503".to_string()), "{a}");
+    assert!(a.contains("ripetere la richiesta"), "{a}");
 
     // A process that died with rows in its journal (its folder's lock is free): taken over.
     let orphan_tx = uuid::Uuid::new_v4();

@@ -112,8 +112,7 @@ async fn a_token_failure_under_load_recovers_without_restart() {
     change_pin(&token, "1234-test", "changed-pin");
     let gap = burst(&stack, 8).await;
     assert!(
-        gap.iter()
-            .all(|(s, t)| *s == 500 && t == "mw/internal_error"),
+        gap.iter().all(|(s, t)| *s == 503 && t == "mw/unavailable"),
         "{gap:?}"
     );
     let ready = reqwest::get(format!("{}/readyz", stack.admin_url))

@@ -13,9 +13,9 @@ use integration_tests::xds::{
 use crate::LAB_OK;
 use crate::xds_repository::{envelope_of, post};
 
-const CF: &str = "RSSMRA75C03F839K";
+pub(crate) const CF: &str = "RSSMRA75C03F839K";
 
-fn envelope(operation: &str, inner: &str) -> String {
+pub(crate) fn envelope(operation: &str, inner: &str) -> String {
     let purpose = if operation == "registraConsensi" {
         "CONSENT"
     } else {

@@ -400,7 +400,7 @@ async fn a_dot_segment_unique_id_never_moves_the_gateway_call() {
         let (s, a) = documents(&stack, operation, inner, "UPDATE").await;
         assert_eq!(
             (s, fault_code(&a)),
-            (500, "env:E000252".into()),
+            (500, "env:E000253".into()),
             "{operation}: {a}"
         );
     }

@@ -40,6 +40,17 @@ pub enum Error {
     /// The store failed.
     #[error("registry store: {0}")]
     Store(String),
+    /// The store's database could not be reached or could not take the statement (down,
+    /// restarting, out of connections or disk): nothing was read or written, try again.
+    #[error("registry store unavailable: {0}")]
+    StoreUnavailable(String),
+}
+
+impl Error {
+    /// Whether the failure is the database being unreachable rather than this request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::StoreUnavailable(_))
+    }
 }
 
 impl From<roxmltree::Error> for Error {

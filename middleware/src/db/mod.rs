@@ -52,16 +52,8 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Pool(_) | Self::Unavailable(_) => true,
-            Self::Query(e) => match e.as_db_error() {
-                // No answer from the server: the connection broke or could not be opened.
-                None => true,
-                // 08: connection exception; 53: insufficient resources (disk full, out of
-                // memory, too many connections); 57P0x: shutting down, starting up.
-                Some(db) => {
-                    let code = db.code().code();
-                    code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")
-                }
-            },
+            // One classification for the whole product: the registry store's.
+            Self::Query(e) => xds::store::unreachable(e),
             Self::Config(_) | Self::Batch(_) | Self::Migration(_) => false,
         }
     }

@@ -252,7 +252,7 @@ impl TokenPolicy {
                 .signing_errors
                 .with_label_values(&[signer.backend()])
                 .inc();
-            MwError::Internal(format!("regional JWT signature: {e}"))
+            MwError::KeysUnavailable(format!("regional JWT signature: {e}"))
         })?;
         let elapsed = started.elapsed().as_secs_f64();
         self.metrics

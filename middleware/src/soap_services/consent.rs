@@ -84,7 +84,7 @@ pub async fn handle(
 ) -> Result<String, ServiceFault> {
     let patient = call.patient(payload, rec)?;
     let pool = &call.state.pool;
-    let internal = |e: crate::db::DbError| call.internal("consent store", e);
+    let internal = |e: crate::db::DbError| call.failure("consent store", e);
     match operation {
         "registraConsensi" | "revocaConsenso" => {
             let op = child(payload, "operatore").ok_or_else(|| {
@@ -161,7 +161,7 @@ async fn answer(
 ) -> Result<String, ServiceFault> {
     let allowed = consent::consultation_allowed(&call.state.pool, patient)
         .await
-        .map_err(|e| call.internal("consent store", e))?;
+        .map_err(|e| call.failure("consent store", e))?;
     let esc = soap_wsdl::write::escape;
     let mut out = format!(
         "<fse:esitoConsensi xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente><consultazioneConsentita>{allowed}</consultazioneConsentita>",

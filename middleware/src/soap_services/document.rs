@@ -14,7 +14,7 @@ use crate::db::transactions::TransactionRecord;
 async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), ServiceFault> {
     let allowed = crate::consent::consultation_allowed(&call.state.pool, patient_cf)
         .await
-        .map_err(|e| call.internal("consent store", e))?;
+        .map_err(|e| call.failure("consent store", e))?;
     if allowed {
         Ok(())
     } else {
@@ -43,7 +43,7 @@ pub async fn handle(
             let entries = registry
                 .patient_documents(&patient)
                 .await
-                .map_err(|e| call.internal("registry", e))?;
+                .map_err(|e| call.failure("registry", e))?;
             let mut out = format!(
                 "<fse:esitoDocumenti xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente>",
                 super::SIST,
@@ -81,7 +81,7 @@ pub async fn handle(
             let entry = registry
                 .approved_document(&unique)
                 .await
-                .map_err(|e| call.internal("registry", e))?
+                .map_err(|e| call.failure("registry", e))?
                 .ok_or_else(not_found)?;
             let cf = super::security::fiscal_code_of(&entry.patient_id);
             rec.patient_cf_hmac = Some(call.state.cf_hasher.hash(&cf));
@@ -102,7 +102,7 @@ pub async fn handle(
                 .repository
                 .get(&repository, &unique)
                 .await
-                .map_err(|e| call.internal("repository", e))?
+                .map_err(|e| call.failure("repository", e))?
                 .ok_or_else(|| {
                     ServiceFault::new(
                         "E000243",

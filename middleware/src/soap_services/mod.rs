@@ -63,15 +63,70 @@ impl Call<'_> {
         Ok(cf)
     }
 
-    /// An internal failure, logged, answered as `E000500` with the transaction id.
-    pub fn internal(&self, what: &str, e: impl std::fmt::Display) -> ServiceFault {
+    /// A failure of the middleware while serving the call, logged, answered with the
+    /// transaction id: `E000503` when a dependency is unreachable for now (the database,
+    /// the regional keys) so that the caller tries again, else `E000500`.
+    pub fn failure(&self, what: &str, e: impl Failure) -> ServiceFault {
         tracing::error!(tx = %self.tx.id, error = %e, "{what}");
-        ServiceFault::new(
-            "E000500",
-            format!("errore interno (transazione {})", self.tx.id),
-        )
+        if e.unavailable() {
+            ServiceFault::new(
+                "E000503",
+                format!(
+                    "servizio regionale temporaneamente non disponibile (transazione {}): ripetere la richiesta",
+                    self.tx.id
+                ),
+            )
+        } else {
+            ServiceFault::new(
+                "E000500",
+                format!("errore interno (transazione {})", self.tx.id),
+            )
+        }
     }
 }
+
+/// The cause of a failure met while serving a call.
+pub trait Failure: std::fmt::Display {
+    /// Whether it is a dependency unreachable for now rather than a defect.
+    fn unavailable(&self) -> bool {
+        false
+    }
+}
+
+impl Failure for crate::db::DbError {
+    fn unavailable(&self) -> bool {
+        self.is_unavailable()
+    }
+}
+
+impl Failure for xds::Error {
+    fn unavailable(&self) -> bool {
+        self.is_unavailable()
+    }
+}
+
+impl Failure for crate::problem::MwError {
+    fn unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::KeysUnavailable(_))
+    }
+}
+
+impl Failure for tokio_postgres::Error {
+    fn unavailable(&self) -> bool {
+        xds::store::unreachable(self)
+    }
+}
+
+impl Failure for deadpool_postgres::PoolError {
+    fn unavailable(&self) -> bool {
+        true
+    }
+}
+
+impl Failure for hsm::Error {}
+impl Failure for axum::Error {}
+impl Failure for http::header::InvalidHeaderValue {}
+impl Failure for serde_json::Error {}
 
 /// A business refusal: `faultcode` `env:<code>` and its text.
 #[derive(Debug)]

@@ -76,7 +76,7 @@ pub async fn handle(
         .pool
         .get()
         .await
-        .map_err(|e| call.internal("notebook store", e))?;
+        .map_err(|e| call.failure("notebook store", e))?;
     let esc = soap_wsdl::write::escape;
     let answer = |body: String| {
         format!(
@@ -142,7 +142,7 @@ pub async fn handle(
                     ],
                 )
                 .await
-                .map_err(|e| call.internal("notebook store", e))?;
+                .map_err(|e| call.failure("notebook store", e))?;
             let id: i64 = row.get(0);
             Ok(answer(format!("<idVoce>{id}</idVoce>")))
         }
@@ -156,7 +156,7 @@ pub async fn handle(
                     &[&cf, &filter],
                 )
                 .await
-                .map_err(|e| call.internal("notebook store", e))?;
+                .map_err(|e| call.failure("notebook store", e))?;
             let mut out = String::new();
             for r in &rows {
                 voce(&mut out, r);
@@ -172,7 +172,7 @@ pub async fn handle(
                     &[&id, &cf],
                 )
                 .await
-                .map_err(|e| call.internal("notebook store", e))?
+                .map_err(|e| call.failure("notebook store", e))?
                 .ok_or_else(|| ServiceFault::new("E000107", format!("voce {id} non presente nel taccuino")))?;
             let mut out = String::new();
             voce(&mut out, &row);
@@ -194,7 +194,7 @@ pub async fn handle(
                     &[&id, &cf],
                 )
                 .await
-                .map_err(|e| call.internal("notebook store", e))?;
+                .map_err(|e| call.failure("notebook store", e))?;
             if n == 0 {
                 return Err(ServiceFault::new(
                     "E000107",

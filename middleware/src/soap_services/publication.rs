@@ -152,12 +152,12 @@ fn gateway_fault(call: &Call<'_>, e: MwError) -> ServiceFault {
         ),
         // An identifier that would change the gateway path (".", ".."): nothing was sent.
         MwError::NotFound(path) => ServiceFault::new(
-            "E000252",
+            "E000253",
             format!(
                 "identificativo documento non inoltrabile al gateway nazionale ({path}): nulla è stato inviato"
             ),
         ),
-        other => call.internal("gateway", other),
+        other => call.failure("gateway", other),
     }
 }
 
@@ -212,9 +212,9 @@ async fn gateway(
     let tokens = state
         .tokens
         .mint(&Value::Object(claims))
-        .map_err(|e| call.internal("regional tokens", e))?;
+        .map_err(|e| call.failure("regional tokens", e))?;
     let mut headers = HeaderMap::new();
-    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| call.internal("header", e));
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| call.failure("header", e));
     headers.insert(header::CONTENT_TYPE, value(content_type)?);
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert(REGIONAL_TOKENS_HEADER, HeaderValue::from_static("1"));
@@ -240,7 +240,7 @@ async fn gateway(
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
         .await
-        .map_err(|e| call.internal("gateway answer", e))?;
+        .map_err(|e| call.failure("gateway answer", e))?;
     Ok(Answer {
         status,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -348,7 +348,7 @@ async fn publish(
         .repository
         .put(&repository, &unique_id, "application/pdf", &sha1, &pdf)
         .await
-        .map_err(|e| call.internal("repository", e))?;
+        .map_err(|e| call.failure("repository", e))?;
     let fresh = match put {
         xds::store::repository::PutOutcome::Stored => true,
         xds::store::repository::PutOutcome::AlreadyStored => false,
@@ -372,7 +372,7 @@ async fn publish(
         json!(hex::encode(digest::digest(&digest::SHA256, &pdf))),
     );
     let minted = hsm::jwt::RawClaims::from_value(&Value::Object(token_claims.clone()))
-        .map_err(|e| call.internal("claims", e))?;
+        .map_err(|e| call.failure("claims", e))?;
     let (op, path) = match &replaces {
         None => (
             Operation::ValidateAndCreate,
@@ -500,7 +500,7 @@ async fn target(
         .registry
         .approved_document(&unique_id)
         .await
-        .map_err(|e| call.internal("registry", e))?
+        .map_err(|e| call.failure("registry", e))?
         .ok_or_else(|| {
             ServiceFault::new(
                 "E000242",
@@ -579,7 +579,7 @@ async fn update_metadata(
                 format!("urn:uuid:{}", uuid::Uuid::new_v4())
             })
             .await
-            .map_err(|e| call.internal("registry", e))?;
+            .map_err(|e| call.failure("registry", e))?;
     }
     Ok(done(call, &unique_id, &answer, queued))
 }
@@ -611,7 +611,7 @@ async fn delete(
     registry
         .remove_document(&unique_id)
         .await
-        .map_err(|e| call.internal("registry", e))?;
+        .map_err(|e| call.failure("registry", e))?;
     if let Some(repository) = &entry.repository_unique_id {
         forget(call, repository, &unique_id).await;
     }

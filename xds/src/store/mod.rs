@@ -21,13 +21,32 @@ use crate::Error;
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
-        Self::Store(e.to_string())
+        if unreachable(&e) {
+            Self::StoreUnavailable(e.to_string())
+        } else {
+            Self::Store(e.to_string())
+        }
     }
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Store(e.to_string())
+        // No connection could be had in time, or opening one failed.
+        Self::StoreUnavailable(e.to_string())
+    }
+}
+
+/// Whether a PostgreSQL error means the server could not be reached or could not take the
+/// statement, rather than refusing it: no answer at all (the connection broke or could not be
+/// opened), SQLSTATE class 08 (connection exception), 53 (insufficient resources: disk full,
+/// out of memory, too many connections) or 57P0x (shutting down, starting up).
+pub fn unreachable(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")
+        }
     }
 }
 
