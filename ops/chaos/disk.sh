@@ -70,7 +70,8 @@ out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled, enospc = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7] or 0)
 def phase_of(at):
     s = at / 1000
-    return "before" if s < phase else "full" if s < phase + outage + 15 else "after"
+    # From 1 s before the filling: a request sent just before is still being served.
+    return "before" if s < phase - 1 else "full" if s < phase + outage + 15 else "after"
 r = database_fault(out, "disk", phase_of, ["before", "full", "after"], "full")
 print(f"requests {r['requests']}, unanswered {r['unanswered']}, unexpected {len(r['wrong'])}; 'No space left on "
       f"device' in the database log {enospc} times; audit rows kept on disk {journaled}, left {left}, failed "

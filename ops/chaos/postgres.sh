@@ -54,11 +54,12 @@ import sys
 from judge import database_fault, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6])
-# Database trouble: from the crash to 10 s after the start, and 10 s from the restart.
-trouble = [(phase, phase + outage + 10), (2 * phase + outage, 2 * phase + outage + 10)]
+# Database trouble: from the crash to 10 s after the start, and 10 s from the restart; each
+# from 1 s before, as a request sent just before is still being served when the crash comes.
+trouble = [(phase - 1, phase + outage + 10), (2 * phase + outage - 1, 2 * phase + outage + 10)]
 def phase_of(at):
     s = at / 1000
-    if s < phase:
+    if s < phase - 1:
         return "before"
     return "trouble" if any(a <= s < b for a, b in trouble) else "after"
 r = database_fault(out, "postgres", phase_of, ["before", "trouble", "after"], "trouble")

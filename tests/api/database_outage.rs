@@ -118,6 +118,22 @@ async fn audit_rows_wait_on_disk_while_the_database_is_down() {
     assert_eq!((s, fault_code(&a)), (500, "env:E000503".to_string()), "{a}");
     assert!(a.contains("ripetere la richiesta"), "{a}");
 
+    // Replay rounds while the database still gives no connection set nothing aside: after
+    // one, the rows of this outage keep waiting in the one file.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, tx, _) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(s, 201);
+    served.push(tx);
+    let journal = integration_tests::stack::spool_dir(&stack.database_url).join("audit-journal");
+    let files: Vec<String> = std::fs::read_dir(&journal)
+        .unwrap()
+        .flatten()
+        .flat_map(|own| std::fs::read_dir(own.path()).unwrap().flatten())
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jsonl"))
+        .collect();
+    assert_eq!(files, ["current.jsonl"], "{files:?}");
+
     // A process that died with rows in its journal (its folder's lock is free): taken over.
     let orphan_tx = uuid::Uuid::new_v4();
     let orphan = integration_tests::stack::spool_dir(&stack.database_url)

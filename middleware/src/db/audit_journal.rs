@@ -119,6 +119,9 @@ impl AuditJournal {
     /// Stops at the first availability failure (the rows stay for the next attempt).
     pub async fn replay(&self, pool: &Pool) -> Result<usize, DbError> {
         let _one_replay = self.replay.lock().await;
+        // Nothing to try while the database cannot even give a connection (the current file
+        // is not set aside every round of an outage).
+        drop(pool.get().await.map_err(DbError::from)?);
         // New rows go to a fresh file from here on; this one is no longer appended to.
         {
             let _one_writer = self.append.lock().unwrap_or_else(|e| e.into_inner());
