@@ -577,3 +577,62 @@ async fn submission_set_and_association_queries() {
     let after = soap(&stack, "/xds/registry", QUERY, &find(vec![])).await;
     assert_eq!(after.matches("<rim:ObjectRef ").count(), 0, "{after}");
 }
+
+/// One document indexed provisionally by several tasks at once (the request that queued a
+/// publication and the outbox worker, or two retries of a producer): one entry, not several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_provisional_indexing_keeps_one_entry() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let uid = "2.16.840.1.113883.2.9.2.160.4.4^RACE-1";
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let state = stack.state.clone();
+            let mut entry = EntrySpec::lab("Document01", uid);
+            entry.stored = Some((
+                "2.16.840.1.113883.2.9.2.160.4.5.1".into(),
+                "da39a3ee5e6b4b0d3255bfef95601890afd80709".into(),
+                1024,
+            ));
+            let xml = submit(&format!(
+                "{}{}{}",
+                document_entry(&entry),
+                submission_set(&format!("2.16.840.1.113883.2.9.2.160.4.3.77{n}"), PATIENT),
+                has_member("hm", "Document01")
+            ));
+            tokio::spawn(async move {
+                let objects = {
+                    let doc = roxmltree::Document::parse(&xml).unwrap();
+                    xds::messages::submit::parse_submit(doc.root_element()).unwrap()
+                };
+                let sub = xds::submission::prepare(objects, || {
+                    format!("urn:uuid:{}", uuid::Uuid::new_v4())
+                })
+                .unwrap();
+                state
+                    .xds
+                    .registry
+                    .register(&sub, xds::store::Origin::Provisional)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        let errors = t.await.unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let entries: i64 = stack
+        .state
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM xds_document_entry WHERE unique_id = $1",
+            &[&uid],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(entries, 1);
+}

@@ -161,12 +161,14 @@ pub async fn enqueue(
     Ok(out)
 }
 
-/// Records that the provisional indexing ran, with its event.
+/// Records that the provisional indexing ran, with its event; only the first to finish
+/// records one (the worker may index a row while the request that queued it does too).
 pub async fn mark_indexed(pool: &Pool, id: i64, ev: Value) -> Result<(), DbError> {
     let client = pool.get().await?;
     client
         .execute(
-            "UPDATE outbox SET indexed = TRUE, events = events || $2::jsonb WHERE id = $1",
+            "UPDATE outbox SET indexed = TRUE, events = events || $2::jsonb \
+             WHERE id = $1 AND NOT indexed",
             &[&id, &json!([ev])],
         )
         .await?;

@@ -142,6 +142,10 @@ impl Registry {
     }
 }
 
+/// First key of the transaction locks taken per DocumentEntry uniqueId ("XDSu"); the second
+/// is the uniqueId's hash.
+const UNIQUE_ID_LOCKS: i32 = 0x5844_5375;
+
 /// Inserts the submission; returns the registry-level errors (nothing stored if any).
 pub(crate) async fn register_in(
     tx: &Transaction<'_>,
@@ -150,6 +154,24 @@ pub(crate) async fn register_in(
 ) -> Result<Vec<RegistryError>, Error> {
     let mut errors = Vec::new();
     let provisional = origin == Origin::Provisional;
+    // Two submissions of one uniqueId at once (the request that queued a publication and the
+    // outbox worker, two producers' retries) would both find it absent and both insert it:
+    // their checks and inserts take turns, per uniqueId, until the transaction ends. Locks are
+    // taken in one order so that two multi-document submissions cannot wait on each other.
+    let mut uniques: Vec<&str> = sub
+        .documents
+        .iter()
+        .filter_map(|d| d.unique_id.as_deref())
+        .collect();
+    uniques.sort_unstable();
+    uniques.dedup();
+    for unique in &uniques {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&UNIQUE_ID_LOCKS, unique],
+        )
+        .await?;
+    }
 
     if provisional {
         // A document already in the registry (indexed before, or from INI) is not
