@@ -59,6 +59,12 @@ impl MwError {
         }
     }
 
+    /// Whether a dependency (database, regional keys) is unreachable for now: 503, the
+    /// producer tries again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::KeysUnavailable(_))
+    }
+
     /// HTTP status, `type`, `title`.
     pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
@@ -149,7 +155,7 @@ impl MwError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::Unavailable(_) | Self::KeysUnavailable(_) = self {
+        if self.is_unavailable() {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }

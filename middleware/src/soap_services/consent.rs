@@ -84,7 +84,7 @@ pub async fn handle(
 ) -> Result<String, ServiceFault> {
     let patient = call.patient(payload, rec)?;
     let pool = &call.state.pool;
-    let internal = |e: crate::db::DbError| call.failure("consent store", e);
+    let store_failed = |e: crate::db::DbError| call.failure("consent store", e);
     match operation {
         "registraConsensi" | "revocaConsenso" => {
             let op = child(payload, "operatore").ok_or_else(|| {
@@ -135,16 +135,18 @@ pub async fn handle(
             };
             consent::record(pool, &patient, &consents, &by)
                 .await
-                .map_err(internal)?;
-            let state = consent::state(pool, &patient).await.map_err(internal)?;
+                .map_err(store_failed)?;
+            let state = consent::state(pool, &patient).await.map_err(store_failed)?;
             answer(call, &patient, &state).await
         }
         "statoConsensi" => {
-            let state = consent::state(pool, &patient).await.map_err(internal)?;
+            let state = consent::state(pool, &patient).await.map_err(store_failed)?;
             answer(call, &patient, &state).await
         }
         "storicoConsensi" => {
-            let history = consent::history(pool, &patient).await.map_err(internal)?;
+            let history = consent::history(pool, &patient)
+                .await
+                .map_err(store_failed)?;
             answer(call, &patient, &history).await
         }
         other => Err(ServiceFault::new(

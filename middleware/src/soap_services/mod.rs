@@ -107,7 +107,7 @@ impl Failure for xds::Error {
 
 impl Failure for crate::problem::MwError {
     fn unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::KeysUnavailable(_))
+        self.is_unavailable()
     }
 }
 
