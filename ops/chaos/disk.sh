@@ -65,7 +65,7 @@ audit_counts "$OUT/disk.requests.jsonl" > "$OUT/disk.audit"
 curl -fsS "$GTW_SIM_ADMIN_URL/observed" > "$OUT/disk.observed.json"
 PYTHONPATH=$ROOT/ops/chaos python3 - "$OUT" "$PHASE" "$OUTAGE" "$left" "$failed" "$journaled" "$(cat "$OUT/disk.enospc")" <<'PY'
 import sys
-from judge import database_fault, verdict
+from judge import database_checks, database_fault, database_figures, verdict
 out, phase, outage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 left, failed, journaled, enospc = int(sys.argv[4] or -1), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7] or 0)
 def phase_of(at):
@@ -75,15 +75,11 @@ def phase_of(at):
 r = database_fault(out, "disk", phase_of, ["before", "full", "after"], "full")
 print(f"requests {r['requests']}, unanswered {r['unanswered']}, unexpected {len(r['wrong'])}; 'No space left on "
       f"device' in the database log {enospc} times; audit rows kept on disk {journaled}, left {left}, failed "
-      f"{failed}; transaction ids {r['ids']}: audited once {r['once']}, not once {r['not_once']}; publications "
-      f"accepted {r['accepted']}: at the gateway once {r['accepted'] - r['missing'] - r['twice']}, missing "
-      f"{r['missing']}, twice {r['twice']}")
+      f"{failed}; {database_figures(r)}")
 verdict({
     "every request answered": r["unanswered"] == 0,
     "clean answers while the volume was full, all served after": not r["wrong"],
     "the database met the full disk": enospc > 0,
-    "audit journal drained, no audit row lost": left == 0 and failed == 0,
-    "every transaction audited exactly once": r["once"] == r["ids"] and r["not_once"] == 0,
-    "every accepted publication at the gateway exactly once": not r["missing"] and not r["twice"],
+    **database_checks(r, left, failed),
 }, r["wrong"])
 PY

@@ -76,3 +76,19 @@ def database_fault(out, name, phase_of, phases, trouble):
         "wrong": wrong, "ids": sum(1 for r in reqs if r.get("tx")), "once": once,
         "not_once": not_once, "accepted": len(accepted), "missing": len(missing), "twice": len(twice),
     }
+
+
+def database_figures(r):
+    """The figures a database fault prints after its own: audit trail and the gateway."""
+    return (f"transaction ids {r['ids']}: audited once {r['once']}, not once {r['not_once']}; publications "
+            f"accepted {r['accepted']}: at the gateway once {r['accepted'] - r['missing'] - r['twice']}, "
+            f"missing {r['missing']}, twice {r['twice']}")
+
+
+def database_checks(r, left, failed):
+    """The checks a database fault makes after its own: nothing lost, nothing twice."""
+    return {
+        "audit journal drained, no audit row lost": left == 0 and failed == 0,
+        "every transaction audited exactly once": r["once"] == r["ids"] and r["not_once"] == 0,
+        "every accepted publication at the gateway exactly once": not r["missing"] and not r["twice"],
+    }

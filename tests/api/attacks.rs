@@ -228,17 +228,7 @@ async fn forged_tokens_are_refused() {
             "{what}: {b}"
         );
     }
-    assert!(
-        stack.observed().await.is_empty(),
-        "nothing reached the gateway"
-    );
-    assert!(
-        stack
-            .metrics()
-            .await
-            .contains("fsemw_producer_refusals_total{reason=\"jwt\"} 3"),
-        "counted"
-    );
+    crate::assert_jwt_refusals_not_forwarded(&stack, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,6 +127,21 @@ pub(crate) async fn validate(stack: &TestStack, pdf: &[u8]) -> reqwest::Response
     .await
 }
 
+/// Nothing reached the gateway, and `count` requests were refused for their JWT.
+pub(crate) async fn assert_jwt_refusals_not_forwarded(stack: &TestStack, count: u32) {
+    assert!(
+        stack.observed().await.is_empty(),
+        "nothing reached the gateway"
+    );
+    let metrics = stack.metrics().await;
+    assert!(
+        metrics.contains(&format!(
+            "fsemw_producer_refusals_total{{reason=\"jwt\"}} {count}"
+        )),
+        "{metrics}"
+    );
+}
+
 /// Reads a response as (status, transaction id, JSON body).
 pub(crate) async fn read(r: reqwest::Response) -> (u16, String, Value) {
     let status = r.status().as_u16();

@@ -1,7 +1,7 @@
 //! Certificate cases: case 2 re-signs with the regional key, case 1 forwards untouched.
 
 use hsm::jwt::Jwt;
-use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, pki, shared_token, tokens};
+use integration_tests::stack::{StackOptions, TestStack, pki, shared_token, tokens};
 use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
@@ -128,34 +128,34 @@ async fn case_2_refuses_tokens_not_signed_by_the_producer() {
     );
 }
 
-/// Registers the demo producer's signing certificates: its TLS one and its national one.
-async fn register_signing_certs(stack: &TestStack) {
-    let pem = ["producer", "producer-national-sig"]
-        .map(|n| std::fs::read_to_string(pki().cert(n)).unwrap())
-        .concat();
-    let producer = middleware::db::producers::NewProducer {
-        cert_cn: PRODUCER_CN.into(),
-        application_id: "LABDEMO".into(),
-        application_vendor: "FSEMW DEMO".into(),
-        application_version: "1.0".into(),
-        role: "producer".into(),
-        organization: "aslba".into(),
-        signing_cert_pem: Some(pem),
-    };
-    middleware::db::producers::upsert(&stack.state.pool, &producer)
-        .await
-        .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_1_forwards_the_tokens_untouched() {
-    let stack = TestStack::spawn(StackOptions {
+/// A stack in certificate case 1 (tokens forwarded untouched) that reads the registry on
+/// every request, so a registration applies at once.
+async fn case_1_stack() -> TestStack {
+    TestStack::spawn(StackOptions {
         case: 1,
         sim_checks_audience: false,
         producer_cache_secs: 0,
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+/// Registers the demo producer's signing certificates: its TLS one and its national one.
+async fn register_signing_certs(stack: &TestStack) {
+    let pem = ["producer", "producer-national-sig"]
+        .map(|n| std::fs::read_to_string(pki().cert(n)).unwrap())
+        .concat();
+    middleware::db::producers::upsert(
+        &stack.state.pool,
+        &integration_tests::stack::demo_producer(Some(pem)),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_1_forwards_the_tokens_untouched() {
+    let stack = case_1_stack().await;
     register_signing_certs(&stack).await;
     let lab = pdf(LAB_OK);
     let (auth, sig) = tokens(
@@ -180,13 +180,7 @@ async fn case_1_forwards_the_tokens_untouched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_1_refuses_tokens_whose_x5c_is_not_the_producers() {
-    let stack = TestStack::spawn(StackOptions {
-        case: 1,
-        sim_checks_audience: false,
-        producer_cache_secs: 0,
-        ..Default::default()
-    })
-    .await;
+    let stack = case_1_stack().await;
     let lab = pdf(LAB_OK);
     let pair = |signer: &str| tokens(JwtOperation::Validation, Some(&lab), json!({}), signer);
     let (stack, lab) = (&stack, &lab);
@@ -212,16 +206,7 @@ async fn case_1_refuses_tokens_whose_x5c_is_not_the_producers() {
         (403, Some("mw/unauthorized")),
         "{b}"
     );
-    assert!(
-        stack.observed().await.is_empty(),
-        "nothing reached the gateway"
-    );
-    assert!(
-        stack
-            .metrics()
-            .await
-            .contains("fsemw_producer_refusals_total{reason=\"jwt\"} 2")
-    );
+    crate::assert_jwt_refusals_not_forwarded(stack, 2).await;
     // Another party's signature under the producer's own x5c: forwarded, and the gateway,
     // which checks signatures in case 1, refuses it.
     let own_header = auth

@@ -223,16 +223,7 @@ impl TestStack {
         let admin_url = format!("http://{}", app.admin_addr());
         let state = app.state();
         tokio::spawn(app.run(rx));
-        let producer = middleware::db::producers::NewProducer {
-            cert_cn: PRODUCER_CN.into(),
-            application_id: "LABDEMO".into(),
-            application_vendor: "FSEMW DEMO".into(),
-            application_version: "1.0".into(),
-            role: "producer".into(),
-            organization: "aslba".into(),
-            signing_cert_pem: None,
-        };
-        middleware::db::producers::upsert(&state.pool, &producer)
+        middleware::db::producers::upsert(&state.pool, &demo_producer(None))
             .await
             .expect("register producer");
         Self {
@@ -494,6 +485,19 @@ pub const TEST_REPOSITORIES: &[(&str, &str)] = &[
     ("aslfg", "2.16.840.1.113883.2.9.2.160.4.5.160112"),
     ("aslta", "2.16.840.1.113883.2.9.2.160.4.5.160116"),
 ];
+
+/// The demo producer's registry entry (every stack registers it), with `signing_cert_pem`.
+pub fn demo_producer(signing_cert_pem: Option<String>) -> middleware::db::producers::NewProducer {
+    middleware::db::producers::NewProducer {
+        cert_cn: PRODUCER_CN.into(),
+        application_id: "LABDEMO".into(),
+        application_vendor: "FSEMW DEMO".into(),
+        application_version: "1.0".into(),
+        role: "producer".into(),
+        organization: "aslba".into(),
+        signing_cert_pem,
+    }
+}
 
 /// The spool folder of the stacks on `database_url` (their own: the audit journal's rows
 /// belong to that database).
