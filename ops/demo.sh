@@ -40,9 +40,9 @@ up() {
   pg_start_cluster "$DEMO/pg"
   "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
-  # A PKI from an older version (without the revocation list) is made again, and with it
+  # A PKI from an older version (without the SAML IdP's CA) is made again, and with it
   # the token whose certificates its national CA issued.
-  if [ ! -f "$DEMO/pki/regional-ca.crl.pem" ]; then
+  if [ ! -f "$DEMO/pki/saml-ca.crl.pem" ]; then
     rm -rf "$DEMO/pki" "$DEMO/hsm"
     "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
   fi
@@ -63,8 +63,9 @@ up() {
       -e "s#^pin_file = .*#pin_file = \"$HSM_PIN_FILE\"#" \
       -e "s#^url = .*#url = \"host=$DEMO/pg user=app dbname=fsemw\"#" \
       -e "s#^cf_hmac_key = .*#cf_hmac_key = \"demo-only-key\"#" \
-      -e "s#^saml_signers = .*#saml_signers = [\"$pki/saml-idp.pem\"]#" \
+      -e "s#^saml_signers = .*#saml_signers = [\"$pki/saml-idp.pem\", \"$pki/saml-ca.pem\"]#" \
       -e "s#^smartcard_cas = .*#smartcard_cas = [\"$pki/cns-ca.pem\"]#" \
+      -e "s#^crls = .*#crls = [\"$pki/saml-ca.crl.pem\", \"$pki/cns-ca.crl.pem\"]#" \
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
   # The operations console: user "demo", password "demo" (operator), and the public page.
   cat >> "$DEMO/fsemw.toml" <<TOML

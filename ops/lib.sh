@@ -19,8 +19,8 @@ ensure_py_tools() {
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" 2>/dev/null || { ensure_pkg __no_such_command__ python3-venv; python3 -m venv "$venv"; }
   fi
-  "$venv/bin/python" -c 'import zeep, schemathesis, kubernetes_validate' 2>/dev/null \
-    || "$venv/bin/python" -m pip install -q zeep==4.3.3 schemathesis==4.32.5 kubernetes-validate==1.37.0
+  "$venv/bin/python" -c 'import zeep, xmlsec, schemathesis, kubernetes_validate' 2>/dev/null \
+    || "$venv/bin/python" -m pip install -q zeep==4.3.3 xmlsec==1.3.17 schemathesis==4.32.5 kubernetes-validate==1.37.0
 }
 
 # Installs the libxml2 development library (XSD validation links it) when missing.

@@ -13,6 +13,7 @@
 //! - [`jwt`]: compact JWS parsing, RS256 verification and signing through a [`Signer`].
 //! - [`pkcs11`]: the PKCS#11 backend (token, session pool, rustls key, administration).
 //! - [`der`]: the few DER encodings the backend needs.
+//! - [`trust`]: certificate paths (rustls-webpki) for every certificate the product trusts.
 
 pub mod cert;
 pub mod der;
@@ -21,9 +22,11 @@ pub mod jwt;
 pub mod pem_signer;
 pub mod pkcs11;
 pub mod signer;
+pub mod trust;
 
 pub use cert::Certificate;
 pub use error::Error;
 pub use pem_signer::PemSigner;
 pub use pkcs11::Pkcs11Signer;
 pub use signer::{RegionalKeys, Signer};
+pub use trust::{Purpose, TrustError, TrustStore};

@@ -83,10 +83,19 @@ pub async fn readiness(state: &AppState) -> (bool, serde_json::Value) {
 
 /// Reads the producer CA bundle and revocation lists again; 409 leaves them unchanged.
 async fn reload_crls(State(state): State<Arc<AppState>>) -> Response {
-    let trust = state.client_trust.clone();
+    let s = state.clone();
     reload_answer(
-        move || trust.reload(),
-        |crls| serde_json::json!({ "crls": crls }),
+        move || {
+            let crls = s.client_trust.reload()?;
+            s.soap_trust.reload()?;
+            Ok::<_, crate::trust::TrustLoadError>(crls)
+        },
+        |crls| {
+            serde_json::json!({
+                "crls": crls,
+                "soap_crls": state.soap_trust.smartcards.crls(),
+            })
+        },
     )
     .await
 }

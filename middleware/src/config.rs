@@ -58,7 +58,7 @@ pub struct XdsConfig {
 }
 
 /// The legacy SOAP services, one path per ASL: `/<asl>/IGestoreConsensoService`.
-#[derive(Debug, Deserialize, Clone, Default)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SoapConfig {
     /// The ASL codes (`aslba`…) the services answer for.
@@ -78,10 +78,43 @@ pub struct SoapConfig {
     /// Tolerated clock difference on assertion and timestamp windows, seconds.
     #[serde(default = "default_soap_skew")]
     pub clock_skew_secs: i64,
+    /// Revocation lists (PEM or DER files) of the CAs of SAML signers and smart cards; a
+    /// certificate one of them names is refused. Re-read like `server.client_crls`.
+    #[serde(default)]
+    pub crls: Vec<String>,
+    /// Longest validity window (`NotOnOrAfter` − `NotBefore`) of an identity assertion,
+    /// seconds; a longer one is refused.
+    #[serde(default = "default_assertion_lifetime")]
+    pub max_assertion_lifetime_secs: i64,
+    /// Oldest WS-Security `Created` accepted, and longest `Created`–`Expires` window,
+    /// seconds. A message seen once is refused again until its `Expires` (replay).
+    #[serde(default = "default_message_age")]
+    pub max_message_age_secs: i64,
+}
+
+impl Default for SoapConfig {
+    fn default() -> Self {
+        Self {
+            asl: Vec::new(),
+            saml_signers: Vec::new(),
+            smartcard_cas: Vec::new(),
+            organisations: Vec::new(),
+            clock_skew_secs: default_soap_skew(),
+            crls: Vec::new(),
+            max_assertion_lifetime_secs: default_assertion_lifetime(),
+            max_message_age_secs: default_message_age(),
+        }
+    }
 }
 
 fn default_soap_skew() -> i64 {
     120
+}
+fn default_assertion_lifetime() -> i64 {
+    12 * 3600
+}
+fn default_message_age() -> i64 {
+    300
 }
 
 /// The recovery worker of queued publications.
@@ -558,6 +591,23 @@ impl Config {
                     "soap.smartcard_cas",
                     "at least one CA: operators sign SOAP calls with their smart card".into(),
                 );
+            }
+        }
+        for (key, v) in [
+            ("soap.clock_skew_secs", self.soap.clock_skew_secs),
+            (
+                "soap.max_assertion_lifetime_secs",
+                self.soap.max_assertion_lifetime_secs,
+            ),
+            ("soap.max_message_age_secs", self.soap.max_message_age_secs),
+        ] {
+            if v < 0 || (v == 0 && key != "soap.clock_skew_secs") {
+                return bad(key, "must be positive".into());
+            }
+        }
+        for file in &self.soap.crls {
+            if !Path::new(file).is_file() {
+                return bad("soap.crls", format!("file {file:?} not found"));
             }
         }
         let mut names = std::collections::HashSet::new();

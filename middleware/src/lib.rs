@@ -18,6 +18,9 @@
 //! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
 //! - [`outbox`]: publications queued during a gateway outage, and their delivery.
 //! - [`soap_services`], [`consent`]: the legacy regional SOAP services per ASL; consents.
+//! - [`trust`]: trusted certificates and revocation lists (producers, SAML signers, smart
+//!   cards), reloadable; [`xmldsig`], [`saml`], [`wssec`], [`xsd_datetime`]: the SOAP
+//!   callers' signatures.
 
 pub mod admin;
 pub mod audit;
@@ -40,9 +43,11 @@ pub mod server;
 pub mod soap_services;
 pub mod startup;
 pub mod telemetry;
+pub mod trust;
 pub mod validation;
 pub mod wssec;
 pub mod xmldsig;
+pub mod xsd_datetime;
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs); call once at start.
 pub fn install_crypto_provider() {

@@ -234,8 +234,12 @@ fn reload_on_sighup(state: Arc<startup::AppState>) {
         while hup.recv().await.is_some() {
             let keys = state.keys.clone();
             logged_reload("regional keys", move || keys.reload()).await;
-            let trust = state.client_trust.clone();
-            logged_reload("revocation lists", move || trust.reload()).await;
+            let trust = state.clone();
+            logged_reload("revocation lists", move || {
+                trust.client_trust.reload()?;
+                trust.soap_trust.reload()
+            })
+            .await;
         }
     });
 }

@@ -26,9 +26,9 @@ use crate::forward::tokens::TokenPolicy;
 use crate::keys::{KeyError, KeyStore};
 use crate::metrics::Metrics;
 use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
-use crate::server::client_trust::ClientTrust;
 use crate::server::identity::{ClientIdentity, CnPatterns};
 use crate::server::tls::producer_server_config;
+use crate::trust::Trust;
 
 /// Shared state of all handlers.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ pub struct AppState {
     /// The regional keys in force.
     pub keys: Arc<KeyStore>,
     /// Producer CAs and their revocation lists in force.
-    pub client_trust: Arc<ClientTrust>,
+    pub client_trust: Arc<Trust>,
     /// The regional XDS registry and repositories.
     pub xds: crate::xds_service::XdsService,
     /// Region code (`160`), for identifiers built locally.
@@ -110,6 +110,9 @@ pub enum StartError {
     /// A database problem.
     #[error("{0}")]
     Db(#[from] crate::db::DbError),
+    /// Trusted certificates or revocation lists that cannot be loaded.
+    #[error("trust: {0}")]
+    Trust(#[from] crate::trust::TrustLoadError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -133,8 +136,9 @@ impl App {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let client_trust = Arc::new(ClientTrust::load(
-            &config.server.client_ca,
+        let client_trust = Arc::new(Trust::load(
+            hsm::Purpose::ClientAuth,
+            std::slice::from_ref(&config.server.client_ca),
             &config.server.client_crls,
             config.server.client_crl_required,
         )?);
@@ -143,10 +147,11 @@ impl App {
             &config.server.tls_key,
             &client_trust,
         )?;
-        crate::server::client_trust::spawn_refresh(
-            client_trust.clone(),
-            Duration::from_secs(config.server.crl_refresh_secs),
-        );
+        let crl_refresh = Duration::from_secs(config.server.crl_refresh_secs);
+        if client_trust.has_crls() {
+            let t = client_trust.clone();
+            crate::trust::spawn_refresh(move || t.reload_if_changed(), crl_refresh);
+        }
         let spool_dir = spool_dir(&config.server)?;
         let journal_dir = spool_dir.join("audit-journal");
         let audit_journal = Arc::new(
@@ -184,8 +189,7 @@ impl App {
             soap_trust: crate::soap_services::security::Trust::load(
                 &config.soap,
                 &config.region.code,
-            )
-            .map_err(StartError::Config)?,
+            )?,
             document_retention_days: config.audit.document_retention_days,
             document_keeper: if config.audit.document_retention_days > 0 {
                 let runtime = tokio::runtime::Handle::current();
@@ -213,6 +217,10 @@ impl App {
             keys,
             client_trust,
         });
+        if state.soap_trust.has_crls() {
+            let s = state.clone();
+            crate::trust::spawn_refresh(move || s.soap_trust.reload_if_changed(), crl_refresh);
+        }
         let bind = |addr: String| async move {
             TcpListener::bind(&addr)
                 .await
@@ -294,9 +302,7 @@ impl App {
             self.tls,
             self.timeouts,
             self.router,
-            move |conn, peer| {
-                ClientIdentity::from_connection(conn, trust.verifier().as_ref(), peer)
-            },
+            move |conn, peer| ClientIdentity::from_connection(conn, &trust.store(), peer),
             move || metrics.tls_handshake_failures.inc(),
             || ConnectionFate::Serve,
             None,

@@ -1,13 +1,16 @@
 """An independent SOAP client (zeep) against the legacy services of the middleware.
 
 For each ASL it loads the WSDL of every service from `?wsdl`, calls every operation, and
-checks the fault paths. Every call carries the header blocks a real caller adds (the SAML
-identity assertion and the operator's WS-Security smart-card signature), signed beforehand
-and read from <headers dir>/<name>.xml. Usage:
+checks the fault paths. Every call carries what a real caller adds: the SAML identity
+assertion (signed beforehand, read from <headers dir>/<name>.xml) and the operator's
+WS-Security smart-card signature over a fresh Timestamp and the Body, made for each message
+by zeep's own signer (`zeep.wsse.BinarySignature`, python-xmlsec) with the card named in
+<headers dir>/<name>.card (key file, certificate file). Usage:
     zeep_client.py <base url> <ca.pem> <client.pem> <client.key> <document uniqueId>
                    <headers dir> <operator CF> <signed PDF> <asl>...
 Exit status 0 when every call behaved as expected.
 """
+import datetime
 import os
 import sys
 
@@ -16,13 +19,17 @@ from lxml import etree
 from zeep import Client, Plugin, Settings
 from zeep.exceptions import Fault
 from zeep.transports import Transport
+from zeep.wsse.signature import BinarySignature
 
 PATIENT = "RSSMRA75C03F839K"
 HEADERS = "."
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 
 
 class SignedHeader(Plugin):
-    """Adds the signed header blocks to the envelope zeep has serialised. They cannot go
+    """Adds the signed assertion and a `wsse:Security` with a new Timestamp to the envelope
+    zeep has serialised (before zeep's WS-Security signer runs). The assertion cannot go
     through `_soapheaders`: zeep then drops namespace declarations it thinks unused, among
     them `xs`, which the assertion's signature covers (xsi:type="xs:string")."""
 
@@ -33,18 +40,41 @@ class SignedHeader(Plugin):
         if soap_header is None:
             soap_header = etree.Element("{http://schemas.xmlsoap.org/soap/envelope/}Header")
             envelope.insert(0, soap_header)
-        soap_header.extend(self.blocks)
+        soap_header.extend(etree.fromstring(etree.tostring(b)) for b in self.blocks)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        stamp = lambda t: t.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        security = etree.SubElement(soap_header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE, "wsu": WSU})
+        timestamp = etree.SubElement(security, f"{{{WSU}}}Timestamp")
+        timestamp.set(f"{{{WSU}}}Id", "TS-1")
+        etree.SubElement(timestamp, f"{{{WSU}}}Created").text = stamp(now)
+        etree.SubElement(timestamp, f"{{{WSU}}}Expires").text = stamp(now + datetime.timedelta(minutes=5))
         return envelope, http_headers
 
 
+class OperatorCard:
+    """zeep's BinarySignature with the smart card of the current call; answers are not
+    signed, so nothing is verified on the way back."""
+
+    card = None
+
+    def apply(self, envelope, headers):
+        return BinarySignature(*self.card).apply(envelope, headers)
+
+    def verify(self, envelope):
+        return envelope
+
+
 SIGNED = SignedHeader()
+CARD = OperatorCard()
 
 
 def header(name):
-    """Selects the signed header blocks `name` (assertion, then wsse:Security) for the call
-    it is an argument of; returns the (empty) list of headers zeep itself adds."""
+    """Selects the assertion and the smart card `name` for the call it is an argument of;
+    returns the (empty) list of headers zeep itself adds."""
     with open(os.path.join(HEADERS, name + ".xml"), encoding="utf-8") as f:
         SIGNED.blocks = list(etree.fromstring("<blocks>" + f.read() + "</blocks>"))
+    with open(os.path.join(HEADERS, name + ".card"), encoding="utf-8") as f:
+        CARD.card = f.read().split()
     return []
 
 
@@ -63,7 +93,11 @@ def metadati(unique_id, *events):
 def client(base, asl, service, session):
     settings = Settings(strict=True, xml_huge_tree=False)
     return Client(
-        f"{base}/{asl}/{service}?wsdl", transport=Transport(session=session), settings=settings, plugins=[SIGNED]
+        f"{base}/{asl}/{service}?wsdl",
+        transport=Transport(session=session),
+        settings=settings,
+        plugins=[SIGNED],
+        wsse=CARD,
     )
 
 

@@ -22,6 +22,7 @@ mod saml;
 mod schemathesis;
 mod schematron;
 mod signing;
+mod soap_attacks;
 mod soap_consent;
 mod soap_document;
 mod soap_notebook;

@@ -58,7 +58,7 @@ async fn revoked_producer_certificates_are_refused_until_the_list_says_otherwise
         (401, Some("mw/unauthorized")),
         "{b}"
     );
-    assert!(b["detail"].as_str().unwrap().contains("Revoked"), "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("(revoked)"), "{b}");
     let rows = stack.transactions(&format!("id={tx}")).await;
     assert_eq!(rows[0]["outcome"], "refused");
     assert!(stack.observed().await.is_empty(), "nothing forwarded");

@@ -4,18 +4,42 @@
 
 use std::process::Command;
 
-use base64::Engine;
 use hsm::Certificate;
+use hsm::{Purpose, TrustStore};
 use integration_tests::shared_dir;
 use integration_tests::stack::pki;
-use middleware::saml::{SamlError, verify};
+use middleware::saml::{Assertion, Policy, SamlError, verify};
+use middleware::xmldsig::SignedDocument;
 use time::macros::datetime;
 
-const TEMPLATE: &str = r##"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Header><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_a1" IssueInstant="2026-11-25T10:00:00.000Z" Version="2.0"><saml2:Issuer>160</saml2:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo></ds:Signature>
+const TEMPLATE: &str = r##"<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Header><saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="_a1" IssueInstant="{issued}" Version="2.0"><saml2:Issuer>160</saml2:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_a1"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="xs"/></ds:Transform></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo></ds:Signature>
     <saml2:Subject><saml2:NameID>PROVAX00X00X000Y^^^&amp;2.16.840.1.113883.2.9.4.3.2&amp;ISO</saml2:NameID></saml2:Subject>
-    <saml2:Conditions NotBefore="2026-01-01T00:00:00Z" NotOnOrAfter="2036-01-01T00:00:00Z"/>
+    <saml2:Conditions NotBefore="{from}" NotOnOrAfter="{until}"/>
     <saml2:AttributeStatement><saml2:Attribute Name="urn:oasis:names:tc:xacml:1.0:resource:resource-id" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml2:AttributeValue xsi:type="xs:string">RSSMRA75C03F839K^^^&amp;2.16.840.1.113883.2.9.4.3.2&amp;ISO</saml2:AttributeValue></saml2:Attribute>
     <saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue xsi:type="xs:string">TREATMENT</saml2:AttributeValue></saml2:Attribute></saml2:AttributeStatement></saml2:Assertion></soap:Header><soap:Body/></soap:Envelope>"##;
+
+/// Verifies `xml` at `now` trusting `trusted` (none: an empty store), windows up to 12 h.
+fn check(
+    xml: &str,
+    now: time::OffsetDateTime,
+    trusted: &[Certificate],
+) -> Result<Assertion, SamlError> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    let store = if trusted.is_empty() {
+        TrustStore::empty(Purpose::Signature)
+    } else {
+        TrustStore::new(Purpose::Signature, trusted, &[], false, "test").unwrap()
+    };
+    verify(
+        &SignedDocument::new(xml, &doc),
+        &Policy {
+            signers: &store,
+            now,
+            skew: time::Duration::ZERO,
+            max_lifetime: time::Duration::hours(12),
+        },
+    )
+}
 
 fn xmlsec1(args: &[&str]) -> std::process::Output {
     Command::new("xmlsec1")
@@ -31,7 +55,17 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
     std::fs::create_dir_all(&dir).unwrap();
     let template = dir.join("template.xml");
     let signed_path = dir.join("signed.xml");
-    std::fs::write(&template, TEMPLATE).unwrap();
+    // A window of ten hours around now (the dev certificates were made today).
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let unsigned = TEMPLATE
+        .replace("{issued}", &at(now - time::Duration::hours(2)))
+        .replace("{from}", &at(now - time::Duration::hours(2)))
+        .replace("{until}", &at(now + time::Duration::hours(8)));
+    std::fs::write(&template, &unsigned).unwrap();
     let key_cert = format!("{},{}", pki.key("region-sig"), pki.cert("region-sig"));
     let out = xmlsec1(&[
         "--sign",
@@ -52,27 +86,26 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
     let national = Certificate::load_pem_chain(&pki.cert("national-ca"))
         .unwrap()
         .remove(0);
-    let now = datetime!(2026-11-25 12:00 UTC);
-    let a = verify(&signed, now, std::slice::from_ref(&national)).expect("signed by xmlsec1");
+    let a = check(&signed, now, std::slice::from_ref(&national)).expect("signed by xmlsec1");
     assert_eq!(a.issuer, "160");
     assert_eq!(
         a.subject,
         "PROVAX00X00X000Y^^^&2.16.840.1.113883.2.9.4.3.2&ISO"
     );
     assert_eq!(
-        a.attribute("urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"),
-        Some("TREATMENT")
+        a.single("urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"),
+        Ok(Some("TREATMENT"))
     );
     assert!(a.signer.subject_cn().starts_with("S1#160#"));
     // Trust, validity, content, signature.
     assert!(matches!(
-        verify(&signed, now, &[]),
-        Err(SamlError::Untrusted(_))
+        check(&signed, now, &[]),
+        Err(SamlError::Untrusted { .. })
     ));
     assert_eq!(
-        verify(
+        check(
             &signed,
-            datetime!(2036-06-01 0:00 UTC),
+            now + time::Duration::hours(9),
             std::slice::from_ref(&national)
         )
         .unwrap_err(),
@@ -80,7 +113,7 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
     );
     let tampered = signed.replacen("RSSMRA75C03F839K", "PRVMRA80A41F205X", 1);
     assert_eq!(
-        verify(&tampered, now, std::slice::from_ref(&national)).unwrap_err(),
+        check(&tampered, now, std::slice::from_ref(&national)).unwrap_err(),
         SamlError::Digest
     );
     let start = signed.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
@@ -94,14 +127,14 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
         },
     );
     assert_eq!(
-        verify(&forged, now, std::slice::from_ref(&national)).unwrap_err(),
+        check(&forged, now, std::slice::from_ref(&national)).unwrap_err(),
         SamlError::Signature
     );
     // The unsigned template (empty signature elements).
-    assert!(verify(TEMPLATE, now, std::slice::from_ref(&national)).is_err());
+    assert!(check(&unsigned, now, std::slice::from_ref(&national)).is_err());
     // xmlsec1 agrees on the tampered copy.
     std::fs::write(dir.join("tampered.xml"), &tampered).unwrap();
-    let check = xmlsec1(&[
+    let checked = xmlsec1(&[
         "--verify",
         "--id-attr:ID",
         "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
@@ -109,7 +142,7 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
         &pki.cert("region-sig"),
         dir.join("tampered.xml").to_str().unwrap(),
     ]);
-    assert!(!check.status.success());
+    assert!(!checked.status.success());
 
     // The published INI messages were pretty-printed after signing: xmlsec1 and this
     // verifier both find the digest changed.
@@ -127,12 +160,8 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
             .unwrap()
             .split_whitespace()
             .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(&b64)
-            .unwrap();
-        let signer = Certificate::from_der(der.into()).unwrap();
         assert_eq!(
-            verify(&xml, datetime!(2016-03-03 15:00 UTC), &[signer]).unwrap_err(),
+            check(&xml, datetime!(2016-03-03 15:00 UTC), &[]).unwrap_err(),
             SamlError::Digest,
             "{name}"
         );
@@ -150,7 +179,7 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
             ),
         )
         .unwrap();
-        let check = xmlsec1(&[
+        let checked = xmlsec1(&[
             "--verify",
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
@@ -158,8 +187,8 @@ fn assertions_signed_by_xmlsec1_verify_and_changed_ones_do_not() {
             pem.to_str().unwrap(),
             path.to_str().unwrap(),
         ]);
-        assert!(!check.status.success(), "{name}: xmlsec1 accepted it");
-        assert!(String::from_utf8_lossy(&check.stderr).contains("data and digest do not match"));
+        assert!(!checked.status.success(), "{name}: xmlsec1 accepted it");
+        assert!(String::from_utf8_lossy(&checked.stderr).contains("data and digest do not match"));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -82,13 +82,16 @@ async fn consultation_follows_the_consent_and_the_access_rules() {
     )
     .await;
 
-    let find = envelope(
-        "findDocuments",
-        &format!("<codiceFiscalePaziente>{CF}</codiceFiscalePaziente>"),
-    );
+    // Each call is signed anew: a message is accepted once.
+    let find = || {
+        envelope(
+            "findDocuments",
+            &format!("<codiceFiscalePaziente>{CF}</codiceFiscalePaziente>"),
+        )
+    };
     let get = |uid: &str| envelope("getDocument", &format!("<uniqueId>{uid}</uniqueId>"));
     // No consent yet.
-    let (s, a) = call(&stack, "IDocumentService", find.clone()).await;
+    let (s, a) = call(&stack, "IDocumentService", find()).await;
     assert_eq!((s, fault_code(&a)), (500, "env:E000240".to_string()), "{a}");
     let (_, a) = call(&stack, "IDocumentService", get(visible)).await;
     assert_eq!(fault_code(&a), "env:E000240", "{a}");
@@ -103,7 +106,7 @@ async fn consultation_follows_the_consent_and_the_access_rules() {
     };
     let (s, a) = call(&stack, "IGestoreConsensoService", consent(true)).await;
     assert_eq!(s, 200, "{a}");
-    let (s, list) = call(&stack, "IDocumentService", find.clone()).await;
+    let (s, list) = call(&stack, "IDocumentService", find()).await;
     assert_eq!(s, 200, "{list}");
     assert!(
         list.contains(&format!("<uniqueId>{visible}</uniqueId>")),
@@ -134,7 +137,7 @@ async fn consultation_follows_the_consent_and_the_access_rules() {
     assert_eq!(fault_code(&a), "env:E000242", "{a}");
     // Revoked: nothing again, at once.
     call(&stack, "IGestoreConsensoService", consent(false)).await;
-    let (_, a) = call(&stack, "IDocumentService", find).await;
+    let (_, a) = call(&stack, "IDocumentService", find()).await;
     assert_eq!(fault_code(&a), "env:E000240", "{a}");
     let rows = stack
         .transactions("document_id=2.16.840.1.113883.2.9.2.160.4.4%5ECONS-1")

@@ -2,7 +2,7 @@
 //! the operator's smart-card signature wrong is a fault with its code, counted, and the
 //! service keeps answering; XML attacks are faults too.
 
-use integration_tests::soap::{Identity, envelope};
+use integration_tests::soap::{Identity, SOAP12, envelope, envelope_in};
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::xds::fault_code;
 
@@ -194,9 +194,11 @@ async fn xml_attacks_are_faults() {
 async fn soap_12_is_answered_in_soap_12() {
     let stack = TestStack::spawn(StackOptions::default()).await;
     let v12 = |header: &str| {
-        state_of(PATIENT, header).replace(
-            "http://schemas.xmlsoap.org/soap/envelope/",
-            "http://www.w3.org/2003/05/soap-envelope",
+        envelope_in(
+            SOAP12,
+            "statoConsensi",
+            &format!("<codiceFiscalePaziente>{PATIENT}</codiceFiscalePaziente>"),
+            header,
         )
     };
     let send = |body: String| {

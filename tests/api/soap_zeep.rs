@@ -23,7 +23,7 @@ async fn zeep_consumes_every_wsdl_and_operation() {
         &testdata(LAB_OK),
     )
     .await;
-    // The header blocks a caller signs beforehand, one file per identity.
+    // The assertion a caller holds and its smart card, one pair of files per identity.
     let headers =
         std::env::temp_dir().join(format!("fsemw-zeep-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&headers).unwrap();
@@ -42,7 +42,9 @@ async fn zeep_consumes_every_wsdl_and_operation() {
         ("wrong-card", wrong_card),
         ("expired", expired),
     ] {
-        std::fs::write(headers.join(format!("{name}.xml")), identity.header()).unwrap();
+        std::fs::write(headers.join(format!("{name}.xml")), identity.blocks().0).unwrap();
+        let card = format!("{} {}", pki().key(identity.card), pki().cert(identity.card));
+        std::fs::write(headers.join(format!("{name}.card")), card).unwrap();
     }
     let signed_pdf = integration_tests::shared_dir()
         .join("testdata")

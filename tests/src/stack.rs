@@ -452,10 +452,16 @@ pub fn config(
         },
         soap: SoapConfig {
             asl: vec!["aslba".into(), "aslbt".into()],
-            saml_signers: vec![pki.cert("saml-idp")],
+            saml_signers: vec![pki.cert("saml-ca")],
             smartcard_cas: vec![pki.cert("cns-ca")],
             organisations: vec![],
             clock_skew_secs: 120,
+            crls: vec![
+                pki.dir.join("saml-ca.crl.pem").display().to_string(),
+                pki.dir.join("cns-ca.crl.pem").display().to_string(),
+            ],
+            max_assertion_lifetime_secs: 12 * 3600,
+            max_message_age_secs: 300,
         },
         // Quick retries so that recovery tests do not wait minutes.
         outbox: OutboxConfig {

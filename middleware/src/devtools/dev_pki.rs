@@ -6,8 +6,10 @@
 //! server certificate). Extra certificates exercise the refusal paths: expired,
 //! unknown CA, CN outside the regional conventions, revoked (listed in the regional CA's
 //! revocation list `regional-ca.crl.pem`). For the legacy SOAP services: the
-//! identity provider that signs SAML assertions (`saml-idp`, regional CA) and a smart-card
-//! CA (`cns-ca`) with two operators' cards (CN `<fiscal code>/<serial>.<hash>`).
+//! identity provider that signs SAML assertions (`saml-idp`, issued by `saml-ca`, with an
+//! expired and a revoked twin, `saml-ca.crl.pem`) and a smart-card CA (`cns-ca`) with the
+//! operators' cards (CN `<fiscal code>/<serial>.<hash>`; a revoked one in `cns-ca.crl.pem`
+//! and an expired one).
 
 use std::path::{Path, PathBuf};
 
@@ -289,7 +291,16 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         Leaf::Client,
         365,
     )?;
-    issue(dir, &regional, "saml-idp", "NIGR", Leaf::Signature, 365)?;
+    let saml = new_ca(dir, "saml-ca", "Dev SAML IdP CA")?;
+    issue(dir, &saml, "saml-idp", "NIGR", Leaf::Signature, 365)?;
+    issue(dir, &saml, "saml-idp-expired", "NIGR", Leaf::Signature, -1)?;
+    let saml_revoked = issue(dir, &saml, "saml-idp-revoked", "NIGR", Leaf::Signature, 365)?;
+    write_crl(
+        dir,
+        "saml-ca",
+        &Issuer::from_params(&saml.params, &saml.key),
+        &[saml_revoked],
+    )?;
     let cns = new_ca(dir, "cns-ca", "Dev CNS CA")?;
     issue(
         dir,
@@ -298,6 +309,28 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         &format!("{OPERATOR_CF}/7420070100000101.5c3f2a1e9b7d4c6a8e0f1b2d3c4a5e6f"),
         Leaf::Signature,
         365,
+    )?;
+    let card_revoked = issue(
+        dir,
+        &cns,
+        "operator-revoked",
+        &format!("{OPERATOR_CF}/7420070100000303.1f2e3d4c5b6a79880f1e2d3c4b5a6978"),
+        Leaf::Signature,
+        365,
+    )?;
+    issue(
+        dir,
+        &cns,
+        "operator-expired",
+        &format!("{OPERATOR_CF}/7420070100000404.2a3b4c5d6e7f80910a1b2c3d4e5f6071"),
+        Leaf::Signature,
+        -1,
+    )?;
+    write_crl(
+        dir,
+        "cns-ca",
+        &Issuer::from_params(&cns.params, &cns.key),
+        &[card_revoked],
     )?;
     issue(
         dir,

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use hsm::Certificate;
+use hsm::TrustStore;
 use regex::Regex;
-use rustls::server::danger::ClientCertVerifier;
 
 use super::tls::{CertRefusal, verify_client_chain};
 
@@ -34,11 +34,11 @@ impl ClientIdentity {
     /// Reads and verifies the client chain of a finished handshake.
     pub fn from_connection(
         conn: &rustls::ServerConnection,
-        verifier: &dyn ClientCertVerifier,
+        store: &TrustStore,
         peer: SocketAddr,
     ) -> Self {
         let certificate = match conn.peer_certificates() {
-            Some(chain) => verify_client_chain(verifier, chain),
+            Some(chain) => verify_client_chain(store, chain),
             None => Err(CertRefusal::certificate("no client certificate presented")),
         };
         Self { peer, certificate }

@@ -4,12 +4,10 @@
 //! - [`accept`]: TCP → TLS → hyper, with a per-connection value put in every request.
 //! - [`tls`]: rustls configurations (producer-facing with deferred client-certificate
 //!   verification, gateway client with the regional key, simulator server).
-//! - [`client_trust`]: producer CAs and their revocation lists, reloadable.
 //! - [`identity`]: the producer identity read from a client certificate.
 //! - [`idle_body`]: request bodies that end when the client stops sending.
 
 pub mod accept;
-pub mod client_trust;
 pub mod identity;
 pub mod idle_body;
 pub mod tls;

@@ -10,8 +10,10 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
-use super::client_trust::ClientTrust;
+use hsm::TrustStore;
+
 use crate::keys::KeyStore;
+use crate::trust::Trust;
 
 /// A TLS set-up problem (bad file, bad certificate), with the file named.
 #[derive(Debug, thiserror::Error)]
@@ -48,14 +50,21 @@ pub fn load_key(path: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
 
 /// Producer-facing server config. The handshake accepts any client certificate
 /// whose signature proves key possession; its chain is checked afterwards with
-/// the verifier of `trust` in force, so an untrusted producer gets a problem document
-/// (with a transaction id) instead of a bare TLS alert.
+/// the store of `trust` in force ([`verify_client_chain`]), so an untrusted producer gets
+/// a problem document (with a transaction id) instead of a bare TLS alert.
 pub fn producer_server_config(
     cert: &str,
     key: &str,
-    trust: &ClientTrust,
+    trust: &Trust,
 ) -> Result<rustls::ServerConfig, TlsError> {
-    let deferred = Arc::new(DeferredClientVerifier(trust.verifier()));
+    let deferred = Arc::new(DeferredClientVerifier {
+        hints: trust
+            .store()
+            .anchor_subjects()
+            .map(DistinguishedName::in_sequence)
+            .collect(),
+        algorithms: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+    });
     let mut config = rustls::ServerConfig::builder()
         .with_client_cert_verifier(deferred)
         .with_single_cert(load_certs(cert)?, load_key(key)?)
@@ -119,32 +128,34 @@ impl std::fmt::Display for CertRefusal {
     }
 }
 
-/// Checks a client chain after the handshake; the refusal says why.
+/// Checks a client chain after the handshake against `store`; the refusal says why.
 pub fn verify_client_chain(
-    verifier: &dyn ClientCertVerifier,
+    store: &TrustStore,
     chain: &[CertificateDer<'static>],
 ) -> Result<Certificate, CertRefusal> {
     let (leaf, rest) = chain
         .split_first()
         .ok_or_else(|| CertRefusal::certificate("no client certificate presented"))?;
-    verifier
-        .verify_client_cert(leaf, rest, UnixTime::now())
-        .map_err(|e| {
-            let revoked = matches!(
-                e,
-                rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)
-            );
-            CertRefusal {
-                reason: if revoked { "revoked" } else { "certificate" },
-                detail: format!("client certificate not accepted: {e}"),
-            }
-        })?;
-    Certificate::from_der(leaf.clone()).map_err(|e| CertRefusal::certificate(e.to_string()))
+    let leaf =
+        Certificate::from_der(leaf.clone()).map_err(|e| CertRefusal::certificate(e.to_string()))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    store.verify(&leaf, rest, now).map_err(|e| CertRefusal {
+        reason: if e == hsm::TrustError::Revoked {
+            "revoked"
+        } else {
+            "certificate"
+        },
+        detail: format!("client certificate not accepted ({}): {e}", e.reason()),
+    })?;
+    Ok(leaf)
 }
 
 /// Verifier that proves key possession during the handshake and defers the chain check.
 #[derive(Debug)]
-struct DeferredClientVerifier(Arc<dyn ClientCertVerifier>);
+struct DeferredClientVerifier {
+    hints: Vec<DistinguishedName>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
 
 impl ClientCertVerifier for DeferredClientVerifier {
     fn offer_client_auth(&self) -> bool {
@@ -154,7 +165,7 @@ impl ClientCertVerifier for DeferredClientVerifier {
         false
     }
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
+        &self.hints
     }
     fn verify_client_cert(
         &self,
@@ -170,7 +181,7 @@ impl ClientCertVerifier for DeferredClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -178,10 +189,10 @@ impl ClientCertVerifier for DeferredClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

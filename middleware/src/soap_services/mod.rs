@@ -291,13 +291,15 @@ async fn serve(
                 ),
             ))
         } else {
-            match security::identify(
+            // The signed document (libxml2 trees, not `Send`) ends before any await.
+            let identified = security::identify(
                 &state.soap_trust,
-                &incoming.envelope,
+                &crate::xmldsig::SignedDocument::new(&incoming.envelope, &doc),
                 service,
                 &operation,
                 time::OffsetDateTime::now_utc(),
-            ) {
+            );
+            match identified {
                 Err(f) => Err(f),
                 Ok(caller) => {
                     let call = Call {

@@ -1,24 +1,29 @@
-//! Which producer certificates the middleware trusts: the CA bundle and the revocation
-//! lists (CRLs) of those CAs.
+//! The certificates the middleware trusts, each set with the revocation lists of its CAs,
+//! reloadable: producers' CAs (`server.client_ca`, `server.client_crls`), the signers of
+//! SAML identity assertions (`soap.saml_signers`) and the CAs of operators' smart cards
+//! (`soap.smartcard_cas`), both with `soap.crls`. Every set is checked by the same
+//! [`hsm::TrustStore`] (rustls-webpki paths).
 //!
 //! CRLs are files the operators keep fresh (a CA publishes a new one every few hours or
 //! days). The middleware re-reads them when they change on disk (checked every
 //! `server.crl_refresh_secs`), on `SIGHUP` and on `POST /admin/crls/reload`; a file that
-//! cannot be read or parsed leaves the lists in force unchanged. Only the producer's own
-//! certificate is looked up (the CRL of its issuing CA). A CRL past its next update still
-//! applies — refusing every producer of the region because a CA was late would stop all
-//! publications — and `fsemw_client_crl_next_update_seconds` turns negative for the alert.
+//! cannot be read or parsed leaves the lists in force unchanged. A CRL past its next update
+//! still applies — refusing every producer of the region because a CA was late would stop
+//! all publications — and `fsemw_client_crl_next_update_seconds` turns negative for the
+//! alert.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use hsm::{Certificate, Purpose, TrustStore};
 use rustls::pki_types::CertificateRevocationListDer;
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 
-use super::tls::{TlsError, load_roots};
+/// A trust set that cannot be loaded, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TrustLoadError(pub String);
 
 /// One loaded revocation list, as shown in metrics and `/admin/crls/reload`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -33,49 +38,68 @@ pub struct CrlInfo {
     pub next_update: Option<i64>,
 }
 
-/// The producer chain verifier in force and how to build it again.
-pub struct ClientTrust {
-    client_ca: String,
+/// One set of trusted certificates and how to read it again.
+pub struct Trust {
+    purpose: Purpose,
+    ca_files: Vec<String>,
     crl_files: Vec<String>,
     require_crl: bool,
     current: RwLock<Loaded>,
 }
 
 struct Loaded {
-    verifier: Arc<dyn ClientCertVerifier>,
+    store: Arc<TrustStore>,
     crls: Vec<CrlInfo>,
     stamps: Vec<Option<SystemTime>>,
 }
 
-impl std::fmt::Debug for ClientTrust {
+impl std::fmt::Debug for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientTrust")
-            .field("client_ca", &self.client_ca)
+        f.debug_struct("Trust")
+            .field("purpose", &self.purpose)
+            .field("ca_files", &self.ca_files)
             .field("crl_files", &self.crl_files)
             .finish()
     }
 }
 
-// === impl ClientTrust ===
+// === impl Trust ===
 
-impl ClientTrust {
-    /// Loads the CA bundle and every CRL; fails on any unreadable file.
+impl Trust {
+    /// Loads the certificates and every CRL; fails on any unreadable file.
     pub fn load(
-        client_ca: &str,
+        purpose: Purpose,
+        ca_files: &[String],
         crl_files: &[String],
         require_crl: bool,
-    ) -> Result<Self, TlsError> {
+    ) -> Result<Self, TrustLoadError> {
         Ok(Self {
-            current: RwLock::new(read_all(client_ca, crl_files, require_crl)?),
-            client_ca: client_ca.to_string(),
+            current: RwLock::new(read_all(purpose, ca_files, crl_files, require_crl)?),
+            purpose,
+            ca_files: ca_files.to_vec(),
             crl_files: crl_files.to_vec(),
             require_crl,
         })
     }
 
-    /// The verifier in force.
-    pub fn verifier(&self) -> Arc<dyn ClientCertVerifier> {
-        self.current.read().expect("trust lock").verifier.clone()
+    /// A set that trusts nothing and has nothing to reload.
+    pub fn empty(purpose: Purpose) -> Result<Self, TrustLoadError> {
+        Ok(Self {
+            current: RwLock::new(Loaded {
+                store: Arc::new(TrustStore::empty(purpose)),
+                crls: Vec::new(),
+                stamps: Vec::new(),
+            }),
+            purpose,
+            ca_files: Vec::new(),
+            crl_files: Vec::new(),
+            require_crl: false,
+        })
+    }
+
+    /// The certificates and lists in force.
+    pub fn store(&self) -> Arc<TrustStore> {
+        self.current.read().expect("trust lock").store.clone()
     }
 
     /// The revocation lists in force.
@@ -83,16 +107,24 @@ impl ClientTrust {
         self.current.read().expect("trust lock").crls.clone()
     }
 
-    /// Reads the CA bundle and the CRLs again; the previous ones stay on failure.
-    pub fn reload(&self) -> Result<Vec<CrlInfo>, TlsError> {
-        let loaded = read_all(&self.client_ca, &self.crl_files, self.require_crl)?;
+    /// Reads the certificates and the CRLs again; the previous ones stay on failure.
+    pub fn reload(&self) -> Result<Vec<CrlInfo>, TrustLoadError> {
+        if self.ca_files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let loaded = read_all(
+            self.purpose,
+            &self.ca_files,
+            &self.crl_files,
+            self.require_crl,
+        )?;
         let crls = loaded.crls.clone();
         *self.current.write().expect("trust lock") = loaded;
         Ok(crls)
     }
 
     /// Reloads when a CRL file changed on disk since the last load.
-    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+    pub fn reload_if_changed(&self) -> Result<bool, TrustLoadError> {
         let changed = stamps(&self.crl_files) != self.current.read().expect("trust lock").stamps;
         if changed {
             self.reload()?;
@@ -114,9 +146,21 @@ fn stamps(files: &[String]) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
-/// Reads the CA bundle and every CRL, and builds the verifier.
-fn read_all(client_ca: &str, crl_files: &[String], require_crl: bool) -> Result<Loaded, TlsError> {
+/// Reads the certificates and every CRL, and builds the store.
+fn read_all(
+    purpose: Purpose,
+    ca_files: &[String],
+    crl_files: &[String],
+    require_crl: bool,
+) -> Result<Loaded, TrustLoadError> {
     let stamps = stamps(crl_files);
+    let mut certs = Vec::new();
+    for file in ca_files {
+        certs.extend(
+            Certificate::load_pem_chain(file)
+                .map_err(|e| TrustLoadError(format!("{file}: {e}")))?,
+        );
+    }
     let mut ders = Vec::new();
     let mut crls = Vec::new();
     for file in crl_files {
@@ -125,39 +169,21 @@ fn read_all(client_ca: &str, crl_files: &[String], require_crl: bool) -> Result<
             ders.push(der);
         }
     }
-    let verifier = build(client_ca, &ders, require_crl)?;
+    let store = TrustStore::new(purpose, &certs, &ders, require_crl, &ca_files.join(", "))
+        .map_err(|e| TrustLoadError(e.to_string()))?;
     if !crl_files.is_empty() {
-        tracing::info!(lists = crls.len(), "client revocation lists loaded");
+        tracing::info!(lists = crls.len(), ?purpose, "revocation lists loaded");
     }
     Ok(Loaded {
-        verifier,
+        store: Arc::new(store),
         crls,
         stamps,
     })
 }
 
-fn build(
-    client_ca: &str,
-    crls: &[CertificateRevocationListDer<'static>],
-    require_crl: bool,
-) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
-    let mut builder = WebPkiClientVerifier::builder(Arc::new(load_roots(client_ca)?));
-    if !crls.is_empty() {
-        builder = builder
-            .with_crls(crls.iter().cloned())
-            .only_check_end_entity_revocation();
-        if !require_crl {
-            builder = builder.allow_unknown_revocation_status();
-        }
-    }
-    builder
-        .build()
-        .map_err(|e| TlsError(format!("{client_ca}: {e}")))
-}
-
 /// Every CRL in a file, PEM (one or more `X509 CRL` blocks) or DER.
-fn read_crls(file: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let err = |e: &dyn std::fmt::Display| TlsError(format!("{file}: {e}"));
+fn read_crls(file: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, TrustLoadError> {
+    let err = |e: &dyn std::fmt::Display| TrustLoadError(format!("{file}: {e}"));
     let bytes = std::fs::read(Path::new(file)).map_err(|e| err(&e))?;
     if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         let crls: Result<Vec<_>, _> =
@@ -172,9 +198,9 @@ fn read_crls(file: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, T
     }
 }
 
-fn describe(file: &str, der: &CertificateRevocationListDer<'_>) -> Result<CrlInfo, TlsError> {
+fn describe(file: &str, der: &CertificateRevocationListDer<'_>) -> Result<CrlInfo, TrustLoadError> {
     let (_, crl) = x509_parser::parse_x509_crl(der.as_ref())
-        .map_err(|e| TlsError(format!("{file}: not a CRL: {e}")))?;
+        .map_err(|e| TrustLoadError(format!("{file}: not a CRL: {e}")))?;
     let issuer = crl
         .issuer()
         .iter_common_name()
@@ -190,18 +216,23 @@ fn describe(file: &str, der: &CertificateRevocationListDer<'_>) -> Result<CrlInf
     })
 }
 
-/// Re-reads changed CRL files every `every`, for as long as the process runs.
-pub fn spawn_refresh(trust: Arc<ClientTrust>, every: std::time::Duration) {
-    if !trust.has_crls() || every.is_zero() {
+/// Runs `check` (a reload of changed CRL files) every `every`, for as long as the
+/// process runs; nothing when `every` is zero.
+pub fn spawn_refresh<F>(check: F, every: std::time::Duration)
+where
+    F: Fn() -> Result<bool, TrustLoadError> + Send + Sync + 'static,
+{
+    if every.is_zero() {
         return;
     }
+    let check = Arc::new(check);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let t = trust.clone();
-            match tokio::task::spawn_blocking(move || t.reload_if_changed()).await {
+            let c = check.clone();
+            match tokio::task::spawn_blocking(move || c()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "revocation lists not reloaded; the previous ones stay in force")
@@ -223,8 +254,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fsemw-trust-{}", std::process::id()));
         let pki = generate(&dir, &PkiNames::default()).unwrap();
         let crl = dir.join("regional-ca.crl.pem").display().to_string();
+        let ca = [pki.cert("regional-ca")];
         let trust =
-            ClientTrust::load(&pki.cert("regional-ca"), std::slice::from_ref(&crl), false).unwrap();
+            Trust::load(Purpose::ClientAuth, &ca, std::slice::from_ref(&crl), false).unwrap();
         let crls = trust.crls();
         assert_eq!(crls.len(), 1);
         assert_eq!(
@@ -250,7 +282,7 @@ mod tests {
         std::fs::write(&crl, b"not a list").unwrap();
         assert!(trust.reload().is_err());
         assert_eq!(trust.crls()[0].revoked, 1);
-        assert!(ClientTrust::load(&pki.cert("regional-ca"), &[crl], false).is_err());
+        assert!(Trust::load(Purpose::ClientAuth, &ca, &[crl], false).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
