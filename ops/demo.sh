@@ -47,6 +47,9 @@ up() {
     "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
   fi
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
+  # Secrets made once per demo folder: the CF HMAC key and the admin API's operator token.
+  [ -s "$DEMO/cf-hmac.key" ] || (umask 077; openssl rand -hex 32 > "$DEMO/cf-hmac.key")
+  [ -s "$DEMO/admin.token" ] || (umask 077; openssl rand -hex 32 > "$DEMO/admin.token")
   # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
   "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
     > "$DEMO/hsm.env"
@@ -62,13 +65,18 @@ up() {
       -e "s#^module = .*#module = \"$PKCS11_MODULE\"#" -e "s#^token_label = .*#token_label = \"$HSM_TOKEN_LABEL\"#" \
       -e "s#^pin_file = .*#pin_file = \"$HSM_PIN_FILE\"#" \
       -e "s#^url = .*#url = \"host=$DEMO/pg user=app dbname=fsemw\"#" \
-      -e "s#^cf_hmac_key = .*#cf_hmac_key = \"demo-only-key\"#" \
+      -e "s#^cf_hmac_key_id = .*#cf_hmac_key_id = \"1\"\ncf_hmac_key = \"$(cat "$DEMO/cf-hmac.key")\"#" \
       -e "s#^saml_signers = .*#saml_signers = [\"$pki/saml-idp.pem\", \"$pki/saml-ca.pem\"]#" \
       -e "s#^smartcard_cas = .*#smartcard_cas = [\"$pki/cns-ca.pem\"]#" \
       -e "s#^crls = .*#crls = [\"$pki/saml-ca.crl.pem\", \"$pki/cns-ca.crl.pem\"]#" \
       "$ROOT/ops/config/puglia.toml" > "$DEMO/fsemw.toml"
   # The operations console: user "demo", password "demo" (operator), and the public page.
   cat >> "$DEMO/fsemw.toml" <<TOML
+
+[[admin.tokens]]
+name = "demo-operator"
+file = "$DEMO/admin.token"
+role = "operator"
 
 [console]
 public_page = true
@@ -103,6 +111,7 @@ export FSEMW=$FSEMW
 export FSEMW_CONFIG=$DEMO/fsemw.toml
 export MW_URL=https://localhost:$MW_PORT/v1
 export MW_ADMIN_URL=http://127.0.0.1:$MW_ADMIN_PORT
+export MW_ADMIN_TOKEN_FILE=$DEMO/admin.token
 export GTW_SIM_URL=$gtw_url
 export GTW_SIM_ADMIN_URL=http://127.0.0.1:$SIM_ADMIN_PORT
 export DEMO_CA=$pki/ca-bundle.pem
@@ -134,7 +143,8 @@ The demo stack is up (logs in .demo/*.log). Try it:
   curl -sS --cacert "\$DEMO_CA" --cert "\$DEMO_PRODUCER_CERT" --key "\$DEMO_PRODUCER_KEY" "\$XDS_REGISTRY_URL?wsdl"
 
   Operations console: http://127.0.0.1:$MW_ADMIN_PORT/console (user demo, password demo);
-  public page http://127.0.0.1:$MW_ADMIN_PORT/public; metrics /metrics; API document /openapi.yaml
+  public page http://127.0.0.1:$MW_ADMIN_PORT/public; metrics /metrics (open). The admin API needs
+  the operator token: curl -H "Authorization: Bearer \$(cat \$MW_ADMIN_TOKEN_FILE)" \$MW_ADMIN_URL/openapi.yaml
 MSG
 }
 

@@ -1,30 +1,54 @@
 //! The admin listener: health, readiness, metrics and the audit trail.
 //!
-//! Plain HTTP on its own port, meant for the operations network only.
+//! Plain HTTP on its own port (loopback unless configured), meant for the operations
+//! network only. `/healthz`, `/readyz` and `/metrics` are open; the admin API needs a
+//! bearer token ([`crate::admin_access`]): `monitor` searches transactions, `helpdesk` also
+//! reads their stored bodies, `operator` also reloads keys and revocation lists. The
+//! console has its own sign-in.
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Router, middleware};
 use http::{StatusCode, header};
 
+use crate::admin_access::{AdminCaller, refused, require_token};
 use crate::db::transactions::{TransactionQuery, search};
 use crate::startup::AppState;
 
 /// Routes of the admin listener.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    let api = Router::new()
         .route("/openapi.yaml", get(openapi))
         .route("/admin/transactions", get(transactions))
         .route("/admin/keys/reload", axum::routing::post(reload_keys))
         .route("/admin/crls/reload", axum::routing::post(reload_crls))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(api)
         .with_state(state.clone())
         .merge(crate::console::router(state))
+}
+
+/// 403 unless the caller may change things.
+fn operator_only(state: &AppState, caller: &AdminCaller) -> Result<(), Response> {
+    if caller.role.operates() {
+        Ok(())
+    } else {
+        Err(refused(
+            state,
+            StatusCode::FORBIDDEN,
+            &format!(
+                "il ruolo {} non può eseguire questa operazione",
+                caller.role.name()
+            ),
+        ))
+    }
 }
 
 /// The producer API's OpenAPI document (`docs/openapi.yaml`).
@@ -82,7 +106,14 @@ pub async fn readiness(state: &AppState) -> (bool, serde_json::Value) {
 }
 
 /// Reads the producer CA bundle and revocation lists again; 409 leaves them unchanged.
-async fn reload_crls(State(state): State<Arc<AppState>>) -> Response {
+async fn reload_crls(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<AdminCaller>,
+) -> Response {
+    if let Err(r) = operator_only(&state, &caller) {
+        return r;
+    }
+    tracing::info!(by = %caller.name, "revocation lists reload requested");
     let s = state.clone();
     reload_answer(
         move || {
@@ -100,7 +131,14 @@ async fn reload_crls(State(state): State<Arc<AppState>>) -> Response {
     .await
 }
 
-async fn reload_keys(State(state): State<Arc<AppState>>) -> Response {
+async fn reload_keys(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<AdminCaller>,
+) -> Response {
+    if let Err(r) = operator_only(&state, &caller) {
+        return r;
+    }
+    tracing::info!(by = %caller.name, "regional keys reload requested");
     let keys = state.keys.clone();
     reload_answer(
         move || keys.reload(),
@@ -203,13 +241,35 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 
 async fn transactions(
     State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<AdminCaller>,
     Query(mut q): Query<TransactionQuery>,
 ) -> Response {
+    let bodies = q.bodies.unwrap_or(false);
+    if bodies && !caller.role.reads_bodies() {
+        return refused(
+            &state,
+            StatusCode::FORBIDDEN,
+            "il ruolo monitor non legge i corpi delle richieste e delle risposte",
+        );
+    }
     if let Some(cf) = q.cf.take() {
-        q.patient_cf_hmac = Some(state.cf_hasher.hash(&cf));
+        q.patient_cf_hmac = Some(state.cf_hasher.candidates(&cf));
     }
     match search(&state.pool, &q).await {
-        Ok(rows) => axum::Json(serde_json::json!({ "transactions": rows })).into_response(),
+        Ok(rows) => {
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    if bodies {
+                        v["request_body"] = r.request_body.clone().into();
+                        v["response_body"] = r.response_body.clone().into();
+                    }
+                    v
+                })
+                .collect();
+            axum::Json(serde_json::json!({ "transactions": rows })).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "transaction search failed");
             let body = serde_json::json!({

@@ -70,19 +70,60 @@ impl TxContext {
 
 /// Keyed hash of fiscal codes: searchable by whoever holds the key, unreadable otherwise.
 #[derive(Clone)]
-pub struct CfHasher(hmac::Key);
+pub struct CfHasher {
+    current: (String, hmac::Key),
+    previous: Vec<(String, hmac::Key)>,
+}
 
 // === impl CfHasher ===
 
 impl CfHasher {
-    /// Uses `key` (the configured secret) as HMAC-SHA-256 key.
-    pub fn new(key: &[u8]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, key))
+    /// Uses `key` (the configured secret, id `id`) as HMAC-SHA-256 key for new hashes.
+    pub fn new(id: &str, key: &[u8]) -> Self {
+        Self {
+            current: (id.to_string(), hmac::Key::new(hmac::HMAC_SHA256, key)),
+            previous: Vec::new(),
+        }
     }
 
-    /// Hex HMAC of the upper-cased, trimmed fiscal code.
+    /// The hasher of the audit configuration: the key in force and the previous ones.
+    pub fn of(config: &crate::config::AuditConfig) -> Self {
+        use secrecy::ExposeSecret;
+        let mut hasher = Self::new(
+            &config.cf_hmac_key_id,
+            config.cf_hmac_key.expose_secret().as_bytes(),
+        );
+        hasher.previous = config
+            .previous_cf_hmac_keys
+            .iter()
+            .map(|k| {
+                let key = hmac::Key::new(hmac::HMAC_SHA256, k.key.expose_secret().as_bytes());
+                (k.id.clone(), key)
+            })
+            .collect();
+        hasher
+    }
+
+    /// `<key id>:<hex HMAC>` of the upper-cased, trimmed fiscal code, with the key in force.
     pub fn hash(&self, cf: &str) -> String {
-        hex::encode(hmac::sign(&self.0, cf.trim().to_ascii_uppercase().as_bytes()).as_ref())
+        let (id, key) = &self.current;
+        format!("{id}:{}", Self::hex(key, cf))
+    }
+
+    /// Every value a row about `cf` may hold: the hash of each configured key, with its id
+    /// and without (rows written before key ids).
+    pub fn candidates(&self, cf: &str) -> Vec<String> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .flat_map(|(id, key)| {
+                let hex = Self::hex(key, cf);
+                [format!("{id}:{hex}"), hex]
+            })
+            .collect()
+    }
+
+    fn hex(key: &hmac::Key, cf: &str) -> String {
+        hex::encode(hmac::sign(key, cf.trim().to_ascii_uppercase().as_bytes()).as_ref())
     }
 }
 
@@ -98,12 +139,31 @@ mod tests {
 
     #[test]
     fn hashes_are_keyed_and_normalised() {
-        let a = CfHasher::new(b"k1");
+        let a = CfHasher::new("1", b"k1");
         assert_eq!(a.hash("rssmra22a01a399z "), a.hash("RSSMRA22A01A399Z"));
         assert_ne!(
             a.hash("RSSMRA22A01A399Z"),
-            CfHasher::new(b"k2").hash("RSSMRA22A01A399Z")
+            CfHasher::new("1", b"k2").hash("RSSMRA22A01A399Z")
         );
         assert!(!a.hash("RSSMRA22A01A399Z").contains("RSSMRA"));
+        assert!(a.hash("RSSMRA22A01A399Z").starts_with("1:"));
+    }
+
+    #[test]
+    fn a_new_key_keeps_old_rows_searchable() {
+        let old = CfHasher::new("1", b"k1");
+        let mut rotated = CfHasher::new("2", b"k2");
+        rotated.previous = vec![("1".into(), hmac::Key::new(hmac::HMAC_SHA256, b"k1"))];
+        let cf = "RSSMRA22A01A399Z";
+        let candidates = rotated.candidates(cf);
+        assert!(candidates.contains(&rotated.hash(cf)));
+        assert!(candidates.contains(&old.hash(cf)));
+        // A row from before key ids: the bare hex of the old key.
+        assert!(candidates.contains(&old.hash(cf)[2..].to_string()));
+        assert!(
+            !CfHasher::new("3", b"k3")
+                .candidates(cf)
+                .contains(&old.hash(cf))
+        );
     }
 }

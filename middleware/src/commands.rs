@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use secrecy::ExposeSecret;
-
 use crate::audit::CfHasher;
 use crate::cli::{Command, HsmCommand, ProducerCommand, TxCommand};
 use crate::config::Config;
@@ -35,11 +33,11 @@ pub async fn with_config(config: Config, command: Command) -> anyhow::Result<Exi
                 },
         } => {
             let pool = crate::db::pool(&config.database)?;
-            let hasher = CfHasher::new(config.audit.cf_hmac_key.expose_secret().as_bytes());
+            let hasher = CfHasher::of(&config.audit);
             let q = TransactionQuery {
                 id,
                 document_id: document,
-                patient_cf_hmac: cf.map(|c| hasher.hash(&c)),
+                patient_cf_hmac: cf.map(|c| hasher.candidates(&c)),
                 ..Default::default()
             };
             let rows = search(&pool, &q).await?;

@@ -39,6 +39,9 @@ pub struct Config {
     /// Operations console.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// Who may use the admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -189,7 +192,10 @@ pub struct RepositoryConfig {
 pub struct ServerConfig {
     /// Producer-facing HTTPS address (mutual TLS), e.g. `0.0.0.0:8443`; port 0 picks one.
     pub listen: String,
-    /// Admin address (plain HTTP: health, metrics, transactions); keep it on a private network.
+    /// Admin address (plain HTTP: health, readiness and metrics open; the admin API behind
+    /// a bearer token, the console behind its sign-in). Loopback unless set; keep it on the
+    /// operations network.
+    #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
     /// Server certificate chain (PEM) of the producer-facing listener.
     pub tls_cert: String,
@@ -346,11 +352,36 @@ pub struct DatabaseConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
-    /// Key of the HMAC that turns patient fiscal codes into searchable hashes.
+    /// Key of the HMAC that turns patient fiscal codes into searchable hashes (at least 32
+    /// bytes in production; set it with `FSEMW_AUDIT__CF_HMAC_KEY`).
     pub cf_hmac_key: SecretString,
+    /// The key's id, written before each hash (`<id>:<hex>`) so that keys can be rotated.
+    #[serde(default = "default_cf_key_id")]
+    pub cf_hmac_key_id: String,
+    /// Keys in force before, still used to search the rows they hashed.
+    #[serde(default)]
+    pub previous_cf_hmac_keys: Vec<PreviousCfKey>,
     /// Days the CDA of a publication is kept for the help desk's support bundle (0: never).
     #[serde(default = "default_document_retention")]
     pub document_retention_days: u32,
+}
+
+/// A CF HMAC key no longer used for new rows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousCfKey {
+    /// Its id (the prefix of the hashes it made; rows from before key ids have none).
+    pub id: String,
+    /// The key.
+    pub key: SecretString,
+}
+
+fn default_cf_key_id() -> String {
+    "1".into()
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:9090".into()
 }
 
 fn default_producer_cache() -> u64 {
@@ -378,6 +409,32 @@ pub struct ConsoleConfig {
     /// Serve `/public`: aggregate volumes only, no sign-in, no identifiers.
     #[serde(default)]
     pub public_page: bool,
+    /// Mark the session cookie `Secure` (sent over HTTPS only): set it when the console is
+    /// reached through TLS (a terminating proxy). Default: on in `production`.
+    #[serde(default)]
+    pub secure_cookie: Option<bool>,
+}
+
+/// The admin API (`/admin/…`, `/openapi.yaml`) on the admin listener.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer tokens, each read from a file (at least 32 characters) with the role it gives.
+    #[serde(default)]
+    pub tokens: Vec<AdminToken>,
+}
+
+/// One bearer token of the admin API.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AdminToken {
+    /// Who holds it (logs, the console's audit of actions).
+    pub name: String,
+    /// File holding the token (mode 0600).
+    pub file: String,
+    /// `monitor` (search transactions), `helpdesk` (also their stored bodies) or
+    /// `operator` (also key and revocation-list reloads).
+    pub role: String,
 }
 
 fn default_session_hours() -> u32 {
@@ -392,7 +449,8 @@ pub struct ConsoleUser {
     pub name: String,
     /// `fsemw console-password` output (PBKDF2-HMAC-SHA256).
     pub password_hash: String,
-    /// `helpdesk` (read, support bundles) or `operator` (also manual retries).
+    /// `monitor` (read, no stored bodies nor support bundles), `helpdesk` (read, support
+    /// bundles) or `operator` (also manual retries).
     pub role: String,
 }
 
@@ -565,10 +623,10 @@ impl Config {
             }
         }
         for (i, u) in self.console.users.iter().enumerate() {
-            if !matches!(u.role.as_str(), "helpdesk" | "operator") {
+            if !matches!(u.role.as_str(), "monitor" | "helpdesk" | "operator") {
                 return bad(
                     &format!("console.users[{i}].role"),
-                    format!("{:?}: helpdesk or operator", u.role),
+                    format!("{:?}: monitor, helpdesk or operator", u.role),
                 );
             }
             if !u.password_hash.starts_with("pbkdf2-sha256$") {
@@ -578,6 +636,21 @@ impl Config {
                 );
             }
         }
+        for (i, t) in self.admin.tokens.iter().enumerate() {
+            if !matches!(t.role.as_str(), "monitor" | "helpdesk" | "operator") {
+                return bad(
+                    &format!("admin.tokens[{i}].role"),
+                    format!("{:?}: monitor, helpdesk or operator", t.role),
+                );
+            }
+            if !Path::new(&t.file).is_file() {
+                return bad(
+                    &format!("admin.tokens[{i}].file"),
+                    format!("file {:?} not found", t.file),
+                );
+            }
+        }
+        self.secrets()?;
         if !self.soap.asl.is_empty() {
             if self.soap.saml_signers.is_empty() {
                 return bad(
@@ -631,6 +704,69 @@ impl Config {
             if !names.insert(r.name.as_str()) || !ids.insert(r.unique_id.as_str()) {
                 return bad(&key, "name and unique_id must be unique".into());
             }
+        }
+        Ok(())
+    }
+}
+
+/// Values shipped as examples, never secrets.
+const PLACEHOLDERS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "change_me",
+    "secret",
+    "password",
+    "demo-only-key",
+    "test-key",
+    "example",
+];
+
+/// Shortest secret accepted in production, bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// In production, refuses a placeholder or short HMAC key (CF hashes, session
+    /// cookies): each error names the key.
+    fn secrets(&self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        let mut keys: Vec<(String, &SecretString)> =
+            vec![("audit.cf_hmac_key".into(), &self.audit.cf_hmac_key)];
+        keys.extend(
+            self.audit
+                .previous_cf_hmac_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("audit.previous_cf_hmac_keys[{i}].key"), &k.key)),
+        );
+        if let Some(k) = &self.console.session_key {
+            keys.push(("console.session_key".into(), k));
+        }
+        let production = self.region.environment == Environment::Production;
+        for (key, value) in keys {
+            let value = value.expose_secret();
+            let placeholder = PLACEHOLDERS
+                .iter()
+                .any(|p| value.trim().eq_ignore_ascii_case(p));
+            if production && (placeholder || value.len() < MIN_SECRET_BYTES) {
+                return Err(ConfigError(format!(
+                    "{key}: a placeholder or shorter than {MIN_SECRET_BYTES} bytes: set a random secret (e.g. `openssl rand -base64 48`) for production"
+                )));
+            }
+        }
+        let mut ids = vec![self.audit.cf_hmac_key_id.as_str()];
+        for k in &self.audit.previous_cf_hmac_keys {
+            if ids.contains(&k.id.as_str()) || k.id.is_empty() || k.id.contains(':') {
+                return Err(ConfigError(format!(
+                    "audit.previous_cf_hmac_keys: id {:?} empty, repeated or with ':'",
+                    k.id
+                )));
+            }
+            ids.push(&k.id);
+        }
+        if self.audit.cf_hmac_key_id.is_empty() || self.audit.cf_hmac_key_id.contains(':') {
+            return Err(ConfigError(
+                "audit.cf_hmac_key_id: not empty, without ':'".into(),
+            ));
         }
         Ok(())
     }
@@ -759,7 +895,11 @@ mod tests {
     }
 
     fn sample(case: &str, extra: &str) -> String {
-        let base = include_str!("../../ops/config/puglia.toml");
+        // The profile ships no CF key (it comes from the environment in production).
+        let base = include_str!("../../ops/config/puglia.toml").replace(
+            "cf_hmac_key_id = \"1\"",
+            "cf_hmac_key_id = \"1\"\ncf_hmac_key = \"s3cr3t-of-the-config-unit-tests\"",
+        );
         base.replace(
             "certificate_case = 2",
             &format!("certificate_case = {case}"),
@@ -786,10 +926,19 @@ mod tests {
     #[test]
     fn secrets_are_not_printed() {
         let e = load_text(&sample("3", "")).unwrap_err().to_string();
-        assert!(!e.contains("change-me"));
-        let text =
-            sample("2", "").replace("cf_hmac_key = \"change-me\"", "cf_hmac_key = \"s3cr3t\"");
-        let cfg: Config = toml::from_str(&text).unwrap();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        let cfg: Config = toml::from_str(&sample("2", "")).unwrap();
         assert!(!format!("{cfg:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_profiles_ship_no_cf_key() {
+        for profile in [
+            include_str!("../../ops/config/puglia.toml"),
+            include_str!("../../ops/config/toscana.toml"),
+        ] {
+            let e = toml::from_str::<Config>(profile).unwrap_err().to_string();
+            assert!(e.contains("cf_hmac_key"), "{e}");
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! - [`keys`]: the regional key pair at run time (PKCS#11 or dev PEM), rotation, expiry.
 //! - [`problem`]: middleware errors as problem documents.
 //! - [`audit`], [`db`]: the audit trail and the producer registry in PostgreSQL.
-//! - [`admin`], [`metrics`], [`telemetry`]: operations.
+//! - [`admin`], [`admin_access`], [`metrics`], [`telemetry`]: operations.
 //! - [`cda`]: CDA extraction from PDFs and CDA facts.
 //! - [`gateway_sim`]: the national gateway simulator.
 //! - [`devtools`]: dev PKI and JWT minting.
@@ -23,6 +23,7 @@
 //!   callers' signatures.
 
 pub mod admin;
+pub mod admin_access;
 pub mod audit;
 pub mod cda;
 pub mod cli;

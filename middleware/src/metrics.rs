@@ -32,6 +32,9 @@ pub struct Metrics {
     pub request_latency: HistogramVec,
     /// Producers refused, by reason.
     pub refusals: IntCounterVec,
+    /// Requests to the admin listener refused (`credential`, `role`) and console sign-ins
+    /// refused or throttled (`sign_in`, `throttled`).
+    pub admin_refusals: IntCounterVec,
     /// Gateway calls that failed without an answer, by kind.
     pub gateway_failures: IntCounterVec,
     /// TLS handshakes that failed or timed out on the producer listener.
@@ -107,6 +110,14 @@ impl Metrics {
             Opts::new(
                 "fsemw_producer_refusals_total",
                 "Producers refused by authentication",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let admin_refusals = IntCounterVec::new(
+            Opts::new(
+                "fsemw_admin_refusals_total",
+                "Admin API requests and console sign-ins refused",
             ),
             &["reason"],
         )
@@ -287,6 +298,7 @@ impl Metrics {
             Box::new(gateway_latency.clone()),
             Box::new(request_latency.clone()),
             Box::new(refusals.clone()),
+            Box::new(admin_refusals.clone()),
             Box::new(gateway_failures.clone()),
             Box::new(tls_handshake_failures.clone()),
             Box::new(audit_write_failures.clone()),
@@ -315,6 +327,7 @@ impl Metrics {
             gateway_latency,
             request_latency,
             refusals,
+            admin_refusals,
             gateway_failures,
             tls_handshake_failures,
             audit_write_failures,

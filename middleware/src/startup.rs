@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::routing::on;
 use deadpool_postgres::Pool;
 use http::{HeaderName, Request};
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -57,6 +56,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Producer CAs and their revocation lists in force.
     pub client_trust: Arc<Trust>,
+    /// Bearer tokens of the admin API.
+    pub admin_tokens: crate::admin_access::AdminTokens,
     /// The regional XDS registry and repositories.
     pub xds: crate::xds_service::XdsService,
     /// Region code (`160`), for identifiers built locally.
@@ -177,7 +178,7 @@ impl App {
             },
             checks: RegionalChecks::new(&config.region).map_err(cfg_err)?,
             cn_patterns: CnPatterns::new(&config.region.cn_patterns).map_err(cfg_err)?,
-            cf_hasher: CfHasher::new(config.audit.cf_hmac_key.expose_secret().as_bytes()),
+            cf_hasher: CfHasher::of(&config.audit),
             max_body: config.server.max_body_bytes,
             tx_header: HeaderName::from_bytes(config.region.transaction_header.as_bytes())
                 .map_err(|e| StartError::Config(e.to_string()))?,
@@ -200,8 +201,16 @@ impl App {
             } else {
                 None
             },
-            console: crate::console::auth::Auth::new(&config.console),
+            console: crate::console::auth::Auth::new(
+                &config.console,
+                config
+                    .console
+                    .secure_cookie
+                    .unwrap_or(config.region.environment == crate::config::Environment::Production),
+            ),
             public_page: config.console.public_page,
+            admin_tokens: crate::admin_access::AdminTokens::load(&config.admin.tokens)
+                .map_err(StartError::Config)?,
             spool_dir,
             transaction_writer: crate::db::transaction_writer::TransactionWriter::start(
                 pool.clone(),

@@ -132,3 +132,69 @@ async fn sigterm_lets_requests_in_flight_finish() {
     assert!(fresh.get(&url).send().await.is_err());
     stack.fault(json!({"mode": "none"})).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_to_start_with_weak_secrets() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let dir = std::env::temp_dir().join(format!("fsemw-secrets-{}", uuid::Uuid::new_v4().simple()));
+    let production =
+        |text: String| text.replace("environment = \"test\"", "environment = \"production\"");
+    let strong = "k".repeat(48);
+    let cases = [
+        ("cf_hmac_key = \"change-me\"", "audit.cf_hmac_key"),
+        (
+            "cf_hmac_key = \"short-but-not-a-placeholder\"",
+            "audit.cf_hmac_key",
+        ),
+    ];
+    for (line, key) in cases {
+        let out = MwProcess::check_config(&stack, &dir, |t| {
+            production(t).replace(
+                "cf_hmac_key = \"test-key-of-the-integration-tests-0123456789\"",
+                line,
+            )
+        });
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{line}: accepted");
+        assert!(
+            text.contains(key) && !text.contains("change-me"),
+            "{line}: {text}"
+        );
+    }
+    // The session key too, when one is set.
+    let out = MwProcess::check_config(&stack, &dir, |t| {
+        format!("{}\n[console]\nsession_key = \"changeme\"\n", production(t))
+    });
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("console.session_key"),
+        "{text}"
+    );
+    // Long random-looking keys start; the same weak key is accepted in the test environment.
+    let out = MwProcess::check_config(&stack, &dir, |t| {
+        format!(
+            "{}\n[console]\nsession_key = \"{strong}\"\n",
+            production(t).replace(
+                "cf_hmac_key = \"test-key-of-the-integration-tests-0123456789\"",
+                &format!("cf_hmac_key = \"{strong}\""),
+            )
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = MwProcess::check_config(&stack, &dir, |t| {
+        t.replace(
+            "cf_hmac_key = \"test-key-of-the-integration-tests-0123456789\"",
+            "cf_hmac_key = \"change-me\"",
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

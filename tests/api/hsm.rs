@@ -149,8 +149,8 @@ async fn keys_reload_under_load_without_failures() {
     let load = burst(&stack, 16);
     let reload = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        reqwest::Client::new()
-            .post(format!("{}/admin/keys/reload", stack.admin_url))
+        stack
+            .admin(reqwest::Method::POST, "/admin/keys/reload")
             .send()
             .await
             .unwrap()

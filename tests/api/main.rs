@@ -1,5 +1,6 @@
 //! End-to-end tests over real TLS and a real PostgreSQL (one binary, a module per feature).
 
+mod admin_surface;
 mod attacks;
 mod audit;
 mod auth;

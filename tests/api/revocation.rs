@@ -17,8 +17,8 @@ async fn validate_as(stack: &TestStack, cert: &str) -> (u16, String, serde_json:
 }
 
 async fn reload(stack: &TestStack) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/admin/crls/reload", stack.admin_url))
+    let r = stack
+        .admin(reqwest::Method::POST, "/admin/crls/reload")
         .send()
         .await
         .unwrap();

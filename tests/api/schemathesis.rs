@@ -15,7 +15,9 @@ use crate::{LAB_OK, pdf};
 async fn generated_requests_get_documented_answers_and_no_5xx() {
     let stack = TestStack::spawn(StackOptions::default()).await;
     let spec = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
-    let served = reqwest::get(format!("{}/openapi.yaml", stack.admin_url))
+    let served = stack
+        .admin(reqwest::Method::GET, "/openapi.yaml")
+        .send()
         .await
         .unwrap()
         .text()

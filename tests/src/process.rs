@@ -72,6 +72,30 @@ impl MwProcess {
         p
     }
 
+    /// `fsemw check-config` on the configuration a process would get, changed by `edit`.
+    pub fn check_config(
+        stack: &TestStack,
+        dir: &Path,
+        edit: impl Fn(String) -> String,
+    ) -> std::process::Output {
+        std::fs::create_dir_all(dir).expect("folder");
+        let config = dir.join("fsemw.toml");
+        let text = config_text(
+            stack,
+            "host=/nonexistent",
+            free_port(),
+            free_port(),
+            shared_token(),
+        );
+        std::fs::write(&config, edit(text)).expect("config");
+        Command::new(fsemw_binary())
+            .arg("--config")
+            .arg(&config)
+            .arg("check-config")
+            .output()
+            .expect("fsemw check-config")
+    }
+
     async fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -229,7 +253,7 @@ url = "{database_url}"
 pool_size = 8
 
 [audit]
-cf_hmac_key = "test-key"
+cf_hmac_key = "test-key-of-the-integration-tests-0123456789"
 
 [region]
 name = "Puglia"

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use middleware::config::{
-    AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig, Environment, GatewayConfig,
-    KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config, RegionConfig, RepositoryConfig,
-    ServerConfig, SoapConfig, XdsConfig,
+    AdminConfig, AdminToken, AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig,
+    Environment, GatewayConfig, KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config,
+    RegionConfig, RepositoryConfig, ServerConfig, SoapConfig, XdsConfig,
 };
 use middleware::devtools::dev_hsm::{
     DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
@@ -329,11 +329,23 @@ impl TestStack {
 
     /// Audit rows matching a query string.
     pub async fn transactions(&self, query: &str) -> Vec<Value> {
-        let r = reqwest::get(format!("{}/admin/transactions?{query}", self.admin_url))
+        let r = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/transactions?{query}"),
+            )
+            .send()
             .await
             .unwrap();
         let v: Value = r.json().await.unwrap();
         v["transactions"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A request to the admin API with the operator's token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}{path}", self.admin_url))
+            .bearer_auth(admin_token("operator"))
     }
 
     /// The Prometheus exposition.
@@ -413,8 +425,26 @@ pub fn config(
             pool_size: 8,
         },
         audit: AuditConfig {
-            cf_hmac_key: "test-key".to_string().into(),
+            cf_hmac_key: "test-key-of-the-test-stacks-0123456789abcdef"
+                .to_string()
+                .into(),
+            cf_hmac_key_id: "1".into(),
+            previous_cf_hmac_keys: vec![],
             document_retention_days: 30,
+        },
+        admin: AdminConfig {
+            tokens: ADMIN_TOKENS
+                .iter()
+                .map(|(role, token)| {
+                    let file = pki.dir.join(format!("admin-{role}.token"));
+                    std::fs::write(&file, token).expect("admin token");
+                    AdminToken {
+                        name: format!("test-{role}"),
+                        file: file.display().to_string(),
+                        role: (*role).into(),
+                    }
+                })
+                .collect(),
         },
         console: ConsoleConfig {
             users: CONSOLE_USERS
@@ -428,6 +458,7 @@ pub fn config(
             session_key: None,
             session_hours: 8,
             public_page: true,
+            secure_cookie: None,
         },
         region: RegionConfig {
             name: "Puglia".into(),
@@ -474,6 +505,22 @@ pub fn config(
         },
         log: LogConfig::default(),
     }
+}
+
+/// Admin API tokens of a test stack: `(role, token)`.
+pub const ADMIN_TOKENS: &[(&str, &str)] = &[
+    ("monitor", "monitor-token-of-the-test-stacks-0123456789"),
+    ("helpdesk", "helpdesk-token-of-the-test-stacks-0123456789"),
+    ("operator", "operator-token-of-the-test-stacks-0123456789"),
+];
+
+/// The admin API token of `role`.
+pub fn admin_token(role: &str) -> &'static str {
+    ADMIN_TOKENS
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, t)| *t)
+        .expect("a test role")
 }
 
 /// Console users of a test stack: `(name, password, role)`.

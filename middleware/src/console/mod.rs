@@ -14,8 +14,10 @@ pub mod transactions;
 
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{ConnectInfo, Form, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode, header};
@@ -44,7 +46,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/console/outbox/{id}/retry", post(operations::retry))
         .route("/console/health", get(operations::health))
         .route("/public", get(reports::public))
+        .layer(axum::middleware::map_response(page_headers))
         .with_state(state)
+}
+
+/// What every console answer carries: no script, no framing, no outside resource, no
+/// referrer (the pages use inline style only and post forms to themselves).
+async fn page_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        http::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        http::HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// The session of a request, or the redirection that sends the browser to sign in.
@@ -99,16 +127,20 @@ struct Credentials {
     password: String,
 }
 
-async fn login(State(state): State<Arc<AppState>>, Form(c): Form<Credentials>) -> Response {
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(c): Form<Credentials>,
+) -> Response {
     // PBKDF2 is slow on purpose: off the async workers.
     let s = state.clone();
     let user = c.user.clone();
-    let cookie = tokio::task::spawn_blocking(move || s.console.sign_in(&user, &c.password))
-        .await
-        .ok()
-        .flatten();
-    match cookie {
-        Some(cookie) => {
+    let outcome =
+        tokio::task::spawn_blocking(move || s.console.sign_in(&user, &c.password, peer.ip()))
+            .await
+            .unwrap_or(auth::SignIn::Refused);
+    match outcome {
+        auth::SignIn::Accepted(cookie) => {
             let _ = crate::db::console::record(&state.pool, &c.user, "sign-in", None).await;
             (
                 [(header::SET_COOKIE, cookie)],
@@ -116,18 +148,38 @@ async fn login(State(state): State<Arc<AppState>>, Form(c): Form<Credentials>) -
             )
                 .into_response()
         }
-        None => {
-            tracing::warn!(user = %c.user, "console sign-in refused");
+        auth::SignIn::Refused => {
+            tracing::warn!(user = %c.user, %peer, "console sign-in refused");
+            state
+                .metrics
+                .admin_refusals
+                .with_label_values(&["sign_in"])
+                .inc();
             let mut r = html(login_form(Some("Utente o password non validi")));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        auth::SignIn::Throttled(secs) => {
+            tracing::warn!(user = %c.user, %peer, secs, "console sign-in throttled");
+            state
+                .metrics
+                .admin_refusals
+                .with_label_values(&["throttled"])
+                .inc();
+            let mut r = html(login_form(Some(&format!(
+                "Troppi tentativi non riusciti: riprovare tra {secs} secondi"
+            ))));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
             r
         }
     }
 }
 
-async fn logout() -> Response {
+async fn logout(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::SET_COOKIE, auth::sign_out_cookie())],
+        [(header::SET_COOKIE, state.console.sign_out_cookie())],
         Redirect::to("/console/login"),
     )
         .into_response()

@@ -74,8 +74,7 @@ pub async fn list(
     };
     let query = TransactionQuery {
         id: filled(&f.id).map(str::to_string),
-        patient_cf_hmac: filled(&f.cf)
-            .map(|cf: &str| state.cf_hasher.hash(&cf.to_ascii_uppercase())),
+        patient_cf_hmac: filled(&f.cf).map(|cf: &str| state.cf_hasher.candidates(cf)),
         client_cn: filled(&f.producer).map(str::to_string),
         asl: filled(&f.asl).map(str::to_string),
         operation: filled(&f.operation).map(str::to_string),
@@ -278,10 +277,15 @@ pub async fn detail(
     };
     let producers = producers(&state).await;
     let record = serde_json::to_value(&r).unwrap_or(Value::Null);
-    let mut body = format!(
-        "<p><a class=\"button\" id=\"bundle\" href=\"/console/transactions/{}/bundle\">Scarica il support bundle</a></p><h2>Transazione</h2><dl>",
-        r.tx_id
-    );
+    let mut body = if session.role.reads_bodies() {
+        format!(
+            "<p><a class=\"button\" id=\"bundle\" href=\"/console/transactions/{}/bundle\">Scarica il support bundle</a></p>",
+            r.tx_id
+        )
+    } else {
+        String::new()
+    };
+    body.push_str("<h2>Transazione</h2><dl>");
     if let Some(p) = r.producer_id.and_then(|id| producers.get(&id)) {
         let _ = write!(
             body,
@@ -394,6 +398,13 @@ pub async fn bundle(
         Ok(found) => found,
         Err(resp) => return resp,
     };
+    if !session.role.reads_bodies() {
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&session),
+            "il ruolo monitor non scarica i support bundle",
+        );
+    }
     let body_json = |t: &Option<String>| match t {
         None => Value::Null,
         Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())),

@@ -98,9 +98,10 @@ pub struct TransactionQuery {
     pub id: Option<String>,
     /// Document id (`identificativoDoc`).
     pub document_id: Option<String>,
-    /// Patient fiscal-code hash (the HTTP layer computes it from `cf`).
+    /// Patient fiscal-code hashes, one per configured key (the HTTP layer computes them
+    /// from `cf` with [`crate::audit::CfHasher::candidates`]).
     #[serde(skip)]
-    pub patient_cf_hmac: Option<String>,
+    pub patient_cf_hmac: Option<Vec<String>>,
     /// Patient fiscal code in clear: hashed before it reaches the database.
     pub cf: Option<String>,
     /// Producer certificate CN.
@@ -119,6 +120,8 @@ pub struct TransactionQuery {
     pub to: Option<OffsetDateTime>,
     /// Most rows (default 100, at most 1000).
     pub limit: Option<i64>,
+    /// Include the stored request and answer bodies (admin API: `helpdesk`, `operator`).
+    pub bodies: Option<bool>,
 }
 
 const COLUMNS: &str = "tx_id, received_at, producer_id, client_cn, application_id, application_vendor, \
@@ -227,7 +230,7 @@ pub async fn search(pool: &Pool, q: &TransactionQuery) -> Result<Vec<Transaction
         push("document_id = ?", Box::new(v.clone()));
     }
     if let Some(v) = &q.patient_cf_hmac {
-        push("patient_cf_hmac = ?", Box::new(v.clone()));
+        push("patient_cf_hmac = ANY(?)", Box::new(v.clone()));
     }
     if let Some(v) = &q.client_cn {
         push("client_cn = ?", Box::new(v.clone()));

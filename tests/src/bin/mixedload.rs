@@ -104,7 +104,9 @@ struct Traffic {
     asl: String,
     validation: (Vec<u8>, String, String),
     publication: (Vec<u8>, String, String),
-    consultation: String,
+    /// Consultations, each signed anew by xmlsec1 on a thread of its own (a message is
+    /// accepted once), ahead of the rate.
+    consultations: Mutex<tokio::sync::mpsc::Receiver<String>>,
 }
 
 fn form(request: &str, pdf: &[u8]) -> (String, Vec<u8>) {
@@ -118,6 +120,10 @@ fn form(request: &str, pdf: &[u8]) -> (String, Vec<u8>) {
 impl Traffic {
     async fn send(&self, n: u64, at_ms: u64) -> Done {
         let kind = Kind::of(n);
+        let consultation = match kind {
+            Kind::Consultation => self.consultations.lock().await.recv().await,
+            _ => None,
+        };
         let started = Instant::now();
         let mut body_sha256 = None;
         let request = match kind {
@@ -159,7 +165,7 @@ impl Traffic {
                 .client
                 .post(format!("{}/{}/IDocumentService", self.url, self.asl))
                 .header("content-type", "text/xml; charset=UTF-8")
-                .body(self.consultation.clone()),
+                .body(consultation.unwrap_or_default()),
         };
         match request.send().await {
             Ok(r) => {
@@ -231,6 +237,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+/// Signed `findDocuments` messages for `patient`, made by a thread as they are taken.
+fn signed_consultations(patient: String) -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    std::thread::spawn(move || {
+        let identity = Identity::new(&patient, "TREATMENT");
+        loop {
+            let message = envelope(
+                "findDocuments",
+                &format!("<codiceFiscalePaziente>{patient}</codiceFiscalePaziente>"),
+                &identity.header(),
+            );
+            if tx.blocking_send(message).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     middleware::install_crypto_provider();
@@ -270,14 +295,7 @@ async fn main() -> anyhow::Result<()> {
         asl: a.asl.clone(),
         validation: (validation_pdf, va, vs),
         publication: (publication_pdf, pa, ps),
-        consultation: envelope(
-            "findDocuments",
-            &format!(
-                "<codiceFiscalePaziente>{}</codiceFiscalePaziente>",
-                a.patient
-            ),
-            &Identity::new(&a.patient, "TREATMENT").header(),
-        ),
+        consultations: Mutex::new(signed_consultations(a.patient.clone())),
     });
 
     let done: Arc<Mutex<Vec<Done>>> = Arc::default();
