@@ -95,3 +95,58 @@ fn mutated_documents_fail_with_the_right_assertions() {
     let reversed = with_ts.replace("20220404120000+0200", "20220404100000+0200");
     assert!(failed_text(&lab, &reversed).contains("ERROR-49"));
 }
+
+/// A newer rule file using something the engine does not implement is refused at load,
+/// naming the rule, instead of silently matching nothing (a rule that disables itself).
+#[test]
+fn a_rule_file_beyond_the_engine_is_refused_naming_the_rule() {
+    let file = "schematronFSE_LAB_v27.1.sch";
+    let text = std::fs::read_to_string(shared_dir().join("testdata/schemas/schematron").join(file))
+        .unwrap();
+    let cases = [
+        (
+            r#"<rule context="hl7:ClinicalDocument/hl7:author">"#,
+            r#"<rule context="hl7:ClinicalDocument/hl7:author[exists(hl7:time)]">"#,
+            "rule #2 (context hl7:ClinicalDocument/hl7:author[exists(hl7:time)]): context: function exists() is not implemented",
+        ),
+        (
+            r#"<rule context="hl7:ClinicalDocument/hl7:participant">"#,
+            r#"<rule id="participant" context="hl7:ClinicalDocument/fhir:participant">"#,
+            "rule participant (context hl7:ClinicalDocument/fhir:participant): context: prefix fhir: is not declared by an sch:ns",
+        ),
+    ];
+    for (from, to, why) in cases {
+        assert!(text.contains(from), "{from}");
+        let e = Schematron::compile(&text.replacen(from, to, 1), file).unwrap_err();
+        assert_eq!(e, format!("{file}: {why}"));
+    }
+    // In a test, the rule is named too.
+    let e =
+        Schematron::compile(&text.replacen("count(hl7:", "upper-case(hl7:", 1), file).unwrap_err();
+    assert!(
+        e.starts_with(&format!("{file}: rule #")) && e.contains("upper-case() is not implemented"),
+        "{e}"
+    );
+}
+
+/// A rule whose context fails at run time is a failed assertion with the engine's code.
+#[test]
+fn a_context_that_cannot_be_evaluated_fails_loudly() {
+    let sch = r#"<schema xmlns="http://purl.oclc.org/dsdl/schematron">
+      <ns prefix="hl7" uri="urn:hl7-org:v3"/>
+      <pattern><rule context="hl7:ClinicalDocument[count('not a node-set') = 1]">
+        <assert test="true()">NEVER | not reached</assert>
+      </rule></pattern></schema>"#;
+    let s = Schematron::compile(sch, "t.sch").unwrap();
+    let doc = roxmltree::Document::parse(r#"<ClinicalDocument xmlns="urn:hl7-org:v3"/>"#).unwrap();
+    let out = s.run(&doc);
+    assert_eq!(out.failed.len(), 1, "{out:?}");
+    assert_eq!(
+        out.failed[0].code,
+        middleware::validation::schematron::ENGINE_FAILURE
+    );
+    assert!(
+        out.failed[0].text.contains("count() needs a node-set"),
+        "{out:?}"
+    );
+}

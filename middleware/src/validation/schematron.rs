@@ -7,10 +7,11 @@
 //! a warning. A `let` whose content is XSLT (no `value`) yields the element's
 //! ancestor path, which is all the gateway's files use it for (message text).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use roxmltree::{Document, Node};
 
+use super::xpath::check::{Scope, check};
 use super::xpath::{Env, Expr, Value, XNode, parse};
 
 /// A compiled rule file.
@@ -54,6 +55,9 @@ enum Part {
     Name,
     ValueOf(Expr),
 }
+
+/// The code of a finding the engine made itself: a rule it could not evaluate.
+pub const ENGINE_FAILURE: &str = "FSEMW-SCHEMATRON-ENGINE";
 
 /// One fired assertion or report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,53 +122,112 @@ fn compile_check(n: &Node<'_, '_>, report: bool) -> Result<Check, String> {
     })
 }
 
+fn rule_label(n: &Node<'_, '_>, i: usize) -> String {
+    let context = n.attribute("context").unwrap_or("?");
+    match n.attribute("id") {
+        Some(id) => format!("{id} (context {context})"),
+        None => format!("#{} (context {context})", i + 1),
+    }
+}
+
+/// A rule: its context (made absolute) and its lets and checks, each checked
+/// against what the engine implements with the variables bound at its place.
+fn compile_rule(
+    n: &Node<'_, '_>,
+    prefixes: &HashSet<String>,
+    globals: &HashSet<String>,
+) -> Result<Rule, String> {
+    let ctx = n.attribute("context").ok_or("rule without context")?;
+    let absolute = if ctx.trim_start().starts_with('/') {
+        ctx.to_string()
+    } else {
+        format!("//{ctx}")
+    };
+    let context = compile_expr(&absolute, "context")?;
+    // Contexts are evaluated without variables (see `run`).
+    let none = HashSet::new();
+    check(
+        &context,
+        &Scope {
+            prefixes,
+            variables: &none,
+        },
+    )
+    .map_err(|e| format!("context: {e}"))?;
+    let mut bound = globals.clone();
+    let mut items = Vec::new();
+    for c in n.children().filter(|c| c.is_element()) {
+        if is(&c, "let") {
+            let (name, value) = compile_let(&c)?;
+            supported(&value, prefixes, &bound).map_err(|e| format!("let {name}: {e}"))?;
+            bound.insert(name.clone());
+            items.push(Item::Let(name, value));
+        } else if is(&c, "assert") || is(&c, "report") {
+            let rule_check = compile_check(&c, is(&c, "report"))?;
+            let scope = Scope {
+                prefixes,
+                variables: &bound,
+            };
+            check(&rule_check.test, &scope).map_err(|e| format!("test: {e}"))?;
+            for part in &rule_check.message {
+                if let Part::ValueOf(e) = part {
+                    check(e, &scope).map_err(|e| format!("value-of: {e}"))?;
+                }
+            }
+            items.push(Item::Check(rule_check));
+        }
+    }
+    Ok(Rule { context, items })
+}
+
+fn supported(
+    value: &LetValue,
+    prefixes: &HashSet<String>,
+    variables: &HashSet<String>,
+) -> Result<(), String> {
+    match value {
+        LetValue::Expr(e) => check(
+            e,
+            &Scope {
+                prefixes,
+                variables,
+            },
+        ),
+        LetValue::AncestorPath => Ok(()),
+    }
+}
+
 // === impl Schematron ===
 
 impl Schematron {
-    /// Compiles a rule file.
+    /// Compiles a rule file; refuses one that uses what the engine does not implement,
+    /// naming the rule (see `xpath::check`).
     pub fn compile(text: &str, file: &str) -> Result<Self, String> {
         let doc = Document::parse(text).map_err(|e| format!("{file}: {e}"))?;
         let root = doc.root_element();
-        let mut ns = HashMap::new();
+        let ns: HashMap<String, String> = root
+            .descendants()
+            .filter(|n| is(n, "ns"))
+            .filter_map(|n| Some((n.attribute("prefix")?.into(), n.attribute("uri")?.into())))
+            .collect();
+        let prefixes: HashSet<String> = ns.keys().cloned().collect();
         let mut globals = Vec::new();
+        let mut bound = HashSet::new();
+        for n in root.descendants().filter(|n| is(n, "let")).filter(|n| {
+            n.parent()
+                .is_some_and(|p| is(&p, "schema") || is(&p, "pattern"))
+        }) {
+            let (name, value) = compile_let(&n).map_err(|e| format!("{file}: {e}"))?;
+            supported(&value, &prefixes, &bound).map_err(|e| format!("{file}: let {name}: {e}"))?;
+            bound.insert(name.clone());
+            globals.push((name, value));
+        }
         let mut rules = Vec::new();
-        for n in root.descendants().filter(|n| n.is_element()) {
-            if is(&n, "ns") {
-                if let (Some(p), Some(u)) = (n.attribute("prefix"), n.attribute("uri")) {
-                    ns.insert(p.to_string(), u.to_string());
-                }
-            } else if is(&n, "let")
-                && n.parent()
-                    .is_some_and(|p| is(&p, "schema") || is(&p, "pattern"))
-            {
-                globals.push(compile_let(&n).map_err(|e| format!("{file}: {e}"))?);
-            } else if is(&n, "rule") {
-                let ctx = n
-                    .attribute("context")
-                    .ok_or_else(|| format!("{file}: rule without context"))?;
-                let absolute = if ctx.trim_start().starts_with('/') {
-                    ctx.to_string()
-                } else {
-                    format!("//{ctx}")
-                };
-                let context = compile_expr(&absolute, &format!("{file}: context {ctx}"))?;
-                let mut items = Vec::new();
-                for c in n.children().filter(|c| c.is_element()) {
-                    let item = if is(&c, "let") {
-                        let (name, value) = compile_let(&c)?;
-                        Item::Let(name, value)
-                    } else if is(&c, "assert") || is(&c, "report") {
-                        Item::Check(
-                            compile_check(&c, is(&c, "report"))
-                                .map_err(|e| format!("{file}: {e}"))?,
-                        )
-                    } else {
-                        continue;
-                    };
-                    items.push(item);
-                }
-                rules.push(Rule { context, items });
-            }
+        for (i, n) in root.descendants().filter(|n| is(n, "rule")).enumerate() {
+            let label = rule_label(&n, i);
+            let rule = compile_rule(&n, &prefixes, &bound)
+                .map_err(|e| format!("{file}: rule {label}: {e}"))?;
+            rules.push(rule);
         }
         Ok(Self {
             file: file.to_string(),
@@ -178,6 +241,7 @@ impl Schematron {
     pub fn run(&self, doc: &Document<'_>) -> Outcome {
         let empty = HashMap::new();
         let root = XNode::Node(doc.root());
+        let mut out = Outcome::default();
         let mut globals: HashMap<String, Value<'_, '_>> = HashMap::new();
         for (name, value) in &self.globals {
             let env = Env {
@@ -186,30 +250,39 @@ impl Schematron {
                 doc,
             };
             let v = match value {
-                LetValue::Expr(e) => env.eval(e, root, 1, 1).unwrap_or(Value::Str(String::new())),
+                LetValue::Expr(e) => env.eval(e, root, 1, 1).unwrap_or_else(|err| {
+                    out.failed.push(engine_failure_at(name, &err, "/"));
+                    Value::Str(String::new())
+                }),
                 LetValue::AncestorPath => Value::Str(String::new()),
             };
             globals.insert(name.clone(), v);
         }
-        // Each element fires only the first rule whose context matches it.
+        // Each element fires only the first rule whose context matches it. A context
+        // that cannot be evaluated is a failure, never "no match".
         let mut fired: Vec<(XNode<'_, '_>, usize)> = Vec::new();
-        let mut taken = std::collections::HashSet::new();
+        let mut taken = HashSet::new();
         for (i, rule) in self.rules.iter().enumerate() {
             let env = Env {
                 ns: &self.ns,
                 vars: &empty,
                 doc,
             };
-            if let Ok(Value::Nodes(nodes)) = env.eval(&rule.context, root, 1, 1) {
-                for n in nodes {
-                    if taken.insert(n.key()) {
-                        fired.push((n, i));
+            match env.eval(&rule.context, root, 1, 1) {
+                Ok(Value::Nodes(nodes)) => {
+                    for n in nodes {
+                        if taken.insert(n.key()) {
+                            fired.push((n, i));
+                        }
                     }
                 }
+                Ok(_) => out
+                    .failed
+                    .push(engine_failure(i, "the context is not a node-set")),
+                Err(e) => out.failed.push(engine_failure(i, &e)),
             }
         }
         fired.sort_by_key(|(n, _)| n.key());
-        let mut out = Outcome::default();
         for (node, i) in fired {
             self.fire(&self.rules[i], node, doc, &globals, &mut out);
         }
@@ -235,7 +308,11 @@ impl Schematron {
                             doc,
                         }
                         .eval(e, node, 1, 1)
-                        .unwrap_or(Value::Str(String::new())),
+                        .unwrap_or_else(|err| {
+                            out.failed
+                                .push(engine_failure_at(name, &err, &ancestor_path(node)));
+                            Value::Str(String::new())
+                        }),
                         LetValue::AncestorPath => Value::Str(ancestor_path(node)),
                     };
                     vars.insert(name.clone(), v);
@@ -295,6 +372,25 @@ impl Schematron {
             .trim()
             .to_string();
         Finding { code, text }
+    }
+}
+
+/// A rule the engine could not run, reported as a failed assertion.
+fn engine_failure(rule: usize, why: &str) -> Finding {
+    Finding {
+        code: ENGINE_FAILURE.to_string(),
+        text: format!(
+            "{ENGINE_FAILURE} | rule #{} could not be evaluated: {why}",
+            rule + 1
+        ),
+    }
+}
+
+/// A `let` that could not be evaluated at an element.
+fn engine_failure_at(name: &str, why: &str, at: &str) -> Finding {
+    Finding {
+        code: ENGINE_FAILURE.to_string(),
+        text: format!("{ENGINE_FAILURE} | let {name} could not be evaluated at {at}: {why}"),
     }
 }
 
