@@ -23,6 +23,32 @@ ensure_py_tools() {
     || "$venv/bin/python" -m pip install -q zeep==4.3.3 xmlsec==1.3.17 schemathesis==4.32.5 kubernetes-validate==1.37.0
 }
 
+# cargo-deny, the dependency audit, built once into target/cargo-tools (about 3 minutes).
+ensure_cargo_deny() {
+  local root=$ROOT/target/cargo-tools
+  [ -x "$root/bin/cargo-deny" ] || cargo install --locked --quiet cargo-deny@0.20.2 --root "$root" >&2
+  export PATH=$root/bin:$PATH
+}
+
+# `cargo deny check` with deny.toml: licences, bans and sources always; advisories against
+# the RustSec database, fetched from GitHub, or cloned from FSEMW_ADVISORY_DB (a git URL or
+# folder) where GitHub is out of reach. Without either, advisories are reported as NOT
+# checked (a loud warning, the other checks still run and fail the build).
+dependency_audit() {
+  # cargo-deny's folder for deny.toml's db-urls under its db-path.
+  local db=$ROOT/target/advisory-dbs/advisory-db-3157b0e258782691
+  if ! timeout 120 cargo deny fetch db >/dev/null 2>&1 && [ -n "${FSEMW_ADVISORY_DB:-}" ]; then
+    rm -rf "$db"; mkdir -p "$(dirname "$db")"; git clone -q "$FSEMW_ADVISORY_DB" "$db"
+  fi
+  if [ -d "$db/crates" ]; then
+    echo "RustSec advisory database of $(git -C "$db" log -1 --format=%cs)"
+    cargo deny --offline check
+  else
+    echo "WARNING: advisories NOT checked: the RustSec database could not be fetched and FSEMW_ADVISORY_DB is not set" >&2
+    cargo deny --offline check bans licenses sources
+  fi
+}
+
 # Installs the libxml2 development library (XSD validation links it) when missing.
 ensure_libxml2() {
   [ -e /usr/lib/x86_64-linux-gnu/libxml2.so ] || ensure_pkg __no_such_command__ libxml2-dev pkg-config

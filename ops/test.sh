@@ -51,5 +51,9 @@ forbid hsm 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|xds|soap-wsdl
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== dependency audit (cargo deny: advisories, licences, bans, sources; deny.toml)"
+ensure_cargo_deny
+dependency_audit
+
 echo "== tests"
 cargo test --workspace --locked
