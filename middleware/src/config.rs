@@ -346,6 +346,24 @@ pub struct DatabaseConfig {
     /// Pool size.
     #[serde(default = "default_pool")]
     pub pool_size: usize,
+    /// `disable` (the default: a local socket) or `verify-full`: TLS, the server's
+    /// certificate checked against `sslrootcert` and the host name (as libpq's).
+    #[serde(default)]
+    pub sslmode: DbSslMode,
+    /// PEM bundle of the CAs that issue the database server's certificate.
+    #[serde(default)]
+    pub sslrootcert: Option<String>,
+}
+
+/// How the database is reached.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbSslMode {
+    /// Without TLS (a Unix socket, or a network the region trusts).
+    #[default]
+    Disable,
+    /// TLS with the server's certificate and host name verified.
+    VerifyFull,
 }
 
 /// Audit trail.
@@ -602,6 +620,7 @@ impl Config {
             }
         }
         self.keys.validate()?;
+        self.database.validate()?;
         if self.server.max_body_bytes == 0 {
             return bad("server.max_body_bytes", "must be positive".into());
         }
@@ -772,6 +791,54 @@ impl Config {
     }
 }
 
+// === impl DatabaseConfig ===
+
+impl DatabaseConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        let url: tokio_postgres::Config = match self.url.parse() {
+            Ok(u) => u,
+            Err(e) => return bad("database.url", format!("{e}")),
+        };
+        match self.sslmode {
+            DbSslMode::Disable => {
+                if url.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+                    return bad(
+                        "database.url",
+                        "sslmode=require in the URL: set database.sslmode = \"verify-full\" and database.sslrootcert instead".into(),
+                    );
+                }
+            }
+            DbSslMode::VerifyFull => {
+                match &self.sslrootcert {
+                    None => {
+                        return bad(
+                            "database.sslrootcert",
+                            "verify-full needs the CA bundle of the database server".into(),
+                        );
+                    }
+                    Some(f) if !Path::new(f).is_file() => {
+                        return bad("database.sslrootcert", format!("file {f:?} not found"));
+                    }
+                    Some(_) => {}
+                }
+                let unix = url
+                    .get_hosts()
+                    .iter()
+                    .any(|h| !matches!(h, tokio_postgres::config::Host::Tcp(_)));
+                if unix || url.get_hosts().is_empty() {
+                    return bad(
+                        "database.url",
+                        "verify-full needs a host name (TLS is not spoken over a Unix socket)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 // === impl KeysConfig ===
 
 impl KeysConfig {
@@ -929,6 +996,32 @@ mod tests {
         assert!(!e.contains("s3cr3t"), "{e}");
         let cfg: Config = toml::from_str(&sample("2", "")).unwrap();
         assert!(!format!("{cfg:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn database_tls_needs_a_ca_and_a_host_name() {
+        let db = |text: &str| toml::from_str::<DatabaseConfig>(text).unwrap().validate();
+        let e = db("url = \"host=db.asl.it user=fsemw\"\nsslmode = \"verify-full\"").unwrap_err();
+        assert!(e.to_string().contains("database.sslrootcert: verify-full"), "{e}");
+        let ca = format!("{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
+        let e = db(&format!(
+            "url = \"host=/run/postgresql user=fsemw\"\nsslmode = \"verify-full\"\nsslrootcert = \"{ca}\""
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("Unix socket"), "{e}");
+        let e = db("url = \"host=db.asl.it sslmode=require\"").unwrap_err();
+        assert!(
+            e.to_string().contains("database.url: sslmode=require"),
+            "{e}"
+        );
+        assert!(db("url = \"host=/run/postgresql user=fsemw\"").is_ok());
+        assert!(db(&format!(
+            "url = \"host=db.asl.it user=fsemw\"\nsslmode = \"verify-full\"\nsslrootcert = \"{ca}\""
+        ))
+        .is_ok());
+        let e =
+            toml::from_str::<DatabaseConfig>("url = \"x\"\nsslmode = \"verify-ca\"").unwrap_err();
+        assert!(e.to_string().contains("verify-full"), "{e}");
     }
 
     #[test]

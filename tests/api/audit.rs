@@ -72,6 +72,8 @@ async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
         url: url.clone(),
         password: None,
         pool_size: 4,
+        sslmode: Default::default(),
+        sslrootcert: None,
     })
     .unwrap();
     middleware::db::migrate(&pool).await.unwrap();

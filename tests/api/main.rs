@@ -8,6 +8,7 @@ mod bad_input;
 mod console;
 mod corpus;
 mod database_outage;
+mod database_tls;
 mod deployment;
 mod differential;
 mod forwarding;

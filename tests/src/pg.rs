@@ -151,6 +151,8 @@ pub async fn fresh_database() -> String {
                     url: format!("host={host} user=app dbname=mw_template"),
                     password: None,
                     pool_size: 1,
+                    sslmode: Default::default(),
+                    sslrootcert: None,
                 };
                 let pool = middleware::db::pool(&cfg).expect("pool");
                 middleware::db::migrate(&pool)
@@ -167,4 +169,98 @@ pub async fn fresh_database() -> String {
         .await
         .expect("clone template");
     format!("host={host} user=app dbname={name}")
+}
+
+/// A throw-away cluster that speaks TLS on loopback TCP and refuses clients without it
+/// (`hostnossl … reject`), for the `database.sslmode = "verify-full"` tests.
+pub struct TlsCluster {
+    dir: PathBuf,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl TlsCluster {
+    /// Starts one with this server certificate (PEM) and key.
+    pub fn start(cert_pem: &str, key_pem: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("fsemw-pg-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let data = dir.join("data");
+        let bin = pg_bindir();
+        if is_root() {
+            Command::new("chown")
+                .args(["postgres:", &dir.display().to_string()])
+                .status()
+                .expect("chown");
+        }
+        let ok = as_postgres(
+            Command::new(bin.join("initdb"))
+                .args(["-A", "trust", "-U", "app", "-N", "-D"])
+                .arg(&data),
+        )
+        .output()
+        .expect("initdb")
+        .status
+        .success();
+        assert!(ok, "initdb failed");
+        let write = |name: &str, text: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = data.join(name);
+            std::fs::write(&p, text).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            if is_root() {
+                Command::new("chown")
+                    .args(["postgres:", &p.display().to_string()])
+                    .status()
+                    .expect("chown");
+            }
+        };
+        write("server.crt", cert_pem);
+        write("server.key", key_pem);
+        write(
+            "pg_hba.conf",
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c ssl=on -c ssl_min_protocol_version=TLSv1.2",
+            dir.display()
+        );
+        let out = as_postgres(
+            Command::new(bin.join("pg_ctl"))
+                .args(["-w", "-D"])
+                .arg(&data)
+                .args([
+                    "-l",
+                    &dir.join("log").display().to_string(),
+                    "-o",
+                    &opts,
+                    "start",
+                ]),
+        )
+        .output()
+        .expect("pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+        );
+        Self { dir, port }
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(
+            Command::new(pg_bindir().join("pg_ctl"))
+                .args(["-D"])
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "stop"]),
+        )
+        .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

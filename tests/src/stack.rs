@@ -423,6 +423,8 @@ pub fn config(
             url: database_url.into(),
             password: None,
             pool_size: 8,
+            sslmode: Default::default(),
+            sslrootcert: None,
         },
         audit: AuditConfig {
             cf_hmac_key: "test-key-of-the-test-stacks-0123456789abcdef"

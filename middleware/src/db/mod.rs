@@ -8,13 +8,14 @@ pub mod audit_journal;
 pub mod console;
 pub mod producer_cache;
 pub mod producers;
+pub mod tls;
 pub mod transaction_writer;
 pub mod transactions;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, DbSslMode};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -23,11 +24,11 @@ mod embedded {
 /// A database problem.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The connection string is invalid.
-    #[error("database.url: {0}")]
+    /// The connection settings are invalid (the message names the key).
+    #[error("{0}")]
     Config(String),
     /// No connection could be taken from the pool.
-    #[error("database unavailable: {0}")]
+    #[error("database unavailable: {}", describe_pool(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A statement failed.
     #[error("database statement failed: {}", describe_pg(.0))]
@@ -59,6 +60,23 @@ impl DbError {
     }
 }
 
+/// A refused connection says why (the server's message, the TLS verdict).
+fn describe_pool(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(pg) if pg.as_db_error().is_some() => describe_pg(pg),
+        deadpool_postgres::PoolError::Backend(pg) => {
+            let mut text = describe_pg(pg);
+            let mut source = std::error::Error::source(pg);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The server's message when there is one ("db error" alone says nothing).
 fn describe_pg(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
@@ -72,20 +90,26 @@ pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
     let mut pg: tokio_postgres::Config = config
         .url
         .parse()
-        .map_err(|e: tokio_postgres::Error| DbError::Config(e.to_string()))?;
+        .map_err(|e: tokio_postgres::Error| DbError::Config(format!("database.url: {e}")))?;
     if let Some(pw) = &config.password {
         pg.password(pw.expose_secret());
     }
     if pg.get_application_name().is_none() {
         pg.application_name("fsemw");
     }
-    let manager = Manager::from_config(
-        pg,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let recycling = || ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match config.sslmode {
+        DbSslMode::Disable => Manager::from_config(pg, tokio_postgres::NoTls, recycling()),
+        DbSslMode::VerifyFull => {
+            let ca = config.sslrootcert.as_deref().unwrap_or_default();
+            let tls = tls::VerifyFull::new(ca)
+                .map_err(|e| DbError::Config(format!("database.sslrootcert: {e}")))?;
+            pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            Manager::from_config(pg, tls, recycling())
+        }
+    };
     Pool::builder(manager)
         .max_size(config.pool_size)
         .wait_timeout(Some(std::time::Duration::from_secs(5)))
