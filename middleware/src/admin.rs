@@ -35,12 +35,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::router(state))
 }
 
-/// 403 unless the caller may change things.
-fn operator_only(state: &AppState, caller: &AdminCaller) -> Result<(), Response> {
+/// The 403 for a caller who may not change things (none for an operator).
+fn unless_operator(state: &AppState, caller: &AdminCaller) -> Option<Response> {
     if caller.role.operates() {
-        Ok(())
+        None
     } else {
-        Err(refused(
+        Some(refused(
             state,
             StatusCode::FORBIDDEN,
             &format!(
@@ -110,7 +110,7 @@ async fn reload_crls(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<AdminCaller>,
 ) -> Response {
-    if let Err(r) = operator_only(&state, &caller) {
+    if let Some(r) = unless_operator(&state, &caller) {
         return r;
     }
     tracing::info!(by = %caller.name, "revocation lists reload requested");
@@ -135,7 +135,7 @@ async fn reload_keys(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<AdminCaller>,
 ) -> Response {
-    if let Err(r) = operator_only(&state, &caller) {
+    if let Some(r) = unless_operator(&state, &caller) {
         return r;
     }
     tracing::info!(by = %caller.name, "regional keys reload requested");

@@ -238,6 +238,10 @@ pub struct ServerConfig {
     /// request reads it). A disabled producer is refused at most this long after.
     #[serde(default = "default_producer_cache")]
     pub producer_cache_secs: u64,
+    /// CPU-bound jobs (signatures, SOAP identity checks, PDF parsing) run at once on the
+    /// blocking pool (default: the number of cores).
+    #[serde(default)]
+    pub cpu_workers: Option<usize>,
     /// Folder where publication bodies are kept while they are forwarded (default: the
     /// system's temporary folder, `fsemw-spool`). On a disk, not in memory.
     #[serde(default)]
@@ -1002,7 +1006,10 @@ mod tests {
     fn database_tls_needs_a_ca_and_a_host_name() {
         let db = |text: &str| toml::from_str::<DatabaseConfig>(text).unwrap().validate();
         let e = db("url = \"host=db.asl.it user=fsemw\"\nsslmode = \"verify-full\"").unwrap_err();
-        assert!(e.to_string().contains("database.sslrootcert: verify-full"), "{e}");
+        assert!(
+            e.to_string().contains("database.sslrootcert: verify-full"),
+            "{e}"
+        );
         let ca = format!("{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
         let e = db(&format!(
             "url = \"host=/run/postgresql user=fsemw\"\nsslmode = \"verify-full\"\nsslrootcert = \"{ca}\""

@@ -31,6 +31,7 @@ pub mod commands;
 pub mod config;
 pub mod consent;
 pub mod console;
+pub mod cpu_pool;
 pub mod db;
 pub mod devtools;
 pub mod forward;

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub request_latency: HistogramVec,
     /// Producers refused, by reason.
     pub refusals: IntCounterVec,
+    /// Time a CPU-bound job waited for a place in the pool, by work.
+    pub cpu_pool_wait: HistogramVec,
+    /// CPU-bound jobs running.
+    pub cpu_pool_busy: IntGauge,
     /// Requests to the admin listener refused (`credential`, `role`) and console sign-ins
     /// refused or throttled (`sign_in`, `throttled`).
     pub admin_refusals: IntCounterVec,
@@ -106,6 +110,17 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let cpu_pool_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "fsemw_cpu_pool_wait_seconds",
+                "Time a CPU-bound job (signature, SOAP identity, PDF) waited for a worker",
+            )
+            .buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
+            &["work"],
+        )
+        .expect("valid metric");
+        let cpu_pool_busy =
+            IntGauge::new("fsemw_cpu_pool_busy", "CPU-bound jobs running").expect("valid metric");
         let refusals = IntCounterVec::new(
             Opts::new(
                 "fsemw_producer_refusals_total",
@@ -298,6 +313,8 @@ impl Metrics {
             Box::new(gateway_latency.clone()),
             Box::new(request_latency.clone()),
             Box::new(refusals.clone()),
+            Box::new(cpu_pool_wait.clone()),
+            Box::new(cpu_pool_busy.clone()),
             Box::new(admin_refusals.clone()),
             Box::new(gateway_failures.clone()),
             Box::new(tls_handshake_failures.clone()),
@@ -327,6 +344,8 @@ impl Metrics {
             gateway_latency,
             request_latency,
             refusals,
+            cpu_pool_wait,
+            cpu_pool_busy,
             admin_refusals,
             gateway_failures,
             tls_handshake_failures,

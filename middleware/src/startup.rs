@@ -39,7 +39,9 @@ pub struct AppState {
     /// Client towards the gateway.
     pub gateway: GatewayClient,
     /// JWT treatment (case 1 or 2).
-    pub tokens: TokenPolicy,
+    pub tokens: Arc<TokenPolicy>,
+    /// The bounded pool for signatures, SOAP identity checks and PDF parsing.
+    pub cpu: crate::cpu_pool::CpuPool,
     /// Non-blocking regional checks.
     pub checks: RegionalChecks,
     /// Producer CN conventions.
@@ -168,14 +170,22 @@ impl App {
         let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
         let state = Arc::new(AppState {
             gateway: GatewayClient::new(&config.gateway, keys.clone())?,
-            tokens: TokenPolicy {
+            tokens: Arc::new(TokenPolicy {
                 case: config.gateway.certificate_case,
                 keys: keys.clone(),
                 metrics: metrics.clone(),
                 audience: config.gateway.base_url.trim_end_matches('/').to_string(),
                 lifetime_secs: config.gateway.jwt_lifetime_secs,
                 skew_secs: config.gateway.jwt_clock_skew_secs,
-            },
+            }),
+            cpu: crate::cpu_pool::CpuPool::new(
+                config
+                    .server
+                    .cpu_workers
+                    .unwrap_or_else(crate::cpu_pool::CpuPool::default_size),
+                metrics.cpu_pool_wait.clone(),
+                metrics.cpu_pool_busy.clone(),
+            ),
             checks: RegionalChecks::new(&config.region).map_err(cfg_err)?,
             cn_patterns: CnPatterns::new(&config.region.cn_patterns).map_err(cfg_err)?,
             cf_hasher: CfHasher::of(&config.audit),

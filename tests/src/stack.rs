@@ -407,6 +407,7 @@ pub fn config(
             header_read_timeout_ms: 5_000,
             body_idle_timeout_ms: 5_000,
             producer_cache_secs: opts.producer_cache_secs,
+            cpu_workers: None,
             spool_dir: Some(spool_dir(database_url).display().to_string()),
         },
         gateway: GatewayConfig {

@@ -14,6 +14,7 @@ use super::inspect::{BodyFacts, BodyKind, tee};
 use super::tokens::SIGNATURE_HEADER;
 use super::{Operation, warnings};
 use crate::audit::TxContext;
+use crate::cpu_pool::Work;
 use crate::db::producers::Producer;
 use crate::db::transaction_writer::Stored;
 use crate::db::transactions::TransactionRecord;
@@ -167,7 +168,19 @@ async fn forward(
         });
     }
     let signing_certs = producer_signing_certs(&producer, identity)?;
-    let tokens = state.tokens.process(&parts.headers, &signing_certs)?;
+    // Case 2 verifies and re-signs both tokens (two HSM signatures): on the CPU pool.
+    // Case 1 only compares certificates and reads claims: inline.
+    let tokens = if state.tokens.case == 1 {
+        state.tokens.process(&parts.headers, &signing_certs)?
+    } else {
+        let (policy, headers) = (state.tokens.clone(), parts.headers.clone());
+        state
+            .cpu
+            .run(Work::Signature, move || {
+                policy.process(&headers, &signing_certs)
+            })
+            .await??
+    };
     if let Some(claims) = &tokens.claims {
         rec.application_id = claims.string("subject_application_id");
         rec.application_vendor = claims.string("subject_application_vendor");

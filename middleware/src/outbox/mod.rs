@@ -71,7 +71,13 @@ pub struct Parsed {
 }
 
 /// Reads a held request.
-pub async fn parse(op: Operation, path: &str, headers: &HeaderMap, body: &Bytes) -> Parsed {
+pub async fn parse(
+    cpu: &crate::cpu_pool::CpuPool,
+    op: Operation,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Parsed {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -103,9 +109,18 @@ pub async fn parse(op: Operation, path: &str, headers: &HeaderMap, body: &Bytes)
         .get("mode")
         .and_then(Value::as_str)
         .and_then(|m| serde_json::from_value::<crate::cda::ExtractionMode>(json!(m)).ok());
-    let cda = pdf
-        .as_ref()
-        .and_then(|p| crate::cda::extract_cda(p, mode).ok());
+    let cda = match &pdf {
+        Some(p) => {
+            let p = p.clone();
+            cpu.run(crate::cpu_pool::Work::Pdf, move || {
+                crate::cda::extract_cda(&p, mode).ok()
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
     let mut ident = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     match &form {
         Some(f) => {
@@ -130,7 +145,7 @@ pub async fn queue(
     held: Held<'_>,
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
-    let parsed = parse(held.op, held.path, held.headers, held.body).await;
+    let parsed = parse(&state.cpu, held.op, held.path, held.headers, held.body).await;
     let body_doc = parsed
         .request
         .get("identificativoDoc")

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::store::{self, Ending, Queued};
 use crate::config::OutboxConfig;
+use crate::cpu_pool::Work;
 use crate::forward::Operation;
 use crate::forward::tokens::SIGNATURE_HEADER;
 use crate::startup::AppState;
@@ -121,9 +122,13 @@ async fn deliver(
     }
     loop {
         let headers = stored_headers(&q.headers);
+        let policy = state.tokens.clone();
+        let reissued = headers.clone();
         let tokens = state
-            .tokens
-            .reissue(&headers)
+            .cpu
+            .run(Work::Signature, move || policy.reissue(&reissued))
+            .await
+            .and_then(|t| t)
             .map_err(|e| Failure::Later(format!("token re-issue: {e}")))?;
         let method =
             Method::from_bytes(q.method.as_bytes()).map_err(|e| Failure::Store(e.to_string()))?;
@@ -282,7 +287,7 @@ async fn index_late(state: &AppState, q: &Queued) {
         .and_then(|t| hsm::jwt::Jwt::parse(t).ok())
         .map(|j| j.claims);
     let body = bytes::Bytes::from(q.body.clone());
-    let parsed = super::parse(op, &q.path, &headers, &body).await;
+    let parsed = super::parse(&state.cpu, op, &q.path, &headers, &body).await;
     super::index_queued(state, q.id, op, &parsed, claims.as_ref()).await;
 }
 

@@ -196,6 +196,37 @@ pub fn routes(mut router: Router, state: Arc<AppState>, asls: &[String]) -> Rout
     router
 }
 
+/// The caller's identity, verified on the CPU pool (libxml2 canonicalisation and RSA): the
+/// envelope is read again there, its trees (not `Send`) living only on that thread.
+async fn identify_on_pool(
+    state: &Arc<AppState>,
+    envelope: &str,
+    limits: soap_wsdl::hardened::Limits,
+    service: Service,
+    operation: &str,
+) -> Result<security::Caller, ServiceFault> {
+    let (st, text, op) = (state.clone(), envelope.to_string(), operation.to_string());
+    let job = move || {
+        let doc = soap_wsdl::hardened::parse(&text, limits)
+            .map_err(|e| ServiceFault::new("E000230", e.to_string()))?;
+        security::identify(
+            &st.soap_trust,
+            &crate::xmldsig::SignedDocument::new(&text, &doc),
+            service,
+            &op,
+            time::OffsetDateTime::now_utc(),
+        )
+    };
+    match state
+        .cpu
+        .run(crate::cpu_pool::Work::SoapIdentity, job)
+        .await
+    {
+        Ok(identified) => identified,
+        Err(e) => Err(ServiceFault::new("E000500", e.to_string())),
+    }
+}
+
 async fn serve(
     state: Arc<AppState>,
     asl: String,
@@ -291,15 +322,7 @@ async fn serve(
                 ),
             ))
         } else {
-            // The signed document (libxml2 trees, not `Send`) ends before any await.
-            let identified = security::identify(
-                &state.soap_trust,
-                &crate::xmldsig::SignedDocument::new(&incoming.envelope, &doc),
-                service,
-                &operation,
-                time::OffsetDateTime::now_utc(),
-            );
-            match identified {
+            match identify_on_pool(&state, &incoming.envelope, limits, service, &operation).await {
                 Err(f) => Err(f),
                 Ok(caller) => {
                     let call = Call {

@@ -298,7 +298,15 @@ async fn publish(
         .get("mode")
         .and_then(Value::as_str)
         .and_then(|m| serde_json::from_value::<crate::cda::ExtractionMode>(json!(m)).ok());
-    let cda = crate::cda::extract_cda(&pdf, mode)
+    let pdf = Bytes::from(pdf);
+    let parsed = pdf.clone();
+    let cda = state
+        .cpu
+        .run(crate::cpu_pool::Work::Pdf, move || {
+            crate::cda::extract_cda(&parsed, mode)
+        })
+        .await
+        .map_err(|e| ServiceFault::new("E000500", e.to_string()))?
         .map_err(|e| ServiceFault::new("E000252", format!("CDA non estraibile dal PDF: {e}")))?;
     let facts = crate::cda::CdaFacts::parse(&cda)
         .map_err(|e| ServiceFault::new("E000252", format!("CDA non leggibile: {e}")))?;
@@ -428,7 +436,7 @@ async fn publish(
         // Registered now for consultation; the outbox indexes what it queues itself.
         let parsed = crate::outbox::Parsed {
             request: request.clone(),
-            pdf: Some(Bytes::from(pdf)),
+            pdf: Some(pdf),
             cda: Some(cda),
             path_id: replaces.clone(),
             request_sha256: String::new(),
