@@ -37,7 +37,7 @@ export FSEMW_NODE_TOOLS=$WORK/node-tools
 echo "== format"
 cargo fmt --all -- --check
 
-echo "== layering: dependencies point one way (middleware -> {xds, soap-wsdl, hsm}, soap-wsdl -> xds)"
+echo "== layering: dependencies point one way (middleware -> {xds, soap-wsdl, hsm, gateway-contract}, soap-wsdl -> xds)"
 forbid() { # crate, regex of forbidden direct dependencies
   if cargo tree -p "$1" -e normal --depth 1 --prefix none | tail -n +2 | grep -E "^($2) " ; then
     echo "$1 depends on something it must not" >&2; exit 1
@@ -47,6 +47,8 @@ forbid() { # crate, regex of forbidden direct dependencies
 forbid xds 'axum|hyper|middleware|soap-wsdl|hsm'
 forbid soap-wsdl 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|hsm'
 forbid hsm 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|xds|soap-wsdl'
+# The shared contract is a leaf: no server, no database, no runtime, none of the product's crates.
+forbid gateway-contract 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwest|middleware|xds|soap-wsdl|hsm'
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

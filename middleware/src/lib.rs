@@ -25,7 +25,6 @@
 pub mod admin;
 pub mod admin_access;
 pub mod audit;
-pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use gateway_contract::cda::ExtractionMode;
 use integration_tests::shared_dir;
-use middleware::cda::ExtractionMode;
 use middleware::validation::engine::Rules;
 use middleware::validation::verdict::{Verdict, judge};
 use serde_json::Value;

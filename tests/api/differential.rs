@@ -39,9 +39,9 @@ fn failed_assertions_match_the_independent_engine() {
         let bytes = std::fs::read(shared_dir().join("testdata").join(doc)).unwrap();
         // PDFs: the product's extraction (the peer used pypdf), as without a mode.
         let text = if doc.ends_with(".pdf") {
-            middleware::cda::pdf::extract_cda(&bytes, None).unwrap()
+            gateway_contract::cda::pdf::extract_cda(&bytes, None).unwrap()
         } else {
-            middleware::cda::pdf::decode_xml_text(&bytes).unwrap()
+            gateway_contract::cda::pdf::decode_xml_text(&bytes).unwrap()
         };
         let parsed = roxmltree::Document::parse(&text).unwrap();
         let outcome = rules.run(&parsed);

@@ -50,7 +50,11 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
                 "--checks",
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
             ])
-            .args(["--max-examples", "30", "--workers", "2"])
+            // One worker: CPython 3.11 keeps the AST converter's recursion depth per
+            // interpreter, so hypothesis describing lambdas (`ast.parse`) in two threads at
+            // once fails with "AST constructor recursion depth mismatch", an interpreter
+            // defect, not a finding (seen twice with two workers on 2026-12-03).
+            .args(["--max-examples", "30", "--workers", "1"])
             .env("NO_COLOR", "1")
             .output()
             .expect("schemathesis")

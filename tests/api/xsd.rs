@@ -1,12 +1,12 @@
 //! XSD validation with the gateway's schema sets.
 
+use gateway_contract::cda::CdaFacts;
 use integration_tests::shared_dir;
-use middleware::cda::CdaFacts;
 use middleware::validation::xsd::SchemaSets;
 
 fn text(rel: &str) -> String {
     let bytes = std::fs::read(shared_dir().join("testdata/cda").join(rel)).unwrap();
-    middleware::cda::pdf::decode_xml_text(&bytes).unwrap()
+    gateway_contract::cda::pdf::decode_xml_text(&bytes).unwrap()
 }
 
 fn validate(sets: &SchemaSets, xml: &str) -> Result<Vec<String>, String> {

@@ -8,7 +8,7 @@ use hsm::jwt::{RawClaims, sign_rs256};
 use hsm::{PemSigner, Signer};
 use serde_json::{Map, Value, json};
 
-use crate::cda::{CdaFacts, extract_cda};
+use gateway_contract::cda::{CdaFacts, extract_cda};
 
 /// The operations a token can be minted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use deadpool_postgres::Pool;
 
 use super::spool::Held;
-use crate::cda::ExtractionMode;
+use gateway_contract::cda::ExtractionMode;
 
 /// Most publications waiting for their CDA to be kept.
 const BACKLOG: usize = 1024;
@@ -77,7 +77,7 @@ fn keep(pool: &Pool, runtime: &tokio::runtime::Handle, job: Job) {
     let cda = body
         .read_range(file)
         .map_err(|e| e.to_string())
-        .and_then(|pdf| crate::cda::extract_cda(&pdf, mode).map_err(|e| e.to_string()));
+        .and_then(|pdf| gateway_contract::cda::extract_cda(&pdf, mode).map_err(|e| e.to_string()));
     drop(body);
     let outcome = match cda {
         Ok(cda) => runtime

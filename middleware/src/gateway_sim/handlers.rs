@@ -14,8 +14,8 @@ use super::request::{
 };
 use super::store::{DocumentRecord, Event, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict};
-use crate::cda::document::validation_hash;
-use crate::cda::{CdaFacts, extract_cda, pdf};
+use gateway_contract::cda::document::validation_hash;
+use gateway_contract::cda::{CdaFacts, extract_cda, pdf};
 
 pub(crate) const EXTRACT_WARNING: &str =
     "Attenzione, non è stata selezionata la modalità di estrazione del CDA";
@@ -117,7 +117,7 @@ pub(crate) fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
 
 pub(crate) fn cda_of(
     file: &Bytes,
-    mode: Option<crate::cda::ExtractionMode>,
+    mode: Option<gateway_contract::cda::ExtractionMode>,
 ) -> Result<(String, CdaFacts), GtwError> {
     let extraction = || {
         err(

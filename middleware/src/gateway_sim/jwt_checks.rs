@@ -8,7 +8,7 @@ use http::StatusCode;
 use super::SimOp;
 use super::errors::{GtwError, Kind, err};
 use super::fiscal_code;
-use crate::cda::CdaFacts;
+use gateway_contract::cda::CdaFacts;
 
 const MEF_OID: &str = "2.16.840.1.113883.2.9.4.3.2";
 const TEAM_OID: &str = "2.16.840.1.113883.2.9.4.3.7";

@@ -44,9 +44,9 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cda::CdaFacts;
 use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
 use crate::server::tls::strict_server_config;
+pub use crate::validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
 use faults::{FaultConfig, FaultMode, Faults};
 use store::Store;
 
@@ -67,40 +67,6 @@ pub enum SimOp {
     Metadata,
     /// Delete.
     Delete,
-}
-
-/// What the schema/schematron/vocabulary stage says of a CDA.
-#[derive(Debug, Clone)]
-pub enum ValidatorVerdict {
-    /// Passed, with semantic warnings.
-    Pass {
-        /// Report texts.
-        warnings: Vec<String>,
-    },
-    /// XSD errors.
-    Syntax(String),
-    /// Schematron failed asserts.
-    Semantic(String),
-    /// Terminology errors.
-    Vocabulary(String),
-}
-
-/// The seam for the gateway's steps 9–11 (XSD, schematron, vocabulary).
-pub trait CdaValidator: Send + Sync {
-    /// Judges a CDA; vocabulary is skipped for the Sistema TS issuer.
-    fn validate(&self, xml: &str, facts: &CdaFacts, ts_issuer: bool) -> ValidatorVerdict;
-}
-
-/// Steps 9–11 not performed: every CDA passes. Replaced by the validation engine.
-#[derive(Debug, Default)]
-pub struct NoSchemaValidation;
-
-impl CdaValidator for NoSchemaValidation {
-    fn validate(&self, _xml: &str, _facts: &CdaFacts, _ts_issuer: bool) -> ValidatorVerdict {
-        ValidatorVerdict::Pass {
-            warnings: Vec::new(),
-        }
-    }
 }
 
 /// Simulator settings (`fsemw gateway-sim --help`).

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::errors::{GtwError, Kind, err};
-use crate::cda::ExtractionMode;
+use gateway_contract::cda::ExtractionMode;
 
 /// The two parts of a gateway multipart request.
 #[derive(Debug, Default)]

@@ -105,15 +105,14 @@ pub async fn parse(
         .next_back()
         .filter(|_| op.path_is_document_id())
         .map(xds::messages::submit::percent_decode);
-    let mode = request
-        .get("mode")
-        .and_then(Value::as_str)
-        .and_then(|m| serde_json::from_value::<crate::cda::ExtractionMode>(json!(m)).ok());
+    let mode = request.get("mode").and_then(Value::as_str).and_then(|m| {
+        serde_json::from_value::<gateway_contract::cda::ExtractionMode>(json!(m)).ok()
+    });
     let cda = match &pdf {
         Some(p) => {
             let p = p.clone();
             cpu.run(crate::cpu_pool::Work::Pdf, move || {
-                crate::cda::extract_cda(&p, mode).ok()
+                gateway_contract::cda::extract_cda(&p, mode).ok()
             })
             .await
             .ok()
@@ -166,7 +165,7 @@ pub async fn queue(
             parsed
                 .cda
                 .as_deref()
-                .and_then(|c| crate::cda::CdaFacts::parse(c).ok())
+                .and_then(|c| gateway_contract::cda::CdaFacts::parse(c).ok())
                 .map(|f| f.new_workflow_instance_id())
         });
     let mut stored_headers = serde_json::Map::new();

@@ -294,21 +294,20 @@ async fn publish(
         ));
     }
     let mut request = metadata(payload, &[]);
-    let mode = request
-        .get("mode")
-        .and_then(Value::as_str)
-        .and_then(|m| serde_json::from_value::<crate::cda::ExtractionMode>(json!(m)).ok());
+    let mode = request.get("mode").and_then(Value::as_str).and_then(|m| {
+        serde_json::from_value::<gateway_contract::cda::ExtractionMode>(json!(m)).ok()
+    });
     let pdf = Bytes::from(pdf);
     let parsed = pdf.clone();
     let cda = state
         .cpu
         .run(crate::cpu_pool::Work::Pdf, move || {
-            crate::cda::extract_cda(&parsed, mode)
+            gateway_contract::cda::extract_cda(&parsed, mode)
         })
         .await
         .map_err(|e| ServiceFault::new("E000500", e.to_string()))?
         .map_err(|e| ServiceFault::new("E000252", format!("CDA non estraibile dal PDF: {e}")))?;
-    let facts = crate::cda::CdaFacts::parse(&cda)
+    let facts = gateway_contract::cda::CdaFacts::parse(&cda)
         .map_err(|e| ServiceFault::new("E000252", format!("CDA non leggibile: {e}")))?;
     let patient_cf = facts
         .patient_ids

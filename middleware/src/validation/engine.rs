@@ -14,10 +14,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::schematron::Schematron;
+use super::stage::{CdaValidator, ValidatorVerdict};
 use super::vocabulary::Terminology;
 use super::xsd::SchemaSets;
-use crate::cda::CdaFacts;
-use crate::gateway_sim::{CdaValidator, ValidatorVerdict};
+use gateway_contract::cda::CdaFacts;
 
 /// Everything the validator needs, compiled.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! CDA validation as the national gateway performs it.
 //!
+//! - [`stage`]: the seam ([`stage::CdaValidator`], [`stage::ValidatorVerdict`]) the simulator calls.
 //! - [`engine`]: [`engine::Rules`], the stages in the gateway's order over a rules folder.
 //! - [`verdict`]: the gateway's status and body for one document (`fsemw validate`).
 //! - [`xpath`]: the XPath engine behind the schematron rules.
@@ -9,6 +10,7 @@
 
 pub mod engine;
 pub mod schematron;
+pub mod stage;
 pub mod verdict;
 pub mod vocabulary;
 pub mod xpath;

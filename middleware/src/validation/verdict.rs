@@ -5,10 +5,10 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::engine::Rules;
-use crate::cda::{CdaFacts, ExtractionMode};
-use crate::gateway_sim::ValidatorVerdict;
+use super::stage::ValidatorVerdict;
 use crate::gateway_sim::errors::{Answer, ErrPath, GtwError, Kind, err};
 use crate::gateway_sim::handlers::{EXTRACT_WARNING, SIGN_WARNING, cda_of, pdf_checks};
+use gateway_contract::cda::{CdaFacts, ExtractionMode};
 
 /// Status and body the gateway would return.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ fn run(
     let (xml, facts) = if is_pdf {
         cda_of(&file, mode)?
     } else if looks_like_xml(input) {
-        let xml = crate::cda::pdf::decode_xml_text(input)
+        let xml = gateway_contract::cda::pdf::decode_xml_text(input)
             .map_err(|e| err(Kind::CdaElement, e.to_string(), "/cda-extraction"))?;
         let facts = CdaFacts::parse(&xml)
             .map_err(|e| err(Kind::Syntax, format!("ERROR: 1,1 {e}"), "/validation/error"))?;
@@ -77,7 +77,7 @@ fn run(
         }
     };
     let mut parts = Vec::new();
-    if is_pdf && crate::cda::pdf::is_signed(&file) {
+    if is_pdf && gateway_contract::cda::pdf::is_signed(&file) {
         parts.push(SIGN_WARNING.to_string());
     }
     parts.extend(warnings);

@@ -1,10 +1,10 @@
-//! CDA extraction from a PDF (`middleware::cda::extract_cda`, both modes and the fallback)
+//! CDA extraction from a PDF (`gateway_contract::cda::extract_cda`, both modes and the fallback)
 //! and the signature check (`is_signed`): the producer's PDF, as uploaded.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use middleware::cda::pdf::is_signed;
-use middleware::cda::{ExtractionMode, extract_cda};
+use gateway_contract::cda::pdf::is_signed;
+use gateway_contract::cda::{ExtractionMode, extract_cda};
 
 fuzz_target!(|data: &[u8]| {
     for mode in [

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use middleware::cda::{CdaFacts, extract_cda};
+use gateway_contract::cda::{CdaFacts, extract_cda};
 use middleware::validation::engine::Rules;
 use middleware::validation::schematron::Schematron;
 use middleware::validation::vocabulary::Terminology;
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     let mut docs = Vec::new();
     for e in std::fs::read_dir(data.join("cda/examples"))? {
         let p = e?.path();
-        let xml = middleware::cda::pdf::decode_xml_text(&std::fs::read(&p)?)?;
+        let xml = gateway_contract::cda::pdf::decode_xml_text(&std::fs::read(&p)?)?;
         let facts = CdaFacts::parse(&xml)?;
         docs.push(Doc {
             pdf: None,
