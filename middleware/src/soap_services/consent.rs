@@ -1,5 +1,6 @@
 //! IGestoreConsensoService: record, revoke, read and list a patient's consents.
 
+use super::fault_code::FaultCode;
 use std::fmt::Write;
 
 use roxmltree::Node;
@@ -23,8 +24,12 @@ pub(super) fn text(n: Node<'_, '_>, name: &str) -> Option<String> {
 }
 
 pub(super) fn required(n: Node<'_, '_>, name: &str) -> Result<String, ServiceFault> {
-    text(n, name)
-        .ok_or_else(|| ServiceFault::new("E000101", format!("campo obbligatorio mancante: {name}")))
+    text(n, name).ok_or_else(|| {
+        ServiceFault::new(
+            FaultCode::MissingField,
+            format!("campo obbligatorio mancante: {name}"),
+        )
+    })
 }
 
 /// A fiscal code: 16 characters, letters and digits (temporary codes: 11 digits).
@@ -36,7 +41,7 @@ pub(super) fn fiscal_code(n: Node<'_, '_>, name: &str) -> Result<String, Service
         Ok(cf)
     } else {
         Err(ServiceFault::new(
-            "E000103",
+            FaultCode::BadFiscalCode,
             format!("{name} non è un codice fiscale valido: {cf}"),
         ))
     }
@@ -48,7 +53,7 @@ fn code(value: &str) -> Result<String, ServiceFault> {
         Ok(c)
     } else {
         Err(ServiceFault::new(
-            "E000102",
+            FaultCode::BadConsentCode,
             format!("codice consenso non valido: {value} (ammessi C1, C2, C3, C4)"),
         ))
     }
@@ -58,7 +63,10 @@ fn date(value: Option<String>) -> Result<Date, ServiceFault> {
     match value {
         None => Ok(time::OffsetDateTime::now_utc().date()),
         Some(v) => Date::parse(&v, format_description!("[year]-[month]-[day]")).map_err(|_| {
-            ServiceFault::new("E000104", format!("data non valida: {v} (AAAA-MM-GG)"))
+            ServiceFault::new(
+                FaultCode::BadValue,
+                format!("data non valida: {v} (AAAA-MM-GG)"),
+            )
         }),
     }
 }
@@ -68,7 +76,7 @@ fn boolean(value: &str) -> Result<bool, ServiceFault> {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
         other => Err(ServiceFault::new(
-            "E000104",
+            FaultCode::BadValue,
             format!("valore non valido: {other} (true/false)"),
         )),
     }
@@ -88,12 +96,15 @@ pub async fn handle(
     match operation {
         "registraConsensi" | "revocaConsenso" => {
             let op = child(payload, "operatore").ok_or_else(|| {
-                ServiceFault::new("E000101", "campo obbligatorio mancante: operatore")
+                ServiceFault::new(
+                    FaultCode::MissingField,
+                    "campo obbligatorio mancante: operatore",
+                )
             })?;
             let operator_cf = fiscal_code(op, "codiceFiscale")?;
             if operator_cf != call.caller.operator_cf {
                 return Err(ServiceFault::new(
-                    "E000231",
+                    FaultCode::SmartCardMismatch,
                     super::security::SMARTCARD_MISMATCH,
                 ));
             }
@@ -113,7 +124,7 @@ pub async fn handle(
                 }
                 if list.is_empty() {
                     return Err(ServiceFault::new(
-                        "E000101",
+                        FaultCode::MissingField,
                         "campo obbligatorio mancante: consenso",
                     ));
                 }
@@ -150,7 +161,7 @@ pub async fn handle(
             answer(call, &patient, &history).await
         }
         other => Err(ServiceFault::new(
-            "E000100",
+            FaultCode::UnknownOperation,
             format!("operazione sconosciuta: {other}"),
         )),
     }

@@ -2,6 +2,7 @@
 //! document's content (the ASL repositories), only with the consultation consent and
 //! within each document's access rules. Publication operations: [`super::publication`].
 
+use super::fault_code::FaultCode;
 use std::fmt::Write;
 
 use base64::Engine;
@@ -19,7 +20,7 @@ async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), Servi
         Ok(())
     } else {
         Err(ServiceFault::new(
-            "E000240",
+            FaultCode::NoConsent,
             "consultazione non consentita: consenso C2 assente o revocato, oppure opposizione C4",
         ))
     }
@@ -74,7 +75,7 @@ pub async fn handle(
             rec.document_id = Some(unique.clone());
             let not_found = || {
                 ServiceFault::new(
-                    "E000242",
+                    FaultCode::UnknownDocument,
                     format!("documento {unique} non presente nel registro regionale"),
                 )
             };
@@ -89,7 +90,7 @@ pub async fn handle(
             consent_required(call, &cf).await?;
             if entry.hidden() {
                 return Err(ServiceFault::new(
-                    "E000241",
+                    FaultCode::Obscured,
                     "documento non consultabile: oscurato o ad accesso riservato",
                 ));
             }
@@ -105,7 +106,7 @@ pub async fn handle(
                 .map_err(|e| call.failure("repository", e))?
                 .ok_or_else(|| {
                     ServiceFault::new(
-                        "E000243",
+                        FaultCode::OutsideRegion,
                         format!("documento {unique} non presente nei repository della regione ({repository})"),
                     )
                 })?;

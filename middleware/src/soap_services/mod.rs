@@ -12,10 +12,12 @@
 
 pub mod consent;
 pub mod document;
+pub mod fault_code;
 pub mod notebook;
 pub mod publication;
 pub mod security;
 
+pub use fault_code::FaultCode;
 use std::sync::Arc;
 
 use axum::Router;
@@ -70,7 +72,7 @@ impl Call<'_> {
         tracing::error!(tx = %self.tx.id, error = %e, "{what}");
         if e.unavailable() {
             ServiceFault::new(
-                "E000503",
+                FaultCode::Unavailable,
                 format!(
                     "servizio regionale temporaneamente non disponibile (transazione {}): ripetere la richiesta",
                     self.tx.id
@@ -78,7 +80,7 @@ impl Call<'_> {
             )
         } else {
             ServiceFault::new(
-                "E000500",
+                FaultCode::Internal,
                 format!("errore interno (transazione {})", self.tx.id),
             )
         }
@@ -131,15 +133,15 @@ impl Failure for serde_json::Error {}
 /// A business refusal: `faultcode` `env:<code>` and its text.
 #[derive(Debug)]
 pub struct ServiceFault {
-    /// Six-digit code with its letter (`E000101`).
-    pub code: &'static str,
+    /// The code (`E000101`).
+    pub code: FaultCode,
     /// What is wrong.
     pub reason: String,
 }
 
 impl ServiceFault {
     /// A refusal.
-    pub fn new(code: &'static str, reason: impl Into<String>) -> Self {
+    pub fn new(code: FaultCode, reason: impl Into<String>) -> Self {
         Self {
             code,
             reason: reason.into(),
@@ -208,7 +210,7 @@ async fn identify_on_pool(
     let (st, text, op) = (state.clone(), envelope.to_string(), operation.to_string());
     let job = move || {
         let doc = soap_wsdl::hardened::parse(&text, limits)
-            .map_err(|e| ServiceFault::new("E000230", e.to_string()))?;
+            .map_err(|e| ServiceFault::new(FaultCode::Assertion, e.to_string()))?;
         security::identify(
             &st.soap_trust,
             &crate::xmldsig::SignedDocument::new(&text, &doc),
@@ -223,7 +225,7 @@ async fn identify_on_pool(
         .await
     {
         Ok(identified) => identified,
-        Err(e) => Err(ServiceFault::new("E000500", e.to_string())),
+        Err(e) => Err(ServiceFault::new(FaultCode::Internal, e.to_string())),
     }
 }
 
@@ -315,7 +317,7 @@ async fn serve(
         rec.operation = format!("{}.{operation}", service.name());
         let handled = if env.payload.tag_name().name() != operation {
             Err(ServiceFault::new(
-                "E000100",
+                FaultCode::UnknownOperation,
                 format!(
                     "operazione {operation} con corpo {}",
                     env.payload.tag_name().name()
@@ -359,7 +361,7 @@ async fn serve(
             }
             Err(f) => {
                 // Identity, smart card, patient, purpose, organisation: E00023x.
-                if f.code.starts_with("E00023") {
+                if f.code.is_identity() {
                     state
                         .metrics
                         .refusals

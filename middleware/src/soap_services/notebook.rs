@@ -4,6 +4,7 @@
 //! One generic set of operations over typed entries (`tipo`); Regione Piemonte's analogue
 //! has one operation per type (`setSintomo`, `getFarmaci`…): docs/soap.md maps them.
 
+use super::fault_code::FaultCode;
 use std::fmt::Write;
 
 use aws_lc_rs::digest;
@@ -38,7 +39,7 @@ fn kind(value: &str) -> Result<String, ServiceFault> {
         Ok(k)
     } else {
         Err(ServiceFault::new(
-            "E000105",
+            FaultCode::NotebookKind,
             format!(
                 "tipo di voce non valido: {value} (ammessi: {})",
                 KINDS.join(", ")
@@ -51,7 +52,10 @@ fn date(value: Option<String>) -> Result<Date, ServiceFault> {
     match value {
         None => Ok(time::OffsetDateTime::now_utc().date()),
         Some(v) => Date::parse(&v, format_description!("[year]-[month]-[day]")).map_err(|_| {
-            ServiceFault::new("E000104", format!("data non valida: {v} (AAAA-MM-GG)"))
+            ServiceFault::new(
+                FaultCode::BadValue,
+                format!("data non valida: {v} (AAAA-MM-GG)"),
+            )
         }),
     }
 }
@@ -59,7 +63,7 @@ fn date(value: Option<String>) -> Result<Date, ServiceFault> {
 fn entry_id(payload: Node<'_, '_>) -> Result<i64, ServiceFault> {
     let raw = required(payload, "idVoce")?;
     raw.parse()
-        .map_err(|_| ServiceFault::new("E000104", format!("idVoce non valido: {raw}")))
+        .map_err(|_| ServiceFault::new(FaultCode::BadValue, format!("idVoce non valido: {raw}")))
 }
 
 /// Runs one operation (the body element is `operation`, checked by the caller); the
@@ -94,10 +98,12 @@ pub async fn handle(
                     .collect();
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(raw)
-                    .map_err(|_| ServiceFault::new("E000104", "documento: base64 non valido"))?;
+                    .map_err(|_| {
+                        ServiceFault::new(FaultCode::BadValue, "documento: base64 non valido")
+                    })?;
                 if bytes.is_empty() || bytes.len() > MAX_DOCUMENT {
                     return Err(ServiceFault::new(
-                        "E000106",
+                        FaultCode::NotebookDocument,
                         format!("documento vuoto o più grande di {MAX_DOCUMENT} byte"),
                     ));
                 }
@@ -111,7 +117,7 @@ pub async fn handle(
                 let k = kind(&required(payload, "tipo")?)?;
                 if k == "documento" {
                     return Err(ServiceFault::new(
-                        "E000105",
+                        FaultCode::NotebookKind,
                         "i documenti si aggiungono con setDocumento",
                     ));
                 }
@@ -173,7 +179,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(|e| call.failure("notebook store", e))?
-                .ok_or_else(|| ServiceFault::new("E000107", format!("voce {id} non presente nel taccuino")))?;
+                .ok_or_else(|| ServiceFault::new(FaultCode::NotebookEntry, format!("voce {id} non presente nel taccuino")))?;
             let mut out = String::new();
             voce(&mut out, &row);
             if let Some(content) = row.get::<_, Option<Vec<u8>>>(9) {
@@ -197,14 +203,14 @@ pub async fn handle(
                 .map_err(|e| call.failure("notebook store", e))?;
             if n == 0 {
                 return Err(ServiceFault::new(
-                    "E000107",
+                    FaultCode::NotebookEntry,
                     format!("voce {id} non presente nel taccuino"),
                 ));
             }
             Ok(answer(format!("<idVoce>{id}</idVoce>")))
         }
         other => Err(ServiceFault::new(
-            "E000100",
+            FaultCode::UnknownOperation,
             format!("operazione non disponibile: {other}"),
         )),
     }

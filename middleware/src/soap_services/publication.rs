@@ -11,6 +11,7 @@
 //! gateway's error. An outcome the middleware cannot know (timeout, reset) keeps the
 //! content and says so: the caller sends the same document again.
 
+use super::fault_code::FaultCode;
 use std::fmt::Write;
 
 use aws_lc_rs::digest;
@@ -71,7 +72,7 @@ pub async fn handle(
         "updateMetadata" => update_metadata(call, payload, rec).await,
         "deleteDocument" => delete(call, payload, rec).await,
         other => Err(ServiceFault::new(
-            "E000100",
+            FaultCode::UnknownOperation,
             format!("operazione non disponibile: {other}"),
         )),
     }
@@ -144,7 +145,7 @@ fn claims(call: &Call<'_>, action: &str, patient_cf: &str) -> Map<String, Value>
 fn gateway_fault(call: &Call<'_>, e: MwError) -> ServiceFault {
     match e {
         MwError::GatewayUnreachable(why) => ServiceFault::new(
-            "E000251",
+            FaultCode::GatewayOutcomeUnknown,
             format!(
                 "esito presso il gateway nazionale non noto ({why}): ripetere la richiesta con lo stesso documento (transazione {})",
                 call.tx.id
@@ -152,7 +153,7 @@ fn gateway_fault(call: &Call<'_>, e: MwError) -> ServiceFault {
         ),
         // An identifier that would change the gateway path (".", ".."): nothing was sent.
         MwError::NotFound(path) => ServiceFault::new(
-            "E000253",
+            FaultCode::UnsendableId,
             format!(
                 "identificativo documento non inoltrabile al gateway nazionale ({path}): nulla è stato inviato"
             ),
@@ -174,7 +175,7 @@ impl Answer {
 
     fn refused(&self, what: &str) -> ServiceFault {
         ServiceFault::new(
-            "E000250",
+            FaultCode::GatewayRefused,
             format!(
                 "{what} rifiutata dal gateway nazionale (HTTP {}): {} - {} [{}]",
                 self.status.as_u16(),
@@ -281,15 +282,19 @@ async fn publish(
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
     let state = call.state;
-    let document = child(payload, "document")
-        .ok_or_else(|| ServiceFault::new("E000101", "campo obbligatorio mancante: document"))?;
+    let document = child(payload, "document").ok_or_else(|| {
+        ServiceFault::new(
+            FaultCode::MissingField,
+            "campo obbligatorio mancante: document",
+        )
+    })?;
     let encoded = required(document, "document")?;
     let pdf = base64::engine::general_purpose::STANDARD
         .decode(encoded.split_whitespace().collect::<String>())
-        .map_err(|_| ServiceFault::new("E000252", "document non è base64 valido"))?;
+        .map_err(|_| ServiceFault::new(FaultCode::BadDocument, "document non è base64 valido"))?;
     if !pdf.starts_with(b"%PDF") {
         return Err(ServiceFault::new(
-            "E000252",
+            FaultCode::BadDocument,
             "il documento non è un PDF (atteso PDF firmato con CDA iniettato)",
         ));
     }
@@ -305,15 +310,23 @@ async fn publish(
             gateway_contract::cda::extract_cda(&parsed, mode)
         })
         .await
-        .map_err(|e| ServiceFault::new("E000500", e.to_string()))?
-        .map_err(|e| ServiceFault::new("E000252", format!("CDA non estraibile dal PDF: {e}")))?;
-    let facts = gateway_contract::cda::CdaFacts::parse(&cda)
-        .map_err(|e| ServiceFault::new("E000252", format!("CDA non leggibile: {e}")))?;
+        .map_err(|e| ServiceFault::new(FaultCode::Internal, e.to_string()))?
+        .map_err(|e| {
+            ServiceFault::new(
+                FaultCode::BadDocument,
+                format!("CDA non estraibile dal PDF: {e}"),
+            )
+        })?;
+    let facts = gateway_contract::cda::CdaFacts::parse(&cda).map_err(|e| {
+        ServiceFault::new(FaultCode::BadDocument, format!("CDA non leggibile: {e}"))
+    })?;
     let patient_cf = facts
         .patient_ids
         .first()
         .map(|(_, ext)| ext.to_ascii_uppercase())
-        .ok_or_else(|| ServiceFault::new("E000252", "il CDA non indica il paziente"))?;
+        .ok_or_else(|| {
+            ServiceFault::new(FaultCode::BadDocument, "il CDA non indica il paziente")
+        })?;
     rec.patient_cf_hmac = Some(state.cf_hasher.hash(&patient_cf));
     call.caller.same_patient(&patient_cf)?;
     let repository = state
@@ -324,7 +337,7 @@ async fn publish(
         .map(|r| r.unique_id.clone())
         .ok_or_else(|| {
             ServiceFault::new(
-                "E000244",
+                FaultCode::NoRepository,
                 format!("nessun repository regionale configurato per {}", call.asl),
             )
         })?;
@@ -361,7 +374,7 @@ async fn publish(
         xds::store::repository::PutOutcome::AlreadyStored => false,
         xds::store::repository::PutOutcome::Conflict => {
             return Err(ServiceFault::new(
-                "E000245",
+                FaultCode::UniqueIdTaken,
                 format!("un documento diverso è già archiviato come {unique_id}"),
             ));
         }
@@ -417,7 +430,7 @@ async fn publish(
             }
             return Err(a.refused("pubblicazione"));
         }
-        Err(f) if f.code == "E000251" => return Err(f),
+        Err(f) if f.code == FaultCode::GatewayOutcomeUnknown => return Err(f),
         Err(f) => {
             if fresh {
                 forget(call, &repository, &unique_id).await;
@@ -510,7 +523,7 @@ async fn target(
         .map_err(|e| call.failure("registry", e))?
         .ok_or_else(|| {
             ServiceFault::new(
-                "E000242",
+                FaultCode::UnknownDocument,
                 format!("documento {unique_id} non presente nel registro regionale"),
             )
         })?;

@@ -5,6 +5,7 @@
 //! `E000231`, as observed. A message is accepted once: its operator signature is
 //! remembered until the message expires, and a replay is refused.
 
+use super::fault_code::FaultCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -158,11 +159,11 @@ impl Caller {
         match &self.patient_cf {
             Some(p) if p.eq_ignore_ascii_case(cf) => Ok(()),
             Some(_) => Err(ServiceFault::new(
-                "E000233",
+                FaultCode::Patient,
                 "il paziente della richiesta non è quello dell'asserzione di identità",
             )),
             None => Err(ServiceFault::new(
-                "E000233",
+                FaultCode::Patient,
                 "l'asserzione di identità non indica il paziente (resource-id)",
             )),
         }
@@ -189,7 +190,7 @@ pub fn person_id(cf: &str) -> String {
 }
 
 /// A refusal of the caller's identity.
-fn refused(code: &'static str, e: impl std::fmt::Display) -> ServiceFault {
+fn refused(code: FaultCode, e: impl std::fmt::Display) -> ServiceFault {
     ServiceFault::new(code, e.to_string())
 }
 
@@ -212,17 +213,17 @@ pub fn identify(
             max_lifetime: trust.max_assertion_lifetime,
         },
     )
-    .map_err(|e| refused("E000230", e))?;
+    .map_err(|e| refused(FaultCode::Assertion, e))?;
     let attr = |name: &str| {
         assertion
             .single(name)
             .map(|v| v.map(str::to_string))
-            .map_err(|e| refused("E000230", e))
+            .map_err(|e| refused(FaultCode::Assertion, e))
     };
     let organisation_id = attr(ORGANISATION_ID)?.unwrap_or_default();
     if !trust.organisations.contains(&organisation_id) {
         return Err(ServiceFault::new(
-            "E000235",
+            FaultCode::Organisation,
             format!("organizzazione non ammessa: {organisation_id:?}"),
         ));
     }
@@ -230,7 +231,7 @@ pub fn identify(
     let allowed = purposes(service, operation);
     if !allowed.iter().any(|p| p.eq_ignore_ascii_case(&purpose)) {
         return Err(ServiceFault::new(
-            "E000234",
+            FaultCode::Purpose,
             format!(
                 "finalità {purpose:?} non ammessa per {operation} (ammesse: {})",
                 allowed.join(", ")
@@ -249,9 +250,12 @@ pub fn identify(
             max_age: trust.max_message_age,
         },
     )
-    .map_err(|e| refused("E000232", e))?;
+    .map_err(|e| refused(FaultCode::OperatorSignature, e))?;
     if signature.fiscal_code != operator_cf {
-        return Err(ServiceFault::new("E000231", SMARTCARD_MISMATCH));
+        return Err(ServiceFault::new(
+            FaultCode::SmartCardMismatch,
+            SMARTCARD_MISMATCH,
+        ));
     }
     let caller = Caller {
         issuer: assertion.issuer.clone(),
@@ -274,7 +278,7 @@ pub fn identify(
         .first_time(&signature.value, signature.valid_until, now)
     {
         return Err(ServiceFault::new(
-            "E000232",
+            FaultCode::OperatorSignature,
             "messaggio già ricevuto: ogni richiesta va firmata di nuovo (replay)",
         ));
     }
