@@ -2,7 +2,7 @@
 //!
 //! The producer's bytes go to the gateway exactly as received, chunk by chunk. Each
 //! chunk is read where it lies, on its way, by an [`Inspector`]: for a multipart form
-//! ([`super::form_scanner`]) it measures the `file` part, records where it starts, hashes
+//! ([`gateway_contract::form_scanner`]) it measures the `file` part, records where it starts, hashes
 //! it (SHA-256) when asked — publications, whose hash the gateway checks against the
 //! token's `attachment_hash` — and keeps the `requestBody` text; a JSON body (metadata
 //! update) is kept as text. Nothing is copied and nothing waits: an earlier design handed
@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::oneshot;
 
-use super::form_scanner::{FormScanner, FormSink};
+use gateway_contract::form_scanner::{FormScanner, FormSink, PartHead};
 
 /// The most of a `requestBody` (or JSON body) kept for the regional checks.
 const MAX_JSON_KEPT: usize = 1 << 20;
@@ -286,9 +286,9 @@ enum Part {
 }
 
 impl FormSink for FormFacts {
-    fn part_start(&mut self, name: Option<&str>, offset: u64) {
+    fn part_start(&mut self, head: &PartHead<'_>, offset: u64) {
         self.size = 0;
-        self.part = match name {
+        self.part = match head.name {
             Some("file") => {
                 self.facts.file_offset = Some(offset);
                 self.hash = self

@@ -2,7 +2,7 @@
 //!
 //! - [`operation`]: the gateway's endpoint catalogue.
 //! - [`inspect`]: the body passes through untouched while each chunk is read on its way
-//!   for the file hash and the `requestBody` fields ([`form_scanner`] finds the parts).
+//!   for the file hash and the `requestBody` fields (`gateway_contract::form_scanner` finds the parts).
 //! - [`tokens`]: case 1 (tokens untouched) and case 2 (verified, re-signed by the region).
 //! - [`checks`]: the non-blocking regional checks.
 //! - [`warnings`]: the `--middlewarewarning--` merge rule.
@@ -13,7 +13,6 @@
 
 pub mod checks;
 pub mod document_keeper;
-pub mod form_scanner;
 pub mod gateway_client;
 pub mod handler;
 pub mod inspect;

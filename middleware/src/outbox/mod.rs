@@ -81,14 +81,10 @@ pub async fn parse(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let form = match content_type {
-        Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/") => {
-            crate::gateway_sim::request::parse_form(Some(ct), body.clone())
-                .await
-                .ok()
-        }
-        _ => None,
-    };
+    // A publication's form has its file; without one the body is read as JSON.
+    let form = content_type
+        .and_then(|ct| gateway_contract::form::read_form(ct, body).ok())
+        .filter(|f| f.file.is_some());
     let request: Value = form
         .as_ref()
         .and_then(|f| f.request_body.as_deref())

@@ -1,4 +1,4 @@
-//! The streaming multipart scanner of forwarded bodies (`middleware::forward::form_scanner`).
+//! The streaming multipart scanner of forwarded bodies (`gateway_contract::form_scanner`).
 //!
 //! Input: byte 0 picks the boundary's length, byte 1 the chunk size; the boundary is taken
 //! from the next bytes and the rest is the body. Checks, beyond not panicking: every part's
@@ -7,15 +7,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use middleware::forward::form_scanner::{FormScanner, FormSink};
+use gateway_contract::form_scanner::{FormScanner, FormSink, PartHead};
 
 #[derive(Default, Debug, PartialEq)]
 struct Parts(Vec<(Option<String>, u64, Vec<u8>, bool)>);
 
 impl FormSink for Parts {
-    fn part_start(&mut self, name: Option<&str>, offset: u64) {
+    fn part_start(&mut self, head: &PartHead<'_>, offset: u64) {
         self.0
-            .push((name.map(str::to_owned), offset, Vec::new(), false));
+            .push((head.name.map(str::to_owned), offset, Vec::new(), false));
     }
     fn data(&mut self, bytes: &[u8]) {
         self.0

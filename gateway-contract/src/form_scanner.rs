@@ -22,11 +22,20 @@ pub const MAX_PARTS: usize = 64;
 /// What a form's parts are handed to.
 pub trait FormSink {
     /// A part begins; `offset` is the position of its first body byte in the whole body.
-    fn part_start(&mut self, name: Option<&str>, offset: u64);
+    fn part_start(&mut self, head: &PartHead<'_>, offset: u64);
     /// Bytes of the current part, in order.
     fn data(&mut self, bytes: &[u8]);
     /// The current part is complete.
     fn part_end(&mut self);
+}
+
+/// What a part's headers say of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartHead<'a> {
+    /// The `name` of its `Content-Disposition`, if any.
+    pub name: Option<&'a str>,
+    /// Whether it has a `filename` (a file part rather than a field).
+    pub has_filename: bool,
 }
 
 /// Where the scanner is.
@@ -180,9 +189,13 @@ impl FormScanner {
                     self.state = State::Malformed(format!("more than {MAX_PARTS} parts"));
                     return used;
                 }
-                match part_name(&self.head) {
-                    Ok(name) => {
-                        sink.part_start(name.as_deref(), self.offset + used as u64);
+                match part_head(&self.head) {
+                    Ok((name, has_filename)) => {
+                        let head = PartHead {
+                            name: name.as_deref(),
+                            has_filename,
+                        };
+                        sink.part_start(&head, self.offset + used as u64);
                         self.state = State::Body;
                     }
                     Err(why) => self.state = State::Malformed(why),
@@ -195,8 +208,9 @@ impl FormScanner {
 }
 
 /// The `name` of a part from its header block (transport padding, CRLF, header lines,
-/// CRLF CRLF): `Ok(None)` for a part without a `Content-Disposition` name.
-fn part_name(head: &[u8]) -> Result<Option<String>, String> {
+/// CRLF CRLF), `None` for a part without a `Content-Disposition` name; and whether it
+/// has a `filename`.
+fn part_head(head: &[u8]) -> Result<(Option<String>, bool), String> {
     let text = std::str::from_utf8(head).map_err(|_| "part headers are not UTF-8".to_string())?;
     let Some((padding, headers)) = text.split_once("\r\n") else {
         return Err("no line end after the delimiter".into());
@@ -209,18 +223,21 @@ fn part_name(head: &[u8]) -> Result<Option<String>, String> {
             continue;
         };
         if field.trim().eq_ignore_ascii_case("content-disposition") {
-            return Ok(disposition_name(value));
+            return Ok((
+                disposition_param(value, "name"),
+                disposition_param(value, "filename").is_some(),
+            ));
         }
     }
-    Ok(None)
+    Ok((None, false))
 }
 
-/// The `name` parameter of a `Content-Disposition` value.
-fn disposition_name(value: &str) -> Option<String> {
+/// A parameter (`name`, `filename`) of a `Content-Disposition` value.
+fn disposition_param(value: &str, param: &str) -> Option<String> {
     let mut params = value.split(';').skip(1);
     params.find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        if !k.trim().eq_ignore_ascii_case("name") {
+        if !k.trim().eq_ignore_ascii_case(param) {
             return None;
         }
         let v = v.trim();
@@ -242,9 +259,9 @@ mod tests {
     struct Parts(Vec<(Option<String>, u64, Vec<u8>, bool)>);
 
     impl FormSink for Parts {
-        fn part_start(&mut self, name: Option<&str>, offset: u64) {
+        fn part_start(&mut self, head: &PartHead<'_>, offset: u64) {
             self.0
-                .push((name.map(str::to_owned), offset, Vec::new(), false));
+                .push((head.name.map(str::to_owned), offset, Vec::new(), false));
         }
         fn data(&mut self, bytes: &[u8]) {
             self.0
