@@ -1,5 +1,6 @@
 //! Building audit rows: one per request, whatever its outcome.
 
+use crate::db::outcome::Outcome;
 use std::time::Instant;
 
 use aws_lc_rs::hmac;
@@ -44,7 +45,7 @@ impl TxContext {
             method: method.into(),
             path: path.into(),
             http_status: 0,
-            outcome: String::new(),
+            outcome: Outcome::Pending,
             problem_type: None,
             problem_title: None,
             gtw_trace_id: None,

@@ -4,6 +4,7 @@
 //! producer byte for byte. Only what the middleware itself decides appears below,
 //! with `type` values in the `mw/` namespace that the national rules reserve.
 
+use crate::db::outcome::Outcome;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
@@ -105,16 +106,16 @@ impl MwError {
     }
 
     /// Short outcome label for the audit trail and metrics.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Self::Unauthorized { .. } => "refused",
-            Self::GatewayUnreachable(_) => "gateway_unreachable",
-            Self::PayloadTooLarge { .. } => "too_large",
-            Self::IncompleteBody(_) => "incomplete_body",
-            Self::NotFound(_) => "not_found",
-            Self::Unavailable(_) => "unavailable",
-            Self::KeysUnavailable(_) => "keys_unavailable",
-            Self::Internal(_) => "internal_error",
+            Self::Unauthorized { .. } => Outcome::Refused,
+            Self::GatewayUnreachable(_) => Outcome::GatewayUnreachable,
+            Self::PayloadTooLarge { .. } => Outcome::TooLarge,
+            Self::IncompleteBody(_) => Outcome::IncompleteBody,
+            Self::NotFound(_) => Outcome::NotFound,
+            Self::Unavailable(_) => Outcome::Unavailable,
+            Self::KeysUnavailable(_) => Outcome::KeysUnavailable,
+            Self::Internal(_) => Outcome::InternalError,
         }
     }
 

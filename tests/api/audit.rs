@@ -87,7 +87,7 @@ async fn rows_written_together_are_all_there_and_a_bad_one_fails_alone() {
             middleware::audit::TxContext::start().record("validation", "POST", "/v1/x", 1),
         );
         rec.http_status = 201;
-        rec.outcome = "forwarded".into();
+        rec.outcome = middleware::db::outcome::Outcome::Forwarded;
         // Row 150 names a producer that does not exist: the foreign key refuses it.
         if i == 150 {
             rec.producer_id = Some(987_654);

@@ -161,7 +161,7 @@ pub async fn list(
                     status_class(r.http_status),
                     r.http_status
                 ),
-                esc(&r.outcome),
+                esc(r.outcome.as_str()),
                 esc(r.problem_type.as_deref().unwrap_or("")),
                 esc(r.gtw_trace_id.as_deref().unwrap_or("")),
                 esc(r.workflow_instance_id.as_deref().unwrap_or("")),
@@ -343,7 +343,7 @@ pub async fn detail(
                 ),
                 esc(&o.operation),
                 o.http_status.to_string(),
-                esc(&o.outcome),
+                esc(o.outcome.as_str()),
             ]
         })
         .collect();

@@ -6,6 +6,7 @@
 
 pub mod audit_journal;
 pub mod console;
+pub mod outcome;
 pub mod producer_cache;
 pub mod producers;
 pub mod tls;

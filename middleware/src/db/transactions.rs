@@ -1,5 +1,6 @@
 //! The audit trail: one row per producer request.
 
+use super::outcome::Outcome;
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -34,8 +35,8 @@ pub struct TransactionRecord {
     pub path: String,
     /// Status returned to the producer.
     pub http_status: i32,
-    /// `forwarded`, `refused`, `gateway_unreachable`, `too_large`, `internal_error`, `not_found`.
-    pub outcome: String,
+    /// What became of it.
+    pub outcome: Outcome,
     /// `type` of the problem returned, if any (gateway's or ours).
     pub problem_type: Option<String>,
     /// `title` of the problem returned, if any.
@@ -284,7 +285,9 @@ fn from_row(r: &Row) -> TransactionRecord {
         method: r.get(8),
         path: r.get(9),
         http_status: r.get(10),
-        outcome: r.get(11),
+        // A text this version does not write (a newer replica's) reads as pending; the
+        // row keeps it.
+        outcome: Outcome::from_stored(r.get(11)).unwrap_or_default(),
         problem_type: r.get(12),
         problem_title: r.get(13),
         gtw_trace_id: r.get(14),

@@ -1,5 +1,6 @@
 //! One producer request: authenticate, forward, merge warnings, audit.
 
+use crate::db::outcome::Outcome;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,15 +50,15 @@ pub async fn handle(
     };
     let response = match result {
         Ok(resp) => {
-            if rec.outcome.is_empty() {
-                rec.outcome = "forwarded".into();
+            if rec.outcome == Outcome::Pending {
+                rec.outcome = Outcome::Forwarded;
             }
             resp
         }
         Err(e) => {
             let (_, kind, title) = e.parts();
             rec.response_body = Some(e.to_problem(&tx.id.to_string()).to_string());
-            rec.outcome = e.outcome().into();
+            rec.outcome = e.outcome();
             rec.problem_type = Some(kind.into());
             rec.problem_title = Some(title.into());
             if let MwError::Unauthorized { reason, .. } = &e {

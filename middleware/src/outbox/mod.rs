@@ -19,6 +19,7 @@ pub mod provisional;
 pub mod store;
 pub mod worker;
 
+use crate::db::outcome::Outcome;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -178,7 +179,7 @@ pub async fn queue(
         }
     }
 
-    rec.outcome = "queued".into();
+    rec.outcome = Outcome::Queued;
     rec.request_body = Some(crate::db::transactions::kept(&parsed.request.to_string()));
     rec.http_status = i32::from(StatusCode::ACCEPTED.as_u16());
     rec.delivery = Some("queued".into());

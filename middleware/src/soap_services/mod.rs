@@ -17,6 +17,7 @@ pub mod notebook;
 pub mod publication;
 pub mod security;
 
+use crate::db::outcome::Outcome;
 pub use fault_code::FaultCode;
 use std::sync::Arc;
 
@@ -268,7 +269,7 @@ async fn serve(
         let producer = match authenticate(&state, &identity, &mut rec).await {
             Ok(p) => p,
             Err(e) => {
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 break 'answer fault(
                     v11,
                     StatusCode::UNAUTHORIZED,
@@ -281,7 +282,7 @@ async fn serve(
         let bytes = match soap_io::read_body(&state, body).await {
             Ok(b) => b,
             Err(f) => {
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 break 'answer fault(v11, f.status(), None, f.reason());
             }
         };
@@ -296,14 +297,14 @@ async fn serve(
         let doc = match soap_wsdl::hardened::parse(&incoming.envelope, limits) {
             Ok(d) => d,
             Err(e) => {
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
             }
         };
         let env = match soap_wsdl::envelope::parse_envelope(&doc) {
             Ok(e) => e,
             Err(e) => {
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
             }
         };
@@ -351,8 +352,8 @@ async fn serve(
         match handled {
             Ok(body) => {
                 // A publication the outbox holds stays `queued`, as on its audit row.
-                if rec.outcome != "queued" {
-                    rec.outcome = "success".into();
+                if rec.outcome != Outcome::Queued {
+                    rec.outcome = Outcome::Success;
                 }
                 let action = format!("{SIST}/{operation}Response");
                 let envelope =
@@ -368,7 +369,7 @@ async fn serve(
                         .with_label_values(&["soap_identity"])
                         .inc();
                 }
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 rec.problem_type = Some(f.code.to_string());
                 rec.problem_title = Some(f.reason.clone());
                 let action = format!(
@@ -389,7 +390,7 @@ async fn serve(
     state
         .metrics
         .soap_calls
-        .with_label_values(&[&rec.operation, &rec.outcome])
+        .with_label_values(&[rec.operation.as_str(), rec.outcome.as_str()])
         .inc();
     let header_name = state.tx_header.clone();
     let resp = finish(&state, rec, response, &tx).await;

@@ -12,6 +12,7 @@
 //! content and says so: the caller sends the same document again.
 
 use super::fault_code::FaultCode;
+use crate::db::outcome::Outcome;
 use std::fmt::Write;
 
 use aws_lc_rs::digest;
@@ -438,7 +439,7 @@ async fn publish(
             return Err(f);
         }
     };
-    let queued = rec.outcome == "queued";
+    let queued = rec.outcome == Outcome::Queued;
     let mut warnings: Vec<String> = answer
         .field("warning")
         .map(str::to_string)
@@ -589,7 +590,7 @@ async fn update_metadata(
     if !answer.status.is_success() {
         return Err(answer.refused("modifica dei metadati"));
     }
-    let queued = rec.outcome == "queued";
+    let queued = rec.outcome == Outcome::Queued;
     // The access rules take effect in the region at once (obscuring included).
     if let Some(codes) = events {
         call.state
@@ -626,7 +627,7 @@ async fn delete(
     if !answer.status.is_success() {
         return Err(answer.refused("cancellazione"));
     }
-    let queued = rec.outcome == "queued";
+    let queued = rec.outcome == Outcome::Queued;
     let registry = &call.state.xds.registry;
     registry
         .remove_document(&unique_id)

@@ -12,6 +12,7 @@ pub mod repository_endpoint;
 pub mod soap_io;
 mod wsdl;
 
+use crate::db::outcome::Outcome;
 use std::sync::Arc;
 
 use axum::Router;
@@ -165,7 +166,7 @@ async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> 
         match run(&state, endpoint, &identity, &mut rec, &tx, req).await {
             Ok((version, mtom, relates_to, reply)) => {
                 let outcome = outcome_of(&reply);
-                rec.outcome = outcome.into();
+                rec.outcome = outcome;
                 rec.document_id = reply.document_id.clone();
                 if let Some(e) = reply.errors.first() {
                     rec.problem_type = Some(e.code.as_str().into());
@@ -184,13 +185,13 @@ async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> 
                 )
             }
             Err((version, fault)) => {
-                rec.outcome = "fault".into();
+                rec.outcome = Outcome::Fault;
                 rec.problem_type = fault.subcode.map(str::to_string);
                 rec.problem_title = Some(fault.reason.chars().take(200).collect());
                 (
                     soap_io::fault_response(version, fault.status, fault.subcode, &fault.reason),
                     "unknown",
-                    "fault",
+                    Outcome::Fault,
                 )
             }
         };
@@ -200,19 +201,19 @@ async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> 
     state
         .metrics
         .xds_transactions
-        .with_label_values(&[transaction, &name, outcome])
+        .with_label_values(&[transaction, &name, outcome.as_str()])
         .inc();
     finish(&state, rec, response, &tx).await
 }
 
-fn outcome_of(reply: &Reply) -> &'static str {
+fn outcome_of(reply: &Reply) -> Outcome {
     match (
         reply.errors.iter().all(|e| e.warning),
         reply.parts.is_empty(),
     ) {
-        (true, _) => "success",
-        (false, false) => "partial",
-        (false, true) => "failure",
+        (true, _) => Outcome::Success,
+        (false, false) => Outcome::Partial,
+        (false, true) => Outcome::Failure,
     }
 }
 
