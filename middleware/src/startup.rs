@@ -24,7 +24,7 @@ use crate::forward::handler::{handle, with_transaction_header};
 use crate::forward::tokens::TokenPolicy;
 use crate::keys::{KeyError, KeyStore};
 use crate::metrics::Metrics;
-use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
+use crate::server::accept::{ConnectionHooks, serve_plain, serve_tls};
 use crate::server::identity::{ClientIdentity, CnPatterns};
 use crate::server::tls::producer_server_config;
 use crate::trust::Trust;
@@ -314,17 +314,16 @@ impl App {
         let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
             let _ = admin_shutdown.wait_for(|s| *s).await;
         }));
-        let trust = self.state.client_trust.clone();
-        let metrics = self.state.metrics.clone();
+        let hooks = ProducerConnections {
+            trust: self.state.client_trust.clone(),
+            metrics: self.state.metrics.clone(),
+        };
         serve_tls(
             self.producer_listener,
             self.tls,
             self.timeouts,
             self.router,
-            move |conn, peer| ClientIdentity::from_connection(conn, &trust.store(), peer),
-            move || metrics.tls_handshake_failures.inc(),
-            || ConnectionFate::Serve,
-            None,
+            hooks,
             async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             },
@@ -334,6 +333,29 @@ impl App {
             let _ = w.await;
         }
         admin_task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// The producer listener's connections: each named by its verified client certificate
+/// (checked against the producer CAs in force), failed handshakes counted.
+struct ProducerConnections {
+    trust: Arc<Trust>,
+    metrics: Metrics,
+}
+
+impl ConnectionHooks for ProducerConnections {
+    type Info = ClientIdentity;
+
+    fn describe(
+        &self,
+        conn: &rustls::ServerConnection,
+        peer: std::net::SocketAddr,
+    ) -> ClientIdentity {
+        ClientIdentity::from_connection(conn, &self.trust.store(), peer)
+    }
+
+    fn handshake_failed(&self) {
+        self.metrics.tls_handshake_failures.inc();
     }
 }
 

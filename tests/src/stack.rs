@@ -440,7 +440,7 @@ pub fn config(
                 .iter()
                 .map(|(role, token)| {
                     let file = pki.dir.join(format!("admin-{role}.token"));
-                    std::fs::write(&file, token).expect("admin token");
+                    write_once(&file, token);
                     AdminToken {
                         name: format!("test-{role}"),
                         file: file.display().to_string(),
@@ -516,6 +516,19 @@ pub const ADMIN_TOKENS: &[(&str, &str)] = &[
     ("helpdesk", "helpdesk-token-of-the-test-stacks-0123456789"),
     ("operator", "operator-token-of-the-test-stacks-0123456789"),
 ];
+
+/// Writes a file the stacks of this process share, once and whole: stacks starting
+/// together must never read it half written.
+fn write_once(file: &std::path::Path, text: &str) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().expect("token files");
+    if std::fs::read_to_string(file).is_ok_and(|t| t == text) {
+        return;
+    }
+    let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).expect("admin token");
+    std::fs::rename(&tmp, file).expect("admin token");
+}
 
 /// The admin API token of `role`.
 pub fn admin_token(role: &str) -> &'static str {

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::server::accept::{ConnectionFate, serve_plain, serve_tls};
+use crate::server::accept::{ConnectionFate, ConnectionHooks, serve_plain, serve_tls};
 use crate::server::tls::strict_server_config;
 pub use crate::validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
 use faults::{FaultConfig, FaultMode, Faults};
@@ -67,6 +67,36 @@ pub enum SimOp {
     Metadata,
     /// Delete.
     Delete,
+}
+
+/// The simulator's connections: named by the client certificate's CN; the network faults
+/// in force refuse them, drop them after the handshake, or cut the open ones (outages).
+struct SimConnections(Arc<SimState>);
+
+impl ConnectionHooks for SimConnections {
+    type Info = TlsClient;
+
+    fn describe(&self, conn: &rustls::ServerConnection, _: SocketAddr) -> TlsClient {
+        let cn = conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| Certificate::from_der(c.clone().into_owned()).ok())
+            .map(|c| c.subject_cn().to_string())
+            .unwrap_or_default();
+        TlsClient(cn)
+    }
+
+    fn fate(&self) -> ConnectionFate {
+        match self.0.faults.get().mode {
+            FaultMode::Down => ConnectionFate::Refuse,
+            FaultMode::Reset => ConnectionFate::DropAfterHandshake,
+            _ => ConnectionFate::Serve,
+        }
+    }
+
+    fn cuts(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.0.faults.outages())
+    }
 }
 
 /// Simulator settings (`fsemw gateway-sim --help`).
@@ -215,13 +245,6 @@ impl GatewaySim {
                 let _ = admin_stop.wait_for(|s| *s).await;
             },
         ));
-        let cut = self.state.faults.outages();
-        let state = self.state.clone();
-        let fate = move || match state.faults.get().mode {
-            FaultMode::Down => ConnectionFate::Refuse,
-            FaultMode::Reset => ConnectionFate::DropAfterHandshake,
-            _ => ConnectionFate::Serve,
-        };
         let mut stop = shutdown;
         serve_tls(
             self.listener,
@@ -231,19 +254,8 @@ impl GatewaySim {
                 header_read: Duration::from_secs(30),
                 body_idle: Duration::from_secs(30),
             },
-            api_router(self.state, &self.base_path),
-            |conn, _| {
-                let cn = conn
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|c| Certificate::from_der(c.clone().into_owned()).ok())
-                    .map(|c| c.subject_cn().to_string())
-                    .unwrap_or_default();
-                TlsClient(cn)
-            },
-            || {},
-            fate,
-            Some(cut),
+            api_router(self.state.clone(), &self.base_path),
+            SimConnections(self.state),
             async move {
                 let _ = stop.wait_for(|s| *s).await;
             },

@@ -29,7 +29,7 @@ pub struct ConnectionTimeouts {
     pub body_idle: Duration,
 }
 
-/// What to do with a new connection (the gateway simulator injects faults here).
+/// What to do with a new connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionFate {
     /// Serve it.
@@ -40,31 +40,43 @@ pub enum ConnectionFate {
     DropAfterHandshake,
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown` resolves.
-///
-/// `describe` turns each handshake into a value (the client identity) that every
-/// request of that connection carries in its extensions. `on_handshake_failure`
-/// is called for handshakes that fail or time out; `fate` decides each connection;
-/// every change of `cut` closes the connections already open (a simulated outage).
-#[allow(clippy::too_many_arguments)]
-pub async fn serve_tls<T, D, F, G>(
+/// What a listener does around its connections besides serving them. The producer
+/// listener names the client and counts failed handshakes; another server (a test double
+/// injecting network faults) may also decide each connection's fate and cut the open
+/// ones. The accept loop knows this trait, not who implements it.
+pub trait ConnectionHooks: Send + Sync + 'static {
+    /// What every request of a connection carries in its extensions (the client identity).
+    type Info: Clone + Send + Sync + 'static;
+
+    /// Turns a completed handshake into the connection's value.
+    fn describe(&self, conn: &rustls::ServerConnection, peer: SocketAddr) -> Self::Info;
+
+    /// A handshake failed or timed out.
+    fn handshake_failed(&self) {}
+
+    /// Whether to serve a new connection.
+    fn fate(&self) -> ConnectionFate {
+        ConnectionFate::Serve
+    }
+
+    /// A channel whose every change closes the connections already open (none: never).
+    fn cuts(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// Serves `router` over TLS on `listener` until `shutdown` resolves, with `hooks` around
+/// each connection.
+pub async fn serve_tls<H: ConnectionHooks>(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     timeouts: ConnectionTimeouts,
     router: Router,
-    describe: D,
-    on_handshake_failure: F,
-    fate: G,
-    cut: Option<tokio::sync::watch::Receiver<u64>>,
+    hooks: H,
     shutdown: impl Future<Output = ()> + Send,
-) where
-    T: Clone + Send + Sync + 'static,
-    D: Fn(&rustls::ServerConnection, SocketAddr) -> T + Send + Sync + 'static,
-    F: Fn() + Send + Sync + 'static,
-    G: Fn() -> ConnectionFate,
-{
-    let describe = Arc::new(describe);
-    let on_failure = Arc::new(on_handshake_failure);
+) {
+    let hooks = Arc::new(hooks);
+    let cut = hooks.cuts();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -80,14 +92,14 @@ pub async fn serve_tls<T, D, F, G>(
                 }
             },
         };
-        let fate = fate();
+        let fate = hooks.fate();
         if fate == ConnectionFate::Refuse {
             drop(tcp);
             continue;
         }
         let _ = tcp.set_nodelay(true);
         let (acceptor, router) = (acceptor.clone(), router.clone());
-        let (describe, on_failure) = (describe.clone(), on_failure.clone());
+        let hooks = hooks.clone();
         let watcher = graceful.watcher();
         let mut cut = cut.clone();
         if let Some(rx) = cut.as_mut() {
@@ -99,12 +111,12 @@ pub async fn serve_tls<T, D, F, G>(
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    on_failure();
+                    hooks.handshake_failed();
                     return;
                 }
                 Err(_) => {
                     tracing::debug!(%peer, "TLS handshake timed out");
-                    on_failure();
+                    hooks.handshake_failed();
                     return;
                 }
             };
@@ -112,7 +124,7 @@ pub async fn serve_tls<T, D, F, G>(
                 drop(tls);
                 return;
             }
-            let info = describe(tls.get_ref().1, peer);
+            let info = hooks.describe(tls.get_ref().1, peer);
             let service =
                 hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(info.clone());
