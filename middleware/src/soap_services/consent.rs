@@ -110,32 +110,9 @@ pub async fn handle(
             }
             let operator_role = text(op, "ruolo");
             let consents = if operation == "registraConsensi" {
-                let mut list = Vec::new();
-                for c in payload
-                    .children()
-                    .filter(|c| c.is_element() && c.tag_name().name() == "consenso")
-                {
-                    list.push(Consent {
-                        code: code(&required(c, "codice")?)?,
-                        granted: boolean(&required(c, "valore")?)?,
-                        valid_from: date(text(c, "dataInizio"))?,
-                        note: text(c, "note"),
-                    });
-                }
-                if list.is_empty() {
-                    return Err(ServiceFault::new(
-                        FaultCode::MissingField,
-                        "campo obbligatorio mancante: consenso",
-                    ));
-                }
-                list
+                consents_of(payload)?
             } else {
-                vec![Consent {
-                    code: code(&required(payload, "codice")?)?,
-                    granted: false,
-                    valid_from: date(None)?,
-                    note: text(payload, "note"),
-                }]
+                vec![revocation_of(payload)?]
             };
             let by = Recorder {
                 operator_cf: &operator_cf,
@@ -165,6 +142,39 @@ pub async fn handle(
             format!("operazione sconosciuta: {other}"),
         )),
     }
+}
+
+/// The `consenso` elements of a `registraConsensi` (at least one).
+fn consents_of(payload: Node<'_, '_>) -> Result<Vec<Consent>, ServiceFault> {
+    let mut list = Vec::new();
+    for c in payload
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().name() == "consenso")
+    {
+        list.push(Consent {
+            code: code(&required(c, "codice")?)?,
+            granted: boolean(&required(c, "valore")?)?,
+            valid_from: date(text(c, "dataInizio"))?,
+            note: text(c, "note"),
+        });
+    }
+    if list.is_empty() {
+        return Err(ServiceFault::new(
+            FaultCode::MissingField,
+            "campo obbligatorio mancante: consenso",
+        ));
+    }
+    Ok(list)
+}
+
+/// The consent a `revocaConsenso` withdraws, from today.
+fn revocation_of(payload: Node<'_, '_>) -> Result<Consent, ServiceFault> {
+    Ok(Consent {
+        code: code(&required(payload, "codice")?)?,
+        granted: false,
+        valid_from: date(None)?,
+        note: text(payload, "note"),
+    })
 }
 
 async fn answer(
