@@ -4,10 +4,21 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, header};
+
+use super::tokens::{SIGNATURE_HEADER, Tokens};
 use crate::keys::KeyStore;
 
 use crate::config::GatewayConfig;
 use crate::server::tls::{TlsError, gateway_client_config};
+
+/// The largest gateway answer read (its error documents are a few KB).
+pub const MAX_GATEWAY_ANSWER: usize = 16 << 20;
+
+/// What the gateway answered: status, headers and body (at most [`MAX_GATEWAY_ANSWER`]
+/// bytes).
+pub type Answer = (StatusCode, HeaderMap, Bytes);
 
 /// A pooled HTTPS client presenting the regional authentication certificate.
 #[derive(Debug, Clone)]
@@ -44,6 +55,45 @@ impl GatewayClient {
     /// The underlying client.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// One call to the gateway, for forwarding and the outbox alike: `method` on `path`,
+    /// the producer's headers named in `forwarded`, and the tokens to send.
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &HeaderMap,
+        forwarded: &[&str],
+        tokens: &Tokens,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, self.url(path));
+        for name in forwarded {
+            if let Some(v) = headers.get(*name) {
+                req = req.header(*name, v);
+            }
+        }
+        if let Some(v) = &tokens.authorization {
+            req = req.header(header::AUTHORIZATION, v);
+        }
+        if let Some(v) = &tokens.signature {
+            req = req.header(SIGNATURE_HEADER, v);
+        }
+        req
+    }
+
+    /// Reads the gateway's answer; a body over [`MAX_GATEWAY_ANSWER`] is cut there.
+    pub async fn read_answer(mut r: reqwest::Response) -> Result<Answer, reqwest::Error> {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await? {
+            if body.len() + chunk.len() > MAX_GATEWAY_ANSWER {
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, Bytes::from(body)))
     }
 
     /// Whether the gateway answers at all (any HTTP status counts).

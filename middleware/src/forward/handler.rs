@@ -10,9 +10,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 
 use super::checks::{CheckInput, fiscal_code_of};
+use super::gateway_client::GatewayClient;
 use super::gateway_client::describe;
 use super::inspect::{BodyFacts, BodyKind, tee};
-use super::tokens::SIGNATURE_HEADER;
 use super::{Operation, warnings};
 use crate::audit::TxContext;
 use crate::cpu_pool::Work;
@@ -22,9 +22,6 @@ use crate::db::transactions::TransactionRecord;
 use crate::problem::MwError;
 use crate::server::identity::ClientIdentity;
 use crate::startup::AppState;
-
-/// Largest gateway answer read (answers are small JSON documents).
-const MAX_GATEWAY_ANSWER: usize = 16 << 20;
 
 /// Request headers forwarded besides the tokens.
 const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
@@ -279,7 +276,6 @@ pub async fn send(
         .as_ref()
         .and_then(|c| c.string("resource_hl7_type"))
         .map(|t| loinc_code(&t));
-    let url = state.gateway.url(&gateway_path);
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -294,18 +290,13 @@ pub async fn send(
         state.max_body,
         op.is_publication(),
     );
-    let mut upstream = state.gateway.http().request(method.clone(), url);
-    for name in FORWARDED_HEADERS {
-        if let Some(v) = headers.get(name) {
-            upstream = upstream.header(name, v);
-        }
-    }
-    if let Some(v) = tokens.authorization {
-        upstream = upstream.header(header::AUTHORIZATION, v);
-    }
-    if let Some(v) = tokens.signature {
-        upstream = upstream.header(SIGNATURE_HEADER, v);
-    }
+    let upstream = state.gateway.request(
+        method.clone(),
+        &gateway_path,
+        headers,
+        &FORWARDED_HEADERS,
+        &tokens,
+    );
 
     let gtw_started = Instant::now();
     let sent = upstream
@@ -313,7 +304,7 @@ pub async fn send(
         .send()
         .await;
     let answer = match sent {
-        Ok(r) => read_answer(r).await,
+        Ok(r) => GatewayClient::read_answer(r).await,
         Err(e) => Err(e),
     };
     let gtw_elapsed = gtw_started.elapsed();
@@ -507,22 +498,6 @@ fn respond(
         resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
     }
     resp
-}
-
-async fn read_answer(
-    r: reqwest::Response,
-) -> Result<(StatusCode, HeaderMap, Bytes), reqwest::Error> {
-    let status = r.status();
-    let headers = r.headers().clone();
-    let mut body = Vec::new();
-    let mut stream = r;
-    while let Some(chunk) = stream.chunk().await? {
-        if body.len() + chunk.len() > MAX_GATEWAY_ANSWER {
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, headers, Bytes::from(body)))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

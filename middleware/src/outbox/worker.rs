@@ -16,7 +16,7 @@ use super::store::{self, Ending, Queued};
 use crate::config::OutboxConfig;
 use crate::cpu_pool::Work;
 use crate::forward::Operation;
-use crate::forward::tokens::SIGNATURE_HEADER;
+use crate::forward::gateway_client::{GatewayClient, describe};
 use crate::startup::AppState;
 
 /// Gateway errors that mean "the validation record is gone": the publication is sent
@@ -110,6 +110,10 @@ enum Failure {
     Store(String),
 }
 
+/// The stored request headers sent again with a queued publication (its body is whole,
+/// so its length is the body's own).
+const QUEUED_HEADERS: [&str; 3] = ["content-type", "accept", "x-callback-url"];
+
 /// Sends one row.
 async fn deliver(
     state: &AppState,
@@ -132,35 +136,17 @@ async fn deliver(
             .map_err(|e| Failure::Later(format!("token re-issue: {e}")))?;
         let method =
             Method::from_bytes(q.method.as_bytes()).map_err(|e| Failure::Store(e.to_string()))?;
-        let mut req = state
+        let sent = state
             .gateway
-            .http()
-            .request(method, state.gateway.url(&q.path));
-        for name in [header::CONTENT_TYPE.as_str(), "accept", "x-callback-url"] {
-            if let Some(v) = headers.get(name) {
-                req = req.header(name, v);
-            }
-        }
-        if let Some(v) = tokens.authorization {
-            req = req.header(header::AUTHORIZATION, v);
-        }
-        if let Some(v) = tokens.signature {
-            req = req.header(SIGNATURE_HEADER, v);
-        }
-        let sent = req.body(q.body.clone()).send().await;
+            .request(method, &q.path, &headers, &QUEUED_HEADERS, &tokens)
+            .body(q.body.clone())
+            .send()
+            .await;
         let answer = match sent {
-            Ok(r) => {
-                let status = r.status();
-                match r.bytes().await {
-                    Ok(b) => (status, b),
-                    Err(e) => {
-                        return Err(Failure::Later(crate::forward::gateway_client::describe(&e)));
-                    }
-                }
-            }
-            Err(e) => return Err(Failure::Later(crate::forward::gateway_client::describe(&e))),
+            Ok(r) => GatewayClient::read_answer(r).await,
+            Err(e) => Err(e),
         };
-        let (status, body) = answer;
+        let (status, _, body) = answer.map_err(|e| Failure::Later(describe(&e)))?;
         let text = String::from_utf8_lossy(&body).into_owned();
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let field = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
