@@ -149,24 +149,38 @@ fn read_cda(text: &str) -> CdaValues {
     }
 }
 
-/// The SubmitObjectsRequest objects of a provisional registration.
-pub fn objects(src: &Source<'_>) -> Vec<RegistryObject> {
-    let cda = read_cda(src.cda);
-    let body = |k: &str| src.request.get(k).and_then(Value::as_str).map(str::trim);
-    let list = |k: &str| -> Vec<String> {
-        match src.request.get(k) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        }
-    };
-    let claim = |k: &str| src.claims.and_then(|c| c.string(k));
+/// The document entry's id in the request.
+const ENTRY: &str = "Document01";
+/// The submission set's id in the request.
+const SET: &str = "SubmissionSet01";
+
+/// A string field of the `requestBody`.
+fn body<'a>(src: &'a Source<'_>, k: &str) -> Option<&'a str> {
+    src.request.get(k).and_then(Value::as_str).map(str::trim)
+}
+
+/// A list field of the `requestBody` (a lone string counts as a list of one).
+fn list(src: &Source<'_>, k: &str) -> Vec<String> {
+    match src.request.get(k) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// A claim of the producer's token.
+fn claim(src: &Source<'_>, k: &str) -> Option<String> {
+    src.claims.and_then(|c| c.string(k))
+}
+
+/// Now as an HL7 DTM (`YYYYMMDDhhmmss`, UTC).
+fn stamp_now() -> String {
     let now = OffsetDateTime::now_utc();
-    let stamp = format!(
+    format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
         now.year(),
         u8::from(now.month()),
@@ -174,152 +188,42 @@ pub fn objects(src: &Source<'_>) -> Vec<RegistryObject> {
         now.hour(),
         now.minute(),
         now.second()
-    );
+    )
+}
+
+/// The SubmitObjectsRequest objects of a provisional registration.
+pub fn objects(src: &Source<'_>) -> Vec<RegistryObject> {
+    let cda = read_cda(src.cda);
+    let stamp = stamp_now();
     let patient = cda.patient.clone().unwrap_or_default();
-    let d = "Document01";
-    let mut core = ObjectCore {
-        id: d.into(),
-        name: cda.title.clone(),
-        ..Default::default()
-    };
-    let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, src.pdf));
-    let mut slots = vec![
-        one(
-            "creationTime",
-            cda.effective.clone().unwrap_or_else(|| stamp.clone()),
-        ),
-        one("languageCode", "it-IT"),
-        one("sourcePatientId", patient.clone()),
-        one("hash", sha1),
-        one("size", src.pdf.len().to_string()),
-        one("urn:ita:2022:documentSigned", "true^Documento firmato"),
-    ];
-    if let Some(r) = body("identificativoRep") {
-        slots.push(one("repositoryUniqueId", r));
-    }
-    if let Some(v) = body("dataInizioPrestazione") {
-        slots.push(one("serviceStartTime", v));
-    }
-    if let Some(v) = body("dataFinePrestazione") {
-        slots.push(one("serviceStopTime", v));
-    }
-    if let Some(v) = body("conservazioneANorma") {
-        slots.push(one("urn:ita:2017:repository-type", v));
-    }
-    let admin = list("administrativeRequest");
-    if !admin.is_empty() {
-        slots.push(slot("urn:ita:2022:administrativeRequest", admin));
-    }
-    let descriptions = list("descriptions");
-    if !descriptions.is_empty() {
-        slots.push(slot("urn:ita:2022:description", descriptions));
-    }
-    if let (Some(a), Some(v), Some(r)) = (
-        claim("subject_application_id"),
-        claim("subject_application_vendor"),
-        claim("subject_application_version"),
-    ) {
-        slots.push(one(
-            "urn:ihe:iti:xds:2024:SubjectApplication",
-            format!("{a}^{v}^{r}"),
-        ));
-    }
-    core.slots = slots;
-    let mut author = Classification {
-        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
-        scheme: Some(doc::AUTHOR.into()),
-        classified_object: d.into(),
-        node_representation: Some(String::new()),
-        ..Default::default()
-    };
-    if let Some(r) = claim("subject_role") {
-        author.slots.push(one("authorRole", r));
-    }
-    if let Some(l) = claim("locality") {
-        author.slots.push(one("authorInstitution", l));
-    }
-    if let Some(a) = &cda.author {
-        author.slots.push(one("authorPerson", a.clone()));
-    }
+    let author = author(src, &cda);
     let set_author = Classification {
         id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
         scheme: Some(set::AUTHOR.into()),
-        classified_object: "SubmissionSet01".into(),
+        classified_object: SET.into(),
         ..author.clone()
     };
+    let mut core = ObjectCore {
+        id: ENTRY.into(),
+        name: cda.title.clone(),
+        slots: entry_slots(src, &cda, &stamp, &patient),
+        ..Default::default()
+    };
     core.classifications.push(author);
-    if let Some(c) = body("tipoDocumentoLivAlto") {
-        core.classifications.push(coded(
-            doc::CLASS_CODE,
-            d,
-            c,
-            "2.16.840.1.113883.2.9.3.3.6.1.5",
-            None,
-        ));
-    }
-    if let Some((c, n)) = &cda.confidentiality {
-        core.classifications.push(coded(
-            doc::CONFIDENTIALITY_CODE,
-            d,
-            c,
-            "2.16.840.1.113883.5.25",
-            n.as_deref(),
-        ));
-    }
-    for e in list("attiCliniciRegoleAccesso") {
-        core.classifications.push(coded(
-            doc::EVENT_CODE,
-            d,
-            &e,
-            "2.16.840.1.113883.2.9.3.3.6.1.3",
-            None,
-        ));
-    }
-    if let Some(t) = &cda.template {
-        core.classifications.push(coded(
-            doc::FORMAT_CODE,
-            d,
-            t,
-            "2.16.840.1.113883.2.9.3.3.6.1.6",
-            None,
-        ));
-    }
-    if let Some(v) = body("tipologiaStruttura") {
-        core.classifications.push(coded(
-            doc::FACILITY_TYPE_CODE,
-            d,
-            v,
-            "2.16.840.1.113883.2.9.3.3.6.1.1",
-            None,
-        ));
-    }
-    if let Some(v) = body("assettoOrganizzativo") {
-        core.classifications.push(coded(
-            doc::PRACTICE_SETTING_CODE,
-            d,
-            v,
-            "2.16.840.1.113883.2.9.3.3.6.1.2",
-            None,
-        ));
-    }
-    if let Some((c, n)) = &cda.code {
-        core.classifications.push(coded(
-            doc::TYPE_CODE,
-            d,
-            c,
-            "2.16.840.1.113883.6.1",
-            n.as_deref(),
-        ));
-    }
+    core.classifications.extend(entry_codes(src, &cda));
     core.external_ids.push(external(
         doc::PATIENT_ID,
-        d,
+        ENTRY,
         &patient,
         "XDSDocumentEntry.patientId",
     ));
-    if let Some(u) = body("identificativoDoc") {
-        core.external_ids
-            .push(external(doc::UNIQUE_ID, d, u, "XDSDocumentEntry.uniqueId"));
+    if let Some(u) = body(src, "identificativoDoc") {
+        core.external_ids.push(external(
+            doc::UNIQUE_ID,
+            ENTRY,
+            u,
+            "XDSDocumentEntry.uniqueId",
+        ));
     }
     let entry = ExtrinsicObject {
         core,
@@ -327,9 +231,160 @@ pub fn objects(src: &Source<'_>) -> Vec<RegistryObject> {
         object_type: ns::DOCUMENT_ENTRY.into(),
         is_opaque: None,
     };
+    let mut out = vec![
+        RegistryObject::Extrinsic(entry),
+        RegistryObject::Package(submission_set(src, stamp, &patient, set_author)),
+    ];
+    out.extend(associations(src));
+    out
+}
 
+/// The document entry's slots: times, language, patient, hash and size of the PDF, the
+/// Italian Affinity Domain's slots from the `requestBody`, the application from the token.
+fn entry_slots(src: &Source<'_>, cda: &CdaValues, stamp: &str, patient: &str) -> Vec<Slot> {
+    let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, src.pdf));
+    let mut slots = vec![
+        one(
+            "creationTime",
+            cda.effective.clone().unwrap_or_else(|| stamp.to_string()),
+        ),
+        one("languageCode", "it-IT"),
+        one("sourcePatientId", patient),
+        one("hash", sha1),
+        one("size", src.pdf.len().to_string()),
+        one("urn:ita:2022:documentSigned", "true^Documento firmato"),
+    ];
+    for (field, name) in [
+        ("identificativoRep", "repositoryUniqueId"),
+        ("dataInizioPrestazione", "serviceStartTime"),
+        ("dataFinePrestazione", "serviceStopTime"),
+        ("conservazioneANorma", "urn:ita:2017:repository-type"),
+    ] {
+        if let Some(v) = body(src, field) {
+            slots.push(one(name, v));
+        }
+    }
+    for (field, name) in [
+        (
+            "administrativeRequest",
+            "urn:ita:2022:administrativeRequest",
+        ),
+        ("descriptions", "urn:ita:2022:description"),
+    ] {
+        let values = list(src, field);
+        if !values.is_empty() {
+            slots.push(slot(name, values));
+        }
+    }
+    if let (Some(a), Some(v), Some(r)) = (
+        claim(src, "subject_application_id"),
+        claim(src, "subject_application_vendor"),
+        claim(src, "subject_application_version"),
+    ) {
+        slots.push(one(
+            "urn:ihe:iti:xds:2024:SubjectApplication",
+            format!("{a}^{v}^{r}"),
+        ));
+    }
+    slots
+}
+
+/// The document's author: role and institution from the token, the person from the CDA.
+fn author(src: &Source<'_>, cda: &CdaValues) -> Classification {
+    let mut author = Classification {
+        id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        scheme: Some(doc::AUTHOR.into()),
+        classified_object: ENTRY.into(),
+        node_representation: Some(String::new()),
+        ..Default::default()
+    };
+    if let Some(r) = claim(src, "subject_role") {
+        author.slots.push(one("authorRole", r));
+    }
+    if let Some(l) = claim(src, "locality") {
+        author.slots.push(one("authorInstitution", l));
+    }
+    if let Some(a) = &cda.author {
+        author.slots.push(one("authorPerson", a.clone()));
+    }
+    author
+}
+
+/// The document entry's coded classifications, from the `requestBody` and the CDA.
+fn entry_codes(src: &Source<'_>, cda: &CdaValues) -> Vec<Classification> {
+    let code = |scheme: &str, c: &str, system: &str, name: Option<&str>| {
+        coded(scheme, ENTRY, c, system, name)
+    };
+    let mut codes = Vec::new();
+    if let Some(c) = body(src, "tipoDocumentoLivAlto") {
+        codes.push(code(
+            doc::CLASS_CODE,
+            c,
+            "2.16.840.1.113883.2.9.3.3.6.1.5",
+            None,
+        ));
+    }
+    if let Some((c, n)) = &cda.confidentiality {
+        codes.push(code(
+            doc::CONFIDENTIALITY_CODE,
+            c,
+            "2.16.840.1.113883.5.25",
+            n.as_deref(),
+        ));
+    }
+    for e in list(src, "attiCliniciRegoleAccesso") {
+        codes.push(code(
+            doc::EVENT_CODE,
+            &e,
+            "2.16.840.1.113883.2.9.3.3.6.1.3",
+            None,
+        ));
+    }
+    if let Some(t) = &cda.template {
+        codes.push(code(
+            doc::FORMAT_CODE,
+            t,
+            "2.16.840.1.113883.2.9.3.3.6.1.6",
+            None,
+        ));
+    }
+    if let Some(v) = body(src, "tipologiaStruttura") {
+        codes.push(code(
+            doc::FACILITY_TYPE_CODE,
+            v,
+            "2.16.840.1.113883.2.9.3.3.6.1.1",
+            None,
+        ));
+    }
+    if let Some(v) = body(src, "assettoOrganizzativo") {
+        codes.push(code(
+            doc::PRACTICE_SETTING_CODE,
+            v,
+            "2.16.840.1.113883.2.9.3.3.6.1.2",
+            None,
+        ));
+    }
+    if let Some((c, n)) = &cda.code {
+        codes.push(code(
+            doc::TYPE_CODE,
+            c,
+            "2.16.840.1.113883.6.1",
+            n.as_deref(),
+        ));
+    }
+    codes
+}
+
+/// The submission set: time, author, content type, and its patient, source and unique ids
+/// (a new unique id when the producer's cannot be used again).
+fn submission_set(
+    src: &Source<'_>,
+    stamp: String,
+    patient: &str,
+    author: Classification,
+) -> RegistryPackage {
     let region = src.region_code.trim_start_matches('0');
-    let set_uid = body("identificativoSottomissione")
+    let set_uid = body(src, "identificativoSottomissione")
         .filter(|_| !src.fresh_submission_id)
         .map(str::to_string)
         .unwrap_or_else(|| {
@@ -338,63 +393,63 @@ pub fn objects(src: &Source<'_>) -> Vec<RegistryObject> {
                 uuid::Uuid::new_v4().as_u128()
             )
         });
-    let mut set_core = ObjectCore {
-        id: "SubmissionSet01".into(),
+    let mut core = ObjectCore {
+        id: SET.into(),
         slots: vec![one("submissionTime", stamp)],
         ..Default::default()
     };
-    set_core.classifications.push(set_author);
-    if let Some(c) = body("tipoAttivitaClinica") {
-        set_core.classifications.push(coded(
+    core.classifications.push(author);
+    if let Some(c) = body(src, "tipoAttivitaClinica") {
+        core.classifications.push(coded(
             set::CONTENT_TYPE_CODE,
-            "SubmissionSet01",
+            SET,
             c,
             "2.16.840.1.113883.2.9.3.3.6.1.4",
             None,
         ));
     }
-    set_core.classifications.push(Classification {
+    core.classifications.push(Classification {
         id: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
         node: Some(ns::SUBMISSION_SET_NODE.into()),
-        classified_object: "SubmissionSet01".into(),
+        classified_object: SET.into(),
         ..Default::default()
     });
-    set_core.external_ids.push(external(
+    core.external_ids.push(external(
         set::PATIENT_ID,
-        "SubmissionSet01",
-        &patient,
+        SET,
+        patient,
         "XDSSubmissionSet.patientId",
     ));
-    set_core.external_ids.push(external(
+    core.external_ids.push(external(
         set::SOURCE_ID,
-        "SubmissionSet01",
+        SET,
         &format!("2.16.840.1.113883.2.9.2.{region}"),
         "XDSSubmissionSet.sourceId",
     ));
-    set_core.external_ids.push(external(
+    core.external_ids.push(external(
         set::UNIQUE_ID,
-        "SubmissionSet01",
+        SET,
         &set_uid,
         "XDSSubmissionSet.uniqueId",
     ));
+    RegistryPackage { core }
+}
 
-    let mut out = vec![
-        RegistryObject::Extrinsic(entry),
-        RegistryObject::Package(RegistryPackage { core: set_core }),
-        RegistryObject::Association(Association {
-            id: "HasMember01".into(),
-            association_type: ns::assoc::HAS_MEMBER.into(),
-            source: "SubmissionSet01".into(),
-            target: d.into(),
-            status: None,
-            slots: vec![one("SubmissionSetStatus", "Original")],
-        }),
-    ];
+/// HasMember from the set to the entry, and RPLC to the replaced document.
+fn associations(src: &Source<'_>) -> Vec<RegistryObject> {
+    let mut out = vec![RegistryObject::Association(Association {
+        id: "HasMember01".into(),
+        association_type: ns::assoc::HAS_MEMBER.into(),
+        source: SET.into(),
+        target: ENTRY.into(),
+        status: None,
+        slots: vec![one("SubmissionSetStatus", "Original")],
+    })];
     if let Some(old) = &src.replaces {
         out.push(RegistryObject::Association(Association {
             id: "Replaces01".into(),
             association_type: ns::assoc::RPLC.into(),
-            source: d.into(),
+            source: ENTRY.into(),
             target: old.clone(),
             status: None,
             slots: Vec::new(),
