@@ -20,11 +20,18 @@ use crate::startup::AppState;
 
 /// Routes of the admin listener.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Reloads change what is in force: operators only (the token layer runs first).
+    let reloads = Router::new()
+        .route("/admin/keys/reload", axum::routing::post(reload_keys))
+        .route("/admin/crls/reload", axum::routing::post(reload_crls))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            operators_only,
+        ));
     let api = Router::new()
         .route("/openapi.yaml", get(openapi))
         .route("/admin/transactions", get(transactions))
-        .route("/admin/keys/reload", axum::routing::post(reload_keys))
-        .route("/admin/crls/reload", axum::routing::post(reload_crls))
+        .merge(reloads)
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -35,19 +42,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::console::router(state))
 }
 
-/// The 403 for a caller who may not change things (none for an operator).
-fn unless_operator(state: &AppState, caller: &AdminCaller) -> Option<Response> {
+/// 403 for a caller who may not change things.
+async fn operators_only(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<AdminCaller>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
     if caller.role.operates() {
-        None
+        next.run(req).await
     } else {
-        Some(refused(
-            state,
+        refused(
+            &state,
             StatusCode::FORBIDDEN,
             &format!(
                 "il ruolo {} non può eseguire questa operazione",
                 caller.role.name()
             ),
-        ))
+        )
     }
 }
 
@@ -110,9 +122,6 @@ async fn reload_crls(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<AdminCaller>,
 ) -> Response {
-    if let Some(r) = unless_operator(&state, &caller) {
-        return r;
-    }
     tracing::info!(by = %caller.name, "revocation lists reload requested");
     let s = state.clone();
     reload_answer(
@@ -135,9 +144,6 @@ async fn reload_keys(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<AdminCaller>,
 ) -> Response {
-    if let Some(r) = unless_operator(&state, &caller) {
-        return r;
-    }
     tracing::info!(by = %caller.name, "regional keys reload requested");
     let keys = state.keys.clone();
     reload_answer(

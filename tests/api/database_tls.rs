@@ -65,6 +65,12 @@ async fn connect(cfg: &DatabaseConfig) -> Result<deadpool_postgres::Object, Stri
         .map_err(|e| middleware::db::DbError::from(e).to_string())
 }
 
+/// The connection is refused, saying `why`.
+async fn refused(cfg: DatabaseConfig, why: &str) {
+    let e = connect(&cfg).await.unwrap_err();
+    assert!(e.contains(why), "{e}");
+}
+
 #[tokio::test]
 async fn the_database_is_reached_over_verified_tls_only() {
     let pki = pki();
@@ -104,31 +110,30 @@ async fn the_database_is_reached_over_verified_tls_only() {
     assert!(applied > 0);
 
     // Without TLS the server refuses (pg_hba: hostnossl … reject).
-    let e = connect(&config(
-        url("localhost", "postgres"),
-        DbSslMode::Disable,
-        None,
-    ))
-    .await
-    .unwrap_err();
-    assert!(e.contains("no encryption"), "{e}");
+    refused(
+        config(url("localhost", "postgres"), DbSslMode::Disable, None),
+        "no encryption",
+    )
+    .await;
 
     // A server certificate from another CA, or naming another host, is refused.
-    let e = connect(&config(
-        url("localhost", "postgres"),
-        DbSslMode::VerifyFull,
-        Some(pki.dir.join("stranger-ca.pem")),
-    ))
-    .await
-    .unwrap_err();
-    assert!(e.contains("UnknownIssuer"), "{e}");
-    let e = connect(&config(
-        url("127.0.0.1", "postgres"),
-        DbSslMode::VerifyFull,
-        Some(ca),
-    ))
-    .await
-    .unwrap_err();
-    assert!(e.contains("not valid for name"), "{e}");
+    refused(
+        config(
+            url("localhost", "postgres"),
+            DbSslMode::VerifyFull,
+            Some(pki.dir.join("stranger-ca.pem")),
+        ),
+        "UnknownIssuer",
+    )
+    .await;
+    refused(
+        config(
+            url("127.0.0.1", "postgres"),
+            DbSslMode::VerifyFull,
+            Some(ca),
+        ),
+        "not valid for name",
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&pki.dir);
 }

@@ -54,6 +54,46 @@ fn nix_id(flag: &str) -> u32 {
         .expect("postgres user exists")
 }
 
+/// Creates `dir` (owned by `postgres` when running as root) and a throw-away cluster in
+/// `dir/data`: trust authentication, user `app`.
+fn initdb(bin: &std::path::Path, dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    if is_root() {
+        Command::new("chown")
+            .args(["postgres:", &dir.display().to_string()])
+            .status()
+            .expect("chown");
+    }
+    let ok = as_postgres(
+        Command::new(bin.join("initdb"))
+            .args(["-A", "trust", "-U", "app", "-N", "-D"])
+            .arg(dir.join("data")),
+    )
+    .output()
+    .expect("initdb")
+    .status
+    .success();
+    assert!(ok, "initdb failed");
+}
+
+/// Starts the cluster of `dir` (log in `dir/log`) with the server options `opts`.
+fn pg_ctl_start(bin: &std::path::Path, dir: &std::path::Path, opts: &str) {
+    let log = dir.join("log");
+    let out = as_postgres(
+        Command::new(bin.join("pg_ctl"))
+            .args(["-w", "-D"])
+            .arg(dir.join("data"))
+            .args(["-l", &log.display().to_string(), "-o", opts, "start"]),
+    )
+    .output()
+    .expect("pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
 /// The socket folder of the cluster, starting a private one when needed.
 pub fn cluster_host() -> String {
     CLUSTER
@@ -62,34 +102,13 @@ pub fn cluster_host() -> String {
                 return h;
             }
             let dir = std::env::temp_dir().join(format!("fsemw-pg-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            if is_root() {
-                Command::new("chown").args(["postgres:", &dir.display().to_string()]).status().expect("chown");
-            }
             let bin = pg_bindir();
-            let data = dir.join("data");
-            let ok = as_postgres(Command::new(bin.join("initdb")).args(["-A", "trust", "-U", "app", "-N", "-D"]).arg(&data))
-                .output()
-                .expect("initdb")
-                .status
-                .success();
-            assert!(ok, "initdb failed");
+            initdb(&bin, &dir);
             let opts = format!(
                 "-c listen_addresses='' -c unix_socket_directories={} -c fsync=off -c max_connections=300",
                 dir.display()
             );
-            let ok = as_postgres(Command::new(bin.join("pg_ctl")).args(["-w", "-D"]).arg(&data).args([
-                "-l",
-                &dir.join("log").display().to_string(),
-                "-o",
-                &opts,
-                "start",
-            ]))
-            .output()
-            .expect("pg_ctl")
-            .status
-            .success();
-            assert!(ok, "pg_ctl start failed");
+            pg_ctl_start(&bin, &dir, &opts);
             reap_when_done(&bin, &dir);
             dir.display().to_string()
         })
@@ -184,25 +203,9 @@ impl TlsCluster {
     pub fn start(cert_pem: &str, key_pem: &str) -> Self {
         let dir =
             std::env::temp_dir().join(format!("fsemw-pg-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let data = dir.join("data");
         let bin = pg_bindir();
-        if is_root() {
-            Command::new("chown")
-                .args(["postgres:", &dir.display().to_string()])
-                .status()
-                .expect("chown");
-        }
-        let ok = as_postgres(
-            Command::new(bin.join("initdb"))
-                .args(["-A", "trust", "-U", "app", "-N", "-D"])
-                .arg(&data),
-        )
-        .output()
-        .expect("initdb")
-        .status
-        .success();
-        assert!(ok, "initdb failed");
+        let data = dir.join("data");
+        initdb(&bin, &dir);
         let write = |name: &str, text: &str| {
             use std::os::unix::fs::PermissionsExt;
             let p = data.join(name);
@@ -229,25 +232,7 @@ impl TlsCluster {
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c ssl=on -c ssl_min_protocol_version=TLSv1.2",
             dir.display()
         );
-        let out = as_postgres(
-            Command::new(bin.join("pg_ctl"))
-                .args(["-w", "-D"])
-                .arg(&data)
-                .args([
-                    "-l",
-                    &dir.join("log").display().to_string(),
-                    "-o",
-                    &opts,
-                    "start",
-                ]),
-        )
-        .output()
-        .expect("pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
-        );
+        pg_ctl_start(&bin, &dir, &opts);
         Self { dir, port }
     }
 }
