@@ -5,10 +5,14 @@
 //!   gateway does, and the facts it compares with the tokens.
 //! - [`form_scanner`]: the streaming `multipart/form-data` scanner (bodies read chunk by chunk
 //!   where they lie); [`form`]: a whole form read with it (`requestBody` and `file`).
+//! - [`problem`]: the error catalogue (`type`, `title`, status per exception path) and the
+//!   bodies of the gateway's answers.
+//! - [`steps`]: the first steps on a document (a PDF, its CDA) and the warning merge rule.
 //!
-//! A leaf: no server, no database, no simulator. Issue 17 moves the rest of the shared
-//! contract here (operations and paths, the error catalogue).
+//! A leaf: no server, no database, no simulator.
 
 pub mod cda;
 pub mod form;
 pub mod form_scanner;
+pub mod problem;
+pub mod steps;

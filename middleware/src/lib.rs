@@ -45,7 +45,6 @@ pub mod soap_services;
 pub mod startup;
 pub mod telemetry;
 pub mod trust;
-pub mod validation;
 pub mod wssec;
 pub mod xmldsig;
 pub mod xsd_datetime;

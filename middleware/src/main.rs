@@ -9,7 +9,6 @@ use middleware::commands::{EX_CONFIG, with_config};
 use middleware::config::Config;
 use middleware::{
     console, devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry,
-    validation,
 };
 
 #[tokio::main]
@@ -133,14 +132,14 @@ fn validate(
     rules: &std::path::Path,
     format: &str,
 ) -> anyhow::Result<ExitCode> {
-    let rules = validation::engine::Rules::load(rules).map_err(anyhow::Error::msg)?;
+    let rules = cda_validation::engine::Rules::load(rules)?;
     let mode = mode
         .map(|m| serde_json::from_value(serde_json::Value::String(m)))
         .transpose()?;
     let mut all_pass = true;
     for file in files {
         let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        let v = validation::verdict::judge(&rules, &bytes, mode, activity == "VALIDATION");
+        let v = cda_validation::verdict::judge(&rules, &bytes, mode, activity == "VALIDATION");
         all_pass &= v.status.is_success();
         if format == "summary" {
             let what = v.body["type"].as_str().unwrap_or("ok");

@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
+use cda_validation::engine::Rules;
+use cda_validation::verdict::{Verdict, judge};
 use gateway_contract::cda::ExtractionMode;
 use integration_tests::shared_dir;
-use middleware::validation::engine::Rules;
-use middleware::validation::verdict::{Verdict, judge};
 use serde_json::Value;
 
 /// `(document, status for `activity=VALIDATION` without a mode, type or "ok")`. Where the reference is silent the

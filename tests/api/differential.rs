@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use cda_validation::schematron::Schematron;
 use integration_tests::shared_dir;
-use middleware::validation::schematron::Schematron;
 use serde_json::Value;
 
 fn golden_dir() -> std::path::PathBuf {

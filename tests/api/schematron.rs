@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use cda_validation::schematron::Schematron;
 use integration_tests::shared_dir;
-use middleware::validation::schematron::Schematron;
 
 fn rules(file: &str) -> Schematron {
     let path = shared_dir().join("testdata/schemas/schematron").join(file);
@@ -118,11 +118,13 @@ fn a_rule_file_beyond_the_engine_is_refused_naming_the_rule() {
     for (from, to, why) in cases {
         assert!(text.contains(from), "{from}");
         let e = Schematron::compile(&text.replacen(from, to, 1), file).unwrap_err();
-        assert_eq!(e, format!("{file}: {why}"));
+        assert_eq!(e.to_string(), format!("{file}: {why}"));
+        assert!(matches!(e, cda_validation::Error::In { .. }), "{e:?}");
     }
     // In a test, the rule is named too.
-    let e =
-        Schematron::compile(&text.replacen("count(hl7:", "upper-case(hl7:", 1), file).unwrap_err();
+    let e = Schematron::compile(&text.replacen("count(hl7:", "upper-case(hl7:", 1), file)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with(&format!("{file}: rule #")) && e.contains("upper-case() is not implemented"),
         "{e}"
@@ -143,7 +145,7 @@ fn a_context_that_cannot_be_evaluated_fails_loudly() {
     assert_eq!(out.failed.len(), 1, "{out:?}");
     assert_eq!(
         out.failed[0].code,
-        middleware::validation::schematron::ENGINE_FAILURE
+        cda_validation::schematron::ENGINE_FAILURE
     );
     assert!(
         out.failed[0].text.contains("count() needs a node-set"),

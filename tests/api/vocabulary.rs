@@ -1,7 +1,7 @@
 //! Vocabulary checks against the shared code lists.
 
+use cda_validation::vocabulary::Terminology;
 use integration_tests::shared_dir;
-use middleware::validation::vocabulary::Terminology;
 
 fn terminology() -> Terminology {
     Terminology::load(&shared_dir().join("testdata/terminology")).unwrap()
@@ -9,6 +9,7 @@ fn terminology() -> Terminology {
 
 fn check(t: &Terminology, text: &str) -> Result<(), String> {
     t.check(&roxmltree::Document::parse(text).unwrap())
+        .map_err(|r| r.0)
 }
 
 #[test]

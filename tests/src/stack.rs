@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use cda_validation::engine::Rules;
 use middleware::config::{
     AdminConfig, AdminToken, AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig,
     Environment, GatewayConfig, KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config,
@@ -14,7 +15,6 @@ use middleware::devtools::dev_hsm::{
 };
 use middleware::devtools::dev_pki::{DevPki, PkiNames, generate};
 use middleware::gateway_sim::{CdaValidator, GatewaySim, NoSchemaValidation, SimOptions};
-use middleware::validation::engine::Rules;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 

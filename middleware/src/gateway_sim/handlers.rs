@@ -7,20 +7,19 @@ use bytes::Bytes;
 use hsm::jwt::{Jwt, RawClaims};
 use http::{HeaderMap, StatusCode};
 
-use super::errors::{Answer, ErrPath, GtwError, Kind, err, frontier_error};
 use super::jwt_checks::{against_cda, dispatcher, frontier};
 use super::request::{
     Dto, check_document_id, check_publication, check_validation, parse_body, parse_form,
 };
+use super::respond::{self, frontier_error};
 use super::store::{DocumentRecord, Event, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict};
 use gateway_contract::cda::document::validation_hash;
-use gateway_contract::cda::{CdaFacts, extract_cda, pdf};
-
-pub(crate) const EXTRACT_WARNING: &str =
-    "Attenzione, non è stata selezionata la modalità di estrazione del CDA";
-pub(crate) const SIGN_WARNING: &str =
-    "[SIGN_WARN - Attenzione il documento risulta firmato in validazione]";
+use gateway_contract::cda::{CdaFacts, pdf};
+use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, err};
+use gateway_contract::steps::{
+    change_workflow_instance_id, check_pdf, publication_warning, read_cda, validation_warning,
+};
 const FIVE_DAYS: i64 = 5 * 24 * 3600;
 
 /// An early exit: a dispatcher error or a frontier refusal.
@@ -40,7 +39,7 @@ impl From<GtwError> for Stop {
 fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
     match r {
         Ok(resp) => resp,
-        Err(Stop::Gtw(e)) => ans.error(&e),
+        Err(Stop::Gtw(e)) => respond::error(ans, &e),
         Err(Stop::Ready(resp)) => *resp,
     }
 }
@@ -99,37 +98,6 @@ fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<Ra
     frontier(&jwt, &state.jwt_roots, audience, now).map_err(|(s, t, d)| refuse(s, t, &d))?;
     dispatcher(&jwt.claims, op)?;
     Ok(jwt.claims)
-}
-
-pub(crate) fn pdf_checks(file: &Bytes) -> Result<(), GtwError> {
-    if file.is_empty() {
-        return Err(err(Kind::EmptyFile, "File vuoto.", "/empty-multipart-file"));
-    }
-    if !file.starts_with(b"%PDF") {
-        return Err(err(
-            Kind::DocumentType,
-            "Il documento non è pdf.",
-            "/multipart-file",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn cda_of(
-    file: &Bytes,
-    mode: Option<gateway_contract::cda::ExtractionMode>,
-) -> Result<(String, CdaFacts), GtwError> {
-    let extraction = || {
-        err(
-            Kind::CdaElement,
-            "Error while extracting CDA from PDF document",
-            "/cda-extraction",
-        )
-    };
-    let xml = extract_cda(file, mode).map_err(|_| extraction())?;
-    let facts = CdaFacts::parse(&xml)
-        .map_err(|e| err(Kind::Syntax, format!("ERROR: 1,1 {e}"), "/validation/error"))?;
-    Ok((xml, facts))
 }
 
 fn validator(
@@ -199,8 +167,8 @@ async fn validation_flow(
     let req = parse_body(form.request_body.as_deref(), Dto::Validation)?;
     check_validation(&req)?;
     let file = form.file.unwrap_or_default();
-    pdf_checks(&file)?;
-    let (xml, facts) = cda_of(&file, req.mode)?;
+    check_pdf(&file)?;
+    let (xml, facts) = read_cda(&file, req.mode)?;
     ans.wii = Some(facts.new_workflow_instance_id());
     let outcome =
         against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts, &claims));
@@ -214,15 +182,7 @@ async fn validation_flow(
             return Err(e.into());
         }
     };
-    let mut parts: Vec<String> = Vec::new();
-    if pdf::is_signed(&file) {
-        parts.push(SIGN_WARNING.into());
-    }
-    parts.extend(semantic);
-    let mut warning = parts.join(",");
-    if req.mode.is_none() {
-        warning = format!("[{warning}[WARNING_EXTRACT]{EXTRACT_WARNING}]");
-    }
+    let warning = validation_warning(pdf::is_signed(&file), semantic, req.mode);
     let wii = ans.wii.clone().unwrap_or_default();
     let status = if req.str("activity") == Some("VALIDATION") {
         store.validations.insert(
@@ -239,10 +199,11 @@ async fn validation_flow(
     store
         .events
         .push(event(ans, "VALIDATION", Some(&claims), None, None));
-    Ok(ans.success(
+    Ok(respond::success(
+        ans,
         status,
         Some(&wii),
-        (!warning.is_empty()).then_some(warning.as_str()),
+        warning.as_deref(),
     ))
 }
 
@@ -285,7 +246,7 @@ async fn publication_flow(
         check_document_id(path_id.as_deref().unwrap_or_default(), "/invalid-req-id")?;
     }
     let file = form.file.unwrap_or_default();
-    pdf_checks(&file)?;
+    check_pdf(&file)?;
     let ts_issuer = claims
         .string("iss")
         .is_some_and(|i| i.starts_with("integrity:S1#TS"));
@@ -297,7 +258,7 @@ async fn publication_flow(
         )
         .into());
     }
-    let (xml, facts) = cda_of(&file, req.mode)?;
+    let (xml, facts) = read_cda(&file, req.mode)?;
     against_cda(&claims, &facts)?;
     let mut warnings = Vec::new();
     if validate_first {
@@ -362,16 +323,13 @@ async fn publication_flow(
     store
         .events
         .push(event(ans, kind, Some(&claims), Some(&new_id), None));
-    let warning = if validate_first {
-        (!warnings.is_empty()).then(|| warnings.join(","))
-    } else {
-        Some(if req.mode.is_none() {
-            EXTRACT_WARNING.to_string()
-        } else {
-            String::new()
-        })
-    };
-    Ok(ans.success(StatusCode::ACCEPTED, Some(&wii), warning.as_deref()))
+    let warning = publication_warning(validate_first, warnings, req.mode);
+    Ok(respond::success(
+        ans,
+        StatusCode::ACCEPTED,
+        Some(&wii),
+        warning.as_deref(),
+    ))
 }
 
 /// `DELETE /documents/{id}` and the metadata updates.
@@ -415,13 +373,7 @@ fn change_flow(
             return Err(err(Kind::MandatoryElement, d, "/request-missing-field").into());
         }
     }
-    let digest =
-        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes()).as_ref());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    ans.wii = Some(format!(
-        "{digest}.{}^^^^urn:ihe:iti:xdw:2013:workflowInstanceId",
-        &random[..10]
-    ));
+    ans.wii = Some(change_workflow_instance_id(id));
     let mut store = state.store.lock().expect("store lock");
     if !store.documents.contains_key(id) {
         return Err(err(
@@ -441,7 +393,7 @@ fn change_flow(
         .events
         .push(event(ans, kind, Some(&claims), Some(id), None));
     let wii = ans.wii.clone();
-    Ok(ans.success(StatusCode::OK, wii.as_deref(), None))
+    Ok(respond::success(ans, StatusCode::OK, wii.as_deref(), None))
 }
 
 /// `GET /status/{wii}` and `GET /status/search/{traceId}`.
@@ -503,7 +455,7 @@ fn status_flow(
         }
     }
     let body = serde_json::json!({ "traceID": ans.trace_id, "spanID": ans.trace_id, "transactionData": events });
-    Ok(super::errors::json_response(
+    Ok(respond::json_response(
         StatusCode::OK,
         &body,
         "application/json",

@@ -6,9 +6,9 @@ use hsm::jwt::{Jwt, RawClaims};
 use http::StatusCode;
 
 use super::SimOp;
-use super::errors::{GtwError, Kind, err};
 use super::fiscal_code;
 use gateway_contract::cda::CdaFacts;
+use gateway_contract::problem::{GtwError, Kind, err};
 
 const MEF_OID: &str = "2.16.840.1.113883.2.9.4.3.2";
 const TEAM_OID: &str = "2.16.840.1.113883.2.9.4.3.7";

@@ -10,7 +10,7 @@
 //! XSD, schematron and vocabulary checks plug in through [`CdaValidator`]; until
 //! the validation engine lands, [`NoSchemaValidation`] accepts every document.
 //!
-//! - [`errors`]: the error catalogue and status selection.
+//! - [`respond`]: the contract's answers as responses; the GovWay frontier's errors.
 //! - [`jwt_checks`]: frontier and dispatcher token checks.
 //! - [`request`]: multipart form and body DTO rules.
 //! - [`handlers`]: the operations.
@@ -18,12 +18,12 @@
 //! - [`faults`]: fault injection.
 //! - [`fiscal_code`]: Italian fiscal-code check character.
 
-pub mod errors;
 pub mod faults;
 pub mod fiscal_code;
 pub mod handlers;
 pub mod jwt_checks;
 pub mod request;
+pub mod respond;
 pub mod store;
 
 use std::collections::VecDeque;
@@ -46,7 +46,7 @@ use tokio::sync::watch;
 
 use crate::server::accept::{ConnectionFate, ConnectionHooks, serve_plain, serve_tls};
 use crate::server::tls::strict_server_config;
-pub use crate::validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
+pub use cda_validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
 use faults::{FaultConfig, FaultMode, Faults};
 use store::Store;
 
@@ -392,12 +392,13 @@ async fn observe_and_fault(
     let resp = if fault.mode == FaultMode::Error {
         let status = StatusCode::from_u16(fault.status.unwrap_or(503))
             .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let e = errors::err(
-            errors::Kind::GenericError,
+        let e = gateway_contract::problem::err(
+            gateway_contract::problem::Kind::GenericError,
             "Errore simulato (fault injection)",
             "",
         );
-        let mut resp = errors::Answer::new(errors::ErrPath::B).error(&e);
+        let ans = gateway_contract::problem::Answer::new(gateway_contract::problem::ErrPath::B);
+        let mut resp = respond::error(&ans, &e);
         *resp.status_mut() = status;
         resp
     } else {

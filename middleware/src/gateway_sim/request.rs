@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::errors::{GtwError, Kind, err};
 use gateway_contract::cda::ExtractionMode;
+use gateway_contract::problem::{GtwError, Kind, err};
 
 /// The two parts of a gateway multipart request.
 #[derive(Debug, Default)]

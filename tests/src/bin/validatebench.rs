@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cda_validation::engine::Rules;
+use cda_validation::schematron::Schematron;
+use cda_validation::vocabulary::Terminology;
+use cda_validation::xsd::SchemaSets;
 use gateway_contract::cda::{CdaFacts, extract_cda};
-use middleware::validation::engine::Rules;
-use middleware::validation::schematron::Schematron;
-use middleware::validation::vocabulary::Terminology;
-use middleware::validation::xsd::SchemaSets;
 
 struct Doc {
     pdf: Option<Vec<u8>>,
@@ -55,12 +55,12 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let started = Instant::now();
-    let rules = Arc::new(Rules::load(&data).map_err(anyhow::Error::msg)?);
+    let rules = Arc::new(Rules::load(&data)?);
     let load_time = started.elapsed();
 
     // Stage objects of their own, to time each stage alone.
-    let xsd = SchemaSets::load(&data.join("schemas/schema")).map_err(anyhow::Error::msg)?;
-    let terminology = Terminology::load(&data.join("terminology")).map_err(anyhow::Error::msg)?;
+    let xsd = SchemaSets::load(&data.join("schemas/schema"))?;
+    let terminology = Terminology::load(&data.join("terminology"))?;
     let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         data.join("schemas/registry.json"),
     )?)?;
@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(data.join("schemas/schematron").join(file))?;
         schematrons.insert(
             e["template_id_root"].as_str().unwrap().to_string(),
-            Schematron::compile(&text, file).map_err(anyhow::Error::msg)?,
+            Schematron::compile(&text, file)?,
         );
     }
     let rounds = 20;
@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
             }
             let ext = d.facts.type_id_extension.clone().unwrap_or_default();
             let s = Instant::now();
-            xsd.validate(&ext, &d.xml).map_err(anyhow::Error::msg)?;
+            xsd.validate(&ext, &d.xml)?;
             t[1] += s.elapsed();
             let s = Instant::now();
             let doc = roxmltree::Document::parse(&d.xml)?;

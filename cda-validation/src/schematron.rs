@@ -11,8 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use roxmltree::{Document, Node};
 
-use super::xpath::check::{Scope, check};
-use super::xpath::{Env, Expr, Value, XNode, parse};
+use crate::Error;
+use crate::xpath::check::{Scope, check};
+use crate::xpath::{Env, Expr, Value, XNode, parse};
 
 /// A compiled rule file.
 #[derive(Debug)]
@@ -81,12 +82,15 @@ fn is(n: &Node<'_, '_>, name: &str) -> bool {
     n.is_element() && n.tag_name().name() == name
 }
 
-fn compile_expr(src: &str, where_: &str) -> Result<Expr, String> {
-    parse(src).map_err(|e| format!("{where_}: {e}"))
+fn compile_expr(src: &str, where_: &str) -> Result<Expr, Error> {
+    parse(src).map_err(|e| e.within(where_))
 }
 
-fn compile_let(n: &Node<'_, '_>) -> Result<(String, LetValue), String> {
-    let name = n.attribute("name").ok_or("let without a name")?.to_string();
+fn compile_let(n: &Node<'_, '_>) -> Result<(String, LetValue), Error> {
+    let name = n
+        .attribute("name")
+        .ok_or_else(|| missing("let without a name"))?
+        .to_string();
     let value = match n.attribute("value") {
         Some(v) => LetValue::Expr(compile_expr(v, &format!("let {name}"))?),
         None => LetValue::AncestorPath,
@@ -94,8 +98,11 @@ fn compile_let(n: &Node<'_, '_>) -> Result<(String, LetValue), String> {
     Ok((name, value))
 }
 
-fn compile_check(n: &Node<'_, '_>, report: bool) -> Result<Check, String> {
-    let test = compile_expr(n.attribute("test").ok_or("assert without a test")?, "test")?;
+fn compile_check(n: &Node<'_, '_>, report: bool) -> Result<Check, Error> {
+    let test = n
+        .attribute("test")
+        .ok_or_else(|| missing("assert without a test"))?;
+    let test = compile_expr(test, "test")?;
     let mut message = Vec::new();
     for d in n.descendants().skip(1) {
         if d.is_text() {
@@ -122,6 +129,11 @@ fn compile_check(n: &Node<'_, '_>, report: bool) -> Result<Check, String> {
     })
 }
 
+/// A rule file lacking what it must have.
+fn missing(what: &'static str) -> Error {
+    Error::Incomplete(what)
+}
+
 fn rule_label(n: &Node<'_, '_>, i: usize) -> String {
     let context = n.attribute("context").unwrap_or("?");
     match n.attribute("id") {
@@ -136,8 +148,10 @@ fn compile_rule(
     n: &Node<'_, '_>,
     prefixes: &HashSet<String>,
     globals: &HashSet<String>,
-) -> Result<Rule, String> {
-    let ctx = n.attribute("context").ok_or("rule without context")?;
+) -> Result<Rule, Error> {
+    let ctx = n
+        .attribute("context")
+        .ok_or_else(|| missing("rule without context"))?;
     let absolute = if ctx.trim_start().starts_with('/') {
         ctx.to_string()
     } else {
@@ -153,13 +167,13 @@ fn compile_rule(
             variables: &none,
         },
     )
-    .map_err(|e| format!("context: {e}"))?;
+    .map_err(|e| e.within("context"))?;
     let mut bound = globals.clone();
     let mut items = Vec::new();
     for c in n.children().filter(|c| c.is_element()) {
         if is(&c, "let") {
             let (name, value) = compile_let(&c)?;
-            supported(&value, prefixes, &bound).map_err(|e| format!("let {name}: {e}"))?;
+            supported(&value, prefixes, &bound).map_err(|e| e.within(format!("let {name}")))?;
             bound.insert(name.clone());
             items.push(Item::Let(name, value));
         } else if is(&c, "assert") || is(&c, "report") {
@@ -168,10 +182,10 @@ fn compile_rule(
                 prefixes,
                 variables: &bound,
             };
-            check(&rule_check.test, &scope).map_err(|e| format!("test: {e}"))?;
+            check(&rule_check.test, &scope).map_err(|e| e.within("test"))?;
             for part in &rule_check.message {
                 if let Part::ValueOf(e) = part {
-                    check(e, &scope).map_err(|e| format!("value-of: {e}"))?;
+                    check(e, &scope).map_err(|e| e.within("value-of"))?;
                 }
             }
             items.push(Item::Check(rule_check));
@@ -184,7 +198,7 @@ fn supported(
     value: &LetValue,
     prefixes: &HashSet<String>,
     variables: &HashSet<String>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     match value {
         LetValue::Expr(e) => check(
             e,
@@ -202,8 +216,8 @@ fn supported(
 impl Schematron {
     /// Compiles a rule file; refuses one that uses what the engine does not implement,
     /// naming the rule (see `xpath::check`).
-    pub fn compile(text: &str, file: &str) -> Result<Self, String> {
-        let doc = Document::parse(text).map_err(|e| format!("{file}: {e}"))?;
+    pub fn compile(text: &str, file: &str) -> Result<Self, Error> {
+        let doc = Document::parse(text).map_err(|e| Error::malformed(file, e))?;
         let root = doc.root_element();
         let ns: HashMap<String, String> = root
             .descendants()
@@ -217,8 +231,9 @@ impl Schematron {
             n.parent()
                 .is_some_and(|p| is(&p, "schema") || is(&p, "pattern"))
         }) {
-            let (name, value) = compile_let(&n).map_err(|e| format!("{file}: {e}"))?;
-            supported(&value, &prefixes, &bound).map_err(|e| format!("{file}: let {name}: {e}"))?;
+            let (name, value) = compile_let(&n).map_err(|e| e.within(file))?;
+            supported(&value, &prefixes, &bound)
+                .map_err(|e| e.within(format!("let {name}")).within(file))?;
             bound.insert(name.clone());
             globals.push((name, value));
         }
@@ -226,7 +241,7 @@ impl Schematron {
         for (i, n) in root.descendants().filter(|n| is(n, "rule")).enumerate() {
             let label = rule_label(&n, i);
             let rule = compile_rule(&n, &prefixes, &bound)
-                .map_err(|e| format!("{file}: rule {label}: {e}"))?;
+                .map_err(|e| e.within(format!("rule {label}")).within(file))?;
             rules.push(rule);
         }
         Ok(Self {
@@ -251,7 +266,8 @@ impl Schematron {
             };
             let v = match value {
                 LetValue::Expr(e) => env.eval(e, root, 1, 1).unwrap_or_else(|err| {
-                    out.failed.push(engine_failure_at(name, &err, "/"));
+                    out.failed
+                        .push(engine_failure_at(name, &err.to_string(), "/"));
                     Value::Str(String::new())
                 }),
                 LetValue::AncestorPath => Value::Str(String::new()),
@@ -279,7 +295,7 @@ impl Schematron {
                 Ok(_) => out
                     .failed
                     .push(engine_failure(i, "the context is not a node-set")),
-                Err(e) => out.failed.push(engine_failure(i, &e)),
+                Err(e) => out.failed.push(engine_failure(i, &e.to_string())),
             }
         }
         fired.sort_by_key(|(n, _)| n.key());
@@ -309,8 +325,11 @@ impl Schematron {
                         }
                         .eval(e, node, 1, 1)
                         .unwrap_or_else(|err| {
-                            out.failed
-                                .push(engine_failure_at(name, &err, &ancestor_path(node)));
+                            out.failed.push(engine_failure_at(
+                                name,
+                                &err.to_string(),
+                                &ancestor_path(node),
+                            ));
                             Value::Str(String::new())
                         }),
                         LetValue::AncestorPath => Value::Str(ancestor_path(node)),

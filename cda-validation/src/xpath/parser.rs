@@ -3,6 +3,7 @@
 //! step of a path).
 
 use super::lexer::{Tok, tokenize};
+use crate::Error;
 
 /// An expression.
 #[derive(Debug, Clone)]
@@ -105,12 +106,15 @@ pub enum Step {
 }
 
 /// Parses an expression.
-pub fn parse(src: &str) -> Result<Expr, String> {
+pub fn parse(src: &str) -> Result<Expr, Error> {
     let toks = tokenize(src)?;
     let mut p = Parser { toks, pos: 0 };
     let e = p.expr()?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected {:?} in {src:?}", p.toks[p.pos]));
+        return Err(Error::XPathSyntax(format!(
+            "unexpected {:?} in {src:?}",
+            p.toks[p.pos]
+        )));
     }
     Ok(e)
 }
@@ -144,15 +148,18 @@ impl Parser {
         }
         None
     }
-    fn expect(&mut self, p: &str) -> Result<(), String> {
+    fn expect(&mut self, p: &str) -> Result<(), Error> {
         if self.eat_punct(p) {
             Ok(())
         } else {
-            Err(format!("expected {p:?}, found {:?}", self.peek()))
+            Err(Error::XPathSyntax(format!(
+                "expected {p:?}, found {:?}",
+                self.peek()
+            )))
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, String> {
+    fn expr(&mut self) -> Result<Expr, Error> {
         if matches!(self.peek(), Some(Tok::Name(n)) if n == "if")
             && matches!(self.peek_at(1), Some(Tok::Punct("(")))
         {
@@ -167,64 +174,64 @@ impl Parser {
         }
         self.or()
     }
-    fn keyword(&mut self, k: &str) -> Result<(), String> {
+    fn keyword(&mut self, k: &str) -> Result<(), Error> {
         match self.peek() {
             Some(Tok::Name(n)) if n == k => {
                 self.pos += 1;
                 Ok(())
             }
-            other => Err(format!("expected {k}, found {other:?}")),
+            other => Err(Error::XPathSyntax(format!("expected {k}, found {other:?}"))),
         }
     }
-    fn or(&mut self) -> Result<Expr, String> {
+    fn or(&mut self) -> Result<Expr, Error> {
         let mut l = self.and()?;
         while self.eat_op(&["or"]).is_some() {
             l = Expr::Or(Box::new(l), Box::new(self.and()?));
         }
         Ok(l)
     }
-    fn and(&mut self) -> Result<Expr, String> {
+    fn and(&mut self) -> Result<Expr, Error> {
         let mut l = self.equality()?;
         while self.eat_op(&["and"]).is_some() {
             l = Expr::And(Box::new(l), Box::new(self.equality()?));
         }
         Ok(l)
     }
-    fn equality(&mut self) -> Result<Expr, String> {
+    fn equality(&mut self) -> Result<Expr, Error> {
         let mut l = self.relational()?;
         while let Some(op) = self.eat_op(&["=", "!="]) {
             l = Expr::Cmp(op, Box::new(l), Box::new(self.relational()?));
         }
         Ok(l)
     }
-    fn relational(&mut self) -> Result<Expr, String> {
+    fn relational(&mut self) -> Result<Expr, Error> {
         let mut l = self.additive()?;
         while let Some(op) = self.eat_op(&["<", "<=", ">", ">="]) {
             l = Expr::Cmp(op, Box::new(l), Box::new(self.additive()?));
         }
         Ok(l)
     }
-    fn additive(&mut self) -> Result<Expr, String> {
+    fn additive(&mut self) -> Result<Expr, Error> {
         let mut l = self.multiplicative()?;
         while let Some(op) = self.eat_op(&["+", "-"]) {
             l = Expr::Arith(op, Box::new(l), Box::new(self.multiplicative()?));
         }
         Ok(l)
     }
-    fn multiplicative(&mut self) -> Result<Expr, String> {
+    fn multiplicative(&mut self) -> Result<Expr, Error> {
         let mut l = self.unary()?;
         while let Some(op) = self.eat_op(&["*", "div", "mod"]) {
             l = Expr::Arith(op, Box::new(l), Box::new(self.unary()?));
         }
         Ok(l)
     }
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, Error> {
         if self.eat_op(&["-"]).is_some() {
             return Ok(Expr::Neg(Box::new(self.unary()?)));
         }
         self.union()
     }
-    fn union(&mut self) -> Result<Expr, String> {
+    fn union(&mut self) -> Result<Expr, Error> {
         let mut l = self.path()?;
         while self.eat_op(&["|"]).is_some() {
             l = Expr::Union(Box::new(l), Box::new(self.path()?));
@@ -232,7 +239,7 @@ impl Parser {
         Ok(l)
     }
 
-    fn path(&mut self) -> Result<Expr, String> {
+    fn path(&mut self) -> Result<Expr, Error> {
         if self.eat_punct("/") {
             let steps = if self.starts_step() {
                 self.steps()?
@@ -281,7 +288,7 @@ impl Parser {
     }
 
     /// After `/` or `//`, more steps; returns whether any were read.
-    fn continue_path(&mut self, steps: &mut Vec<Step>) -> Result<bool, String> {
+    fn continue_path(&mut self, steps: &mut Vec<Step>) -> Result<bool, Error> {
         let mut any = false;
         loop {
             if self.eat_punct("/") {
@@ -296,7 +303,7 @@ impl Parser {
         }
     }
 
-    fn steps(&mut self) -> Result<Vec<Step>, String> {
+    fn steps(&mut self) -> Result<Vec<Step>, Error> {
         let mut steps = vec![self.step()?];
         self.continue_path(&mut steps)?;
         Ok(steps)
@@ -323,7 +330,7 @@ impl Parser {
         }
     }
 
-    fn primary(&mut self) -> Result<Expr, String> {
+    fn primary(&mut self) -> Result<Expr, Error> {
         match self.peek().cloned() {
             Some(Tok::Lit(s)) => {
                 self.pos += 1;
@@ -347,11 +354,11 @@ impl Parser {
                 self.pos += 1;
                 Ok(Expr::Call(name, self.args()?))
             }
-            other => Err(format!("unexpected {other:?}")),
+            other => Err(Error::XPathSyntax(format!("unexpected {other:?}"))),
         }
     }
 
-    fn args(&mut self) -> Result<Vec<Expr>, String> {
+    fn args(&mut self) -> Result<Vec<Expr>, Error> {
         self.expect("(")?;
         let mut args = Vec::new();
         if !self.eat_punct(")") {
@@ -366,7 +373,7 @@ impl Parser {
         Ok(args)
     }
 
-    fn step(&mut self) -> Result<Step, String> {
+    fn step(&mut self) -> Result<Step, Error> {
         if self.eat_punct(".") {
             return Ok(Step::Axis(Axis::SelfAxis, Test::Node, Vec::new()));
         }
@@ -397,7 +404,7 @@ impl Parser {
                 "descendant-or-self" => Axis::DescendantOrSelf,
                 "following-sibling" => Axis::FollowingSibling,
                 "preceding-sibling" => Axis::PrecedingSibling,
-                other => return Err(format!("unsupported axis {other}")),
+                other => return Err(Error::XPathSyntax(format!("unsupported axis {other}"))),
             };
             self.pos += 2;
         }
@@ -412,7 +419,11 @@ impl Parser {
                 match n.as_str() {
                     "node" => Test::Node,
                     "text" => Test::Text,
-                    other => return Err(format!("unsupported node test {other}()")),
+                    other => {
+                        return Err(Error::XPathSyntax(format!(
+                            "unsupported node test {other}()"
+                        )));
+                    }
                 }
             }
             Some(Tok::Name(n)) => {
@@ -423,7 +434,11 @@ impl Parser {
                     None => Test::Name(None, n),
                 }
             }
-            other => return Err(format!("expected a node test, found {other:?}")),
+            other => {
+                return Err(Error::XPathSyntax(format!(
+                    "expected a node test, found {other:?}"
+                )));
+            }
         };
         let mut preds = Vec::new();
         while self.eat_punct("[") {

@@ -1,5 +1,7 @@
 //! XPath tokens (XPath 1.0 lexical rules, plus `if`/`then`/`else`).
 
+use crate::Error;
+
 /// One token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
@@ -20,7 +22,7 @@ pub enum Tok {
 }
 
 /// Splits an expression into tokens.
-pub fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
+pub fn tokenize(src: &str) -> Result<Vec<Tok>, Error> {
     let b = src.as_bytes();
     let mut out: Vec<Tok> = Vec::new();
     let mut i = 0;
@@ -77,14 +79,18 @@ pub fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             '"' | '\'' => {
-                let end = src[i + 1..].find(c).ok_or("unterminated string literal")? + i + 1;
+                let end = src[i + 1..]
+                    .find(c)
+                    .ok_or_else(|| Error::XPathSyntax("unterminated string literal".into()))?
+                    + i
+                    + 1;
                 out.push(Tok::Lit(src[i + 1..end].to_string()));
                 i = end + 1;
             }
             '$' => {
                 let (name, next) = read_name(src, i + 1);
                 if name.is_empty() {
-                    return Err("variable without a name".into());
+                    return Err(Error::XPathSyntax("variable without a name".into()));
                 }
                 out.push(Tok::Var(name));
                 i = next;
@@ -94,7 +100,11 @@ pub fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                 while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                     i += 1;
                 }
-                out.push(Tok::Num(src[start..i].parse().map_err(|_| "bad number")?));
+                out.push(Tok::Num(
+                    src[start..i]
+                        .parse()
+                        .map_err(|_| Error::XPathSyntax("bad number".into()))?,
+                ));
             }
             _ if is_name_start(c) => {
                 let (name, next) = read_name(src, i);
@@ -111,7 +121,11 @@ pub fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                     out.push(Tok::Name(name));
                 }
             }
-            other => return Err(format!("unexpected character {other:?}")),
+            other => {
+                return Err(Error::XPathSyntax(format!(
+                    "unexpected character {other:?}"
+                )));
+            }
         }
     }
     Ok(out)

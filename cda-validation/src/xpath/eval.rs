@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use roxmltree::{Document, Node, NodeType};
 
 use super::parser::{Axis, Expr, Path, Start, Step, Test};
+use crate::Error;
 
 /// A node: a tree node or an attribute of an element.
 #[derive(Clone, Copy, Debug)]
@@ -48,7 +49,7 @@ pub struct Env<'a, 'i, 'e> {
 }
 
 thread_local! {
-    static REGEXES: RefCell<HashMap<String, Result<regex::Regex, String>>> = RefCell::new(HashMap::new());
+    static REGEXES: RefCell<HashMap<String, Result<regex::Regex, regex::Error>>> = RefCell::new(HashMap::new());
 }
 
 // === impl XNode ===
@@ -284,7 +285,7 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
         node: XNode<'a, 'i>,
         pos: usize,
         size: usize,
-    ) -> Result<Value<'a, 'i>, String> {
+    ) -> Result<Value<'a, 'i>, Error> {
         Ok(match e {
             Expr::Or(a, b) => Value::Bool(
                 self.eval(a, node, pos, size)?.boolean()
@@ -318,7 +319,7 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                     self.eval(a, node, pos, size)?,
                     self.eval(b, node, pos, size)?,
                 ) else {
-                    return Err("union of non-node-sets".into());
+                    return Err(Error::Evaluation("union of non-node-sets".into()));
                 };
                 x.extend(y);
                 sort_dedup(&mut x);
@@ -327,7 +328,7 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
             Expr::Path(p) => self.path(p, node, pos, size)?,
             Expr::Filter(primary, preds) => {
                 let Value::Nodes(nodes) = self.eval(primary, node, pos, size)? else {
-                    return Err("predicate on a non-node-set".into());
+                    return Err(Error::Evaluation("predicate on a non-node-set".into()));
                 };
                 Value::Nodes(self.filter(nodes, preds)?)
             }
@@ -337,7 +338,7 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                 .vars
                 .get(v)
                 .cloned()
-                .ok_or_else(|| format!("unknown variable ${v}"))?,
+                .ok_or_else(|| Error::Evaluation(format!("unknown variable ${v}")))?,
             Expr::Call(name, args) => self.call(name, args, node, pos, size)?,
             Expr::If(c, a, b) => {
                 if self.eval(c, node, pos, size)?.boolean() {
@@ -355,13 +356,13 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
         node: XNode<'a, 'i>,
         pos: usize,
         size: usize,
-    ) -> Result<Value<'a, 'i>, String> {
+    ) -> Result<Value<'a, 'i>, Error> {
         let mut current = match &p.start {
             Start::Context => vec![node],
             Start::Root => vec![XNode::Node(self.doc.root())],
             Start::Expr(e) => match self.eval(e, node, pos, size)? {
                 Value::Nodes(n) => n,
-                _ => return Err("a path step after a non-node-set".into()),
+                _ => return Err(Error::Evaluation("a path step after a non-node-set".into())),
             },
         };
         let mut i = 0;
@@ -414,7 +415,9 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                 }
                 Step::Call(name, args) => {
                     if i + 1 != p.steps.len() {
-                        return Err("a function step must be the last step".into());
+                        return Err(Error::Evaluation(
+                            "a function step must be the last step".into(),
+                        ));
                     }
                     let total = current.len();
                     let values: Result<Vec<_>, _> = current
@@ -468,7 +471,7 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
         &self,
         nodes: Vec<XNode<'a, 'i>>,
         preds: &[Expr],
-    ) -> Result<Vec<XNode<'a, 'i>>, String> {
+    ) -> Result<Vec<XNode<'a, 'i>>, Error> {
         let mut nodes = nodes;
         for pred in preds {
             let size = nodes.len();
@@ -563,27 +566,27 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
         node: XNode<'a, 'i>,
         pos: usize,
         size: usize,
-    ) -> Result<Value<'a, 'i>, String> {
-        let arg = |k: usize| -> Result<Value<'a, 'i>, String> {
+    ) -> Result<Value<'a, 'i>, Error> {
+        let arg = |k: usize| -> Result<Value<'a, 'i>, Error> {
             args.get(k)
-                .ok_or_else(|| format!("{name}() needs argument {}", k + 1))
+                .ok_or_else(|| Error::Evaluation(format!("{name}() needs argument {}", k + 1)))
                 .and_then(|a| self.eval(a, node, pos, size))
         };
-        let str_arg = |k: usize| -> Result<String, String> { Ok(arg(k)?.string()) };
-        let node_arg = |k: usize| -> Result<Option<XNode<'a, 'i>>, String> {
+        let str_arg = |k: usize| -> Result<String, Error> { Ok(arg(k)?.string()) };
+        let node_arg = |k: usize| -> Result<Option<XNode<'a, 'i>>, Error> {
             if args.is_empty() {
                 return Ok(Some(node));
             }
             match arg(k)? {
                 Value::Nodes(n) => Ok(n.first().copied()),
-                _ => Err(format!("{name}() needs a node-set")),
+                _ => Err(Error::Evaluation(format!("{name}() needs a node-set"))),
             }
         };
         Ok(match name {
             "count" => match arg(0)? {
                 Value::Nodes(n) => Value::Num(n.len() as f64),
                 Value::Seq(s) => Value::Num(s.len() as f64),
-                _ => return Err("count() needs a node-set".into()),
+                _ => return Err(Error::Evaluation("count() needs a node-set".into())),
             },
             "not" => Value::Bool(!arg(0)?.boolean()),
             "boolean" => Value::Bool(arg(0)?.boolean()),
@@ -633,21 +636,23 @@ impl<'a, 'i, 'e> Env<'a, 'i, 'e> {
                 Value::Nodes(n) => {
                     Value::Num(n.iter().map(|x| string_to_number(&x.string_value())).sum())
                 }
-                _ => return Err("sum() needs a node-set".into()),
+                _ => return Err(Error::Evaluation("sum() needs a node-set".into())),
             },
             "matches" => Value::Bool(matches(&str_arg(0)?, &str_arg(1)?)?),
-            other => return Err(format!("unknown function {other}()")),
+            other => return Err(Error::Evaluation(format!("unknown function {other}()"))),
         })
     }
 }
 
 /// XPath 2.0 `matches`: search semantics, compiled regexes cached per thread.
-fn matches(input: &str, pattern: &str) -> Result<bool, String> {
+fn matches(input: &str, pattern: &str) -> Result<bool, Error> {
     REGEXES.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let re = cache.entry(pattern.to_string()).or_insert_with(|| {
-            regex::Regex::new(pattern).map_err(|e| format!("bad regex {pattern:?}: {e}"))
-        });
-        re.as_ref().map(|r| r.is_match(input)).map_err(Clone::clone)
+        let re = cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| regex::Regex::new(pattern));
+        re.as_ref()
+            .map(|r| r.is_match(input))
+            .map_err(|e| Error::Evaluation(format!("bad regex {pattern:?}: {e}")))
     })
 }

@@ -13,10 +13,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::schematron::Schematron;
-use super::stage::{CdaValidator, ValidatorVerdict};
-use super::vocabulary::Terminology;
-use super::xsd::SchemaSets;
+use crate::Error;
+use crate::schematron::Schematron;
+use crate::stage::{CdaValidator, ValidatorVerdict};
+use crate::vocabulary::Terminology;
+use crate::xsd::SchemaSets;
 use gateway_contract::cda::CdaFacts;
 
 /// Everything the validator needs, compiled.
@@ -31,14 +32,13 @@ pub struct Rules {
 
 impl Rules {
     /// Loads and compiles the whole folder; fails on the first unreadable file.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, Error> {
         let schemas = dir.join("schemas");
         let registry_path = schemas.join("registry.json");
-        let registry: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&registry_path)
-                .map_err(|e| format!("{}: {e}", registry_path.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", registry_path.display()))?;
+        let text =
+            std::fs::read_to_string(&registry_path).map_err(|e| Error::read(&registry_path, e))?;
+        let registry: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::malformed(&registry_path, e))?;
         let mut compiled: HashMap<String, Arc<Schematron>> = HashMap::new();
         let mut schematrons = HashMap::new();
         for entry in registry["schematron"].as_array().into_iter().flatten() {
@@ -51,8 +51,7 @@ impl Rules {
                 Some(r) => r.clone(),
                 None => {
                     let path = schemas.join("schematron").join(file);
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
                     let r = Arc::new(Schematron::compile(&text, file)?);
                     compiled.insert(file.to_string(), r.clone());
                     r
@@ -71,7 +70,7 @@ impl Rules {
     pub fn judge(&self, xml: &str, facts: &CdaFacts, ts_issuer: bool) -> ValidatorVerdict {
         let extension = facts.type_id_extension.clone().unwrap_or_default();
         match self.xsd.validate(&extension, xml) {
-            Err(missing) => return ValidatorVerdict::Syntax(missing),
+            Err(missing) => return ValidatorVerdict::Syntax(missing.to_string()),
             Ok(errors) if !errors.is_empty() => return ValidatorVerdict::Syntax(errors.join(",")),
             Ok(_) => {}
         }
@@ -97,7 +96,7 @@ impl Rules {
             return ValidatorVerdict::Semantic(detail.join(","));
         }
         if !ts_issuer && let Err(e) = self.terminology.check(&doc) {
-            return ValidatorVerdict::Vocabulary(e);
+            return ValidatorVerdict::Vocabulary(e.0);
         }
         ValidatorVerdict::Pass { warnings: reports }
     }

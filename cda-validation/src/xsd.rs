@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use libxml::parser::Parser;
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 
+use crate::Error;
+
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -36,13 +38,12 @@ impl Drop for SchemaSets {
 
 impl SchemaSets {
     /// Prepares every set found in `schema_dir` (one folder per `typeId/@extension`).
-    pub fn load(schema_dir: &Path) -> Result<Self, String> {
+    pub fn load(schema_dir: &Path) -> Result<Self, Error> {
         let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
         let root = std::env::temp_dir().join(format!("fsemw-xsd-{}-{n}", std::process::id()));
         let location = regex::Regex::new(r#"schemaLocation="([^"]*)""#).expect("valid regex");
         let mut sets = Vec::new();
-        let entries =
-            std::fs::read_dir(schema_dir).map_err(|e| format!("{}: {e}", schema_dir.display()))?;
+        let entries = std::fs::read_dir(schema_dir).map_err(|e| Error::read(schema_dir, e))?;
         for entry in entries.flatten() {
             let dir = entry.path();
             if !dir.join("CDA.xsd").is_file() {
@@ -50,21 +51,20 @@ impl SchemaSets {
             }
             let name = entry.file_name().to_string_lossy().to_string();
             let target = root.join(&name);
-            std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&target).map_err(|e| Error::read(&target, e))?;
             for file in std::fs::read_dir(&dir)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Error::read(&dir, e))?
                 .flatten()
             {
                 let path = file.path();
                 if path.extension().is_some_and(|x| x == "xsd") {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
                     let fixed = location.replace_all(&text, |c: &regex::Captures<'_>| {
                         let bare = c[1].rsplit('/').next().unwrap_or(&c[1]).to_string();
                         format!("schemaLocation=\"{bare}\"")
                     });
-                    std::fs::write(target.join(file.file_name()), fixed.as_bytes())
-                        .map_err(|e| e.to_string())?;
+                    let copy = target.join(file.file_name());
+                    std::fs::write(&copy, fixed.as_bytes()).map_err(|e| Error::read(&copy, e))?;
                 }
             }
             sets.push(name);
@@ -80,11 +80,9 @@ impl SchemaSets {
 
     /// Validates `xml` against the set `extension`. `Ok(messages)`: empty when valid.
     /// `Err`: no such set.
-    pub fn validate(&self, extension: &str, xml: &str) -> Result<Vec<String>, String> {
+    pub fn validate(&self, extension: &str, xml: &str) -> Result<Vec<String>, Error> {
         if !self.sets.iter().any(|s| s == extension) {
-            return Err(format!(
-                "Schema with version {extension} not found on database."
-            ));
+            return Err(Error::NoSchemaSet(extension.to_string()));
         }
         let xsd = self.root.join(extension).join("CDA.xsd");
         let doc = match Parser::default().parse_string(as_utf8_declared(xml)) {
@@ -100,7 +98,10 @@ impl SchemaSets {
                         .first()
                         .and_then(|e| e.message.clone())
                         .unwrap_or_default();
-                    format!("schema set {extension} does not compile: {}", first.trim())
+                    Error::Schema {
+                        set: extension.to_string(),
+                        message: first.trim().to_string(),
+                    }
                 })?;
                 cache.insert(xsd.clone(), ctx);
             }

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use roxmltree::Document;
 
+use crate::Error;
+
 const HL7: &str = "urn:hl7-org:v3";
 
 /// Observation codes whose sibling `value` takes another code system.
@@ -22,6 +24,10 @@ const VALUE_SET_REWRITE: [(&str, &str); 6] = [
 ];
 
 /// The loaded code lists.
+/// A CDA the vocabulary stage refuses, in the gateway's words (`/msg/vocabulary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
 #[derive(Debug, Default)]
 pub struct Terminology {
     systems: HashMap<String, CodeSystem>,
@@ -46,15 +52,14 @@ struct Coded {
 
 impl Terminology {
     /// Loads `dictionary.json` and the lists beside it.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self, Error> {
         let path = dir.join("dictionary.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
         let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| Error::malformed(&path, e))?;
         let entries = json["dictionaries"]
             .as_array()
-            .ok_or_else(|| format!("{}: no dictionaries", path.display()))?;
+            .ok_or_else(|| Error::malformed(&path, "no dictionaries"))?;
         let mut systems = HashMap::new();
         for e in entries {
             if e["deleted"].as_bool() == Some(true) {
@@ -91,7 +96,7 @@ impl Terminology {
     }
 
     /// Checks every coded element; `Err` carries the gateway's message.
-    pub fn check(&self, doc: &Document<'_>) -> Result<(), String> {
+    pub fn check(&self, doc: &Document<'_>) -> Result<(), Refusal> {
         let coded = collect(doc);
         let relevant: Vec<&Coded> = coded
             .iter()
@@ -104,10 +109,10 @@ impl Terminology {
                 .map(|c| c.system.as_str()),
         );
         if !blocked.is_empty() {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "È stato trovato almeno un dizionario presente in Blocklist: [{}]",
                 blocked.join(", ")
-            ));
+            )));
         }
         let mut unmanaged = Vec::new();
         let mut unknown: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
@@ -136,10 +141,10 @@ impl Terminology {
         }
         let unmanaged = dedup(unmanaged.iter().map(String::as_str));
         if !unmanaged.is_empty() {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "È stata trovata almeno una versione non gestita di un dizionario: [{}]",
                 unmanaged.join(", ")
-            ));
+            )));
         }
         if !unknown.is_empty() {
             let parts: Vec<String> = unknown
@@ -148,10 +153,10 @@ impl Terminology {
                     format!("[CodeSystem: {s} v{v}, Codes: {}]", codes.join(", "))
                 })
                 .collect();
-            return Err(format!(
+            return Err(Refusal(format!(
                 "Almeno uno dei seguenti vocaboli non è censito: {}",
                 parts.join(", ")
-            ));
+            )));
         }
         Ok(())
     }
@@ -210,8 +215,8 @@ fn collect(doc: &Document<'_>) -> Vec<Coded> {
 }
 
 /// Reads `version,code,description,release_date` rows (quoted fields allowed).
-fn load_csv(path: &Path) -> Result<HashMap<String, (String, HashSet<String>)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn load_csv(path: &Path) -> Result<HashMap<String, (String, HashSet<String>)>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let mut out: HashMap<String, (String, HashSet<String>)> = HashMap::new();
     for line in text.lines().skip(1) {
         let fields = split_csv(line);

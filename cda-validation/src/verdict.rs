@@ -1,14 +1,13 @@
 //! The gateway's answer to a validation request for one document, without the
 //! JWT stages: what `fsemw validate` prints and what a region's help desk reads.
 
-use bytes::Bytes;
 use http::StatusCode;
 
-use super::engine::Rules;
-use super::stage::ValidatorVerdict;
-use crate::gateway_sim::errors::{Answer, ErrPath, GtwError, Kind, err};
-use crate::gateway_sim::handlers::{EXTRACT_WARNING, SIGN_WARNING, cda_of, pdf_checks};
-use gateway_contract::cda::{CdaFacts, ExtractionMode};
+use crate::engine::Rules;
+use crate::stage::ValidatorVerdict;
+use gateway_contract::cda::ExtractionMode;
+use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, err};
+use gateway_contract::steps::{check_pdf, read_cda, read_facts, validation_warning};
 
 /// Status and body the gateway would return.
 #[derive(Debug, Clone)]
@@ -34,10 +33,7 @@ pub fn judge(
             } else {
                 StatusCode::OK
             };
-            let body = ans.success_body(
-                ans.wii.as_deref(),
-                (!warning.is_empty()).then_some(warning.as_str()),
-            );
+            let body = ans.success_body(ans.wii.as_deref(), warning.as_deref());
             Verdict { status, body }
         }
         Err(e) => {
@@ -52,20 +48,18 @@ fn run(
     input: &[u8],
     mode: Option<ExtractionMode>,
     ans: &mut Answer,
-) -> Result<String, GtwError> {
-    let file = Bytes::copy_from_slice(input);
-    let is_pdf = file.starts_with(b"%PDF");
+) -> Result<Option<String>, GtwError> {
+    let is_pdf = input.starts_with(b"%PDF");
     let (xml, facts) = if is_pdf {
-        cda_of(&file, mode)?
+        read_cda(input, mode)?
     } else if looks_like_xml(input) {
         let xml = gateway_contract::cda::pdf::decode_xml_text(input)
             .map_err(|e| err(Kind::CdaElement, e.to_string(), "/cda-extraction"))?;
-        let facts = CdaFacts::parse(&xml)
-            .map_err(|e| err(Kind::Syntax, format!("ERROR: 1,1 {e}"), "/validation/error"))?;
+        let facts = read_facts(&xml)?;
         (xml, facts)
     } else {
-        pdf_checks(&file)?;
-        unreachable!("pdf_checks refuses what is not a PDF");
+        check_pdf(input)?;
+        unreachable!("check_pdf refuses what is not a PDF");
     };
     ans.wii = Some(facts.new_workflow_instance_id());
     let warnings = match rules.judge(&xml, &facts, false) {
@@ -76,16 +70,12 @@ fn run(
             return Err(err(Kind::Vocabulary, d, "/validation/error"));
         }
     };
-    let mut parts = Vec::new();
-    if is_pdf && gateway_contract::cda::pdf::is_signed(&file) {
-        parts.push(SIGN_WARNING.to_string());
+    if !is_pdf {
+        // A bare CDA has no signature and no extraction: only the semantic warnings.
+        return Ok((!warnings.is_empty()).then(|| warnings.join(",")));
     }
-    parts.extend(warnings);
-    let mut warning = parts.join(",");
-    if is_pdf && mode.is_none() {
-        warning = format!("[{warning}[WARNING_EXTRACT]{EXTRACT_WARNING}]");
-    }
-    Ok(warning)
+    let signed = gateway_contract::cda::pdf::is_signed(input);
+    Ok(validation_warning(signed, warnings, mode))
 }
 
 fn looks_like_xml(input: &[u8]) -> bool {

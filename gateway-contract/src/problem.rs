@@ -1,7 +1,8 @@
-//! The gateway's error catalogue (contract §5.3–5.5) and status selection.
+//! The gateway's error catalogue (contract §5.3–5.5): the `type` and `title` of each
+//! kind, the status each exception path gives it, and the bodies of its answers.
+//! The simulator answers with them; `fsemw validate` prints them.
 
-use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 /// Error kinds of the national gateway (`/msg/...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,12 +160,6 @@ impl Answer {
         }
     }
 
-    /// The problem response for `e`.
-    pub fn error(&self, e: &GtwError) -> Response {
-        let (status, body) = self.error_body(e);
-        json_response(status, &body, "application/problem+json")
-    }
-
     /// Status and problem document for `e`.
     pub fn error_body(&self, e: &GtwError) -> (StatusCode, serde_json::Value) {
         let (kind, title) = e.kind.type_title();
@@ -183,16 +178,6 @@ impl Answer {
         (status, body)
     }
 
-    /// A success response with `traceID`, `spanID`, and the given extra fields.
-    pub fn success(
-        &self,
-        status: StatusCode,
-        wii: Option<&str>,
-        warning: Option<&str>,
-    ) -> Response {
-        json_response(status, &self.success_body(wii, warning), "application/json")
-    }
-
     /// A success body.
     pub fn success_body(&self, wii: Option<&str>, warning: Option<&str>) -> serde_json::Value {
         let mut body = serde_json::json!({ "traceID": self.trace_id, "spanID": self.trace_id });
@@ -209,29 +194,4 @@ impl Answer {
 /// 16 hex characters, like the gateway's OpenTelemetry ids.
 pub fn new_trace_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
-}
-
-/// A JSON response with the given content type.
-pub fn json_response(
-    status: StatusCode,
-    body: &serde_json::Value,
-    content_type: &'static str,
-) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
-/// An error of the GovWay frontier (token signature, certificate, expiry), which
-/// never reaches the dispatcher and carries `govway_id`.
-pub fn frontier_error(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = serde_json::json!({
-        "type": format!("https://govway.org/handling-errors/{}/{title}.html", status.as_u16()),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-        "govway_id": uuid::Uuid::new_v4().to_string(),
-    });
-    json_response(status, &body, "application/problem+json")
 }
