@@ -33,8 +33,11 @@ up() {
   ensure_postgres
   ensure_libxml2
   command -v cargo >/dev/null || { echo "cargo is required" >&2; exit 1; }
-  (cd "$ROOT" && cargo build --release --bin fsemw)
+  # The product (fsemw) and, beside it, the development tools (fsemw-dev: simulator, dev PKI,
+  # dev JWTs, SoftHSM2 dev token), which the product never links.
+  (cd "$ROOT" && cargo build --release --bin fsemw --bin fsemw-dev)
   FSEMW=$ROOT/target/release/fsemw
+  FSEMW_DEV=$ROOT/target/release/fsemw-dev
   down >/dev/null 2>&1 || true
   mkdir -p "$DEMO" && chmod 755 "$DEMO"
   pg_start_cluster "$DEMO/pg"
@@ -44,14 +47,14 @@ up() {
   # the token whose certificates its national CA issued.
   if [ ! -f "$DEMO/pki/saml-ca.crl.pem" ]; then
     rm -rf "$DEMO/pki" "$DEMO/hsm"
-    "$FSEMW" dev-pki --out "$DEMO/pki" >/dev/null
+    "$FSEMW_DEV" dev-pki --out "$DEMO/pki" >/dev/null
   fi
   local pki=$DEMO/pki gtw_url="https://localhost:$SIM_PORT/v1"
   # Secrets made once per demo folder: the CF HMAC key and the admin API's operator token.
   [ -s "$DEMO/cf-hmac.key" ] || (umask 077; openssl rand -hex 32 > "$DEMO/cf-hmac.key")
   [ -s "$DEMO/admin.token" ] || (umask 077; openssl rand -hex 32 > "$DEMO/admin.token")
   # The regional pair lives in a SoftHSM2 token; certificates come from the dev national CA.
-  "$FSEMW" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
+  "$FSEMW_DEV" hsm init-dev --dir "$DEMO/hsm" --ca-cert "$pki/national-ca.pem" --ca-key "$pki/national-ca.key" \
     > "$DEMO/hsm.env"
   . "$DEMO/hsm.env"
   sed -e "s#^listen = .*#listen = \"127.0.0.1:$MW_PORT\"#" \
@@ -86,7 +89,7 @@ name = "demo"
 password_hash = "$(echo demo | "$FSEMW" console-password --iterations 100000)"
 role = "operator"
 TOML
-  nohup "$FSEMW" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
+  nohup "$FSEMW_DEV" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
     --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" ${DEMO_FULL_VALIDATION:+--rules "$SHARED/testdata"} \
     > "$DEMO/sim.log" 2>&1 &
@@ -108,6 +111,7 @@ TOML
     | while read -r r; do printf '%s=https://localhost:%s/xds/repository/%s ' "$r" "$MW_PORT" "$r"; done)
   cat > "$DEMO/env" <<ENV
 export FSEMW=$FSEMW
+export FSEMW_DEV=$FSEMW_DEV
 export FSEMW_CONFIG=$DEMO/fsemw.toml
 export MW_URL=https://localhost:$MW_PORT/v1
 export MW_ADMIN_URL=http://127.0.0.1:$MW_ADMIN_PORT
@@ -133,8 +137,8 @@ The demo stack is up (logs in .demo/*.log). Try it:
   source .demo/env
   PDF=$SHARED/testdata/pdf/attachment/LAB_OK.pdf
   curl -sS -i --cacert "\$DEMO_CA" --cert "\$DEMO_PRODUCER_CERT" --key "\$DEMO_PRODUCER_KEY" \\
-    -H "Authorization: \$(\$FSEMW dev-jwt --pdf "\$PDF" --operation validation --field authorization)" \\
-    -H "FSE-JWT-Signature: \$(\$FSEMW dev-jwt --pdf "\$PDF" --operation validation --field fse_jwt_signature)" \\
+    -H "Authorization: \$(\$FSEMW_DEV dev-jwt --pdf "\$PDF" --operation validation --field authorization)" \\
+    -H "FSE-JWT-Signature: \$(\$FSEMW_DEV dev-jwt --pdf "\$PDF" --operation validation --field fse_jwt_signature)" \\
     -F 'requestBody={"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VALIDATION"}' \\
     -F "file=@\$PDF;type=application/pdf" "\$MW_URL/documents/validation"
 

@@ -37,18 +37,28 @@ export FSEMW_NODE_TOOLS=$WORK/node-tools
 echo "== format"
 cargo fmt --all -- --check
 
-echo "== layering: dependencies point one way (middleware -> {xds, soap-wsdl, hsm, gateway-contract}, soap-wsdl -> xds)"
+echo "== layering: dependencies point one way (dev-tools -> gateway-sim -> middleware -> {xds, soap-wsdl, hsm, cda-validation, gateway-contract}, soap-wsdl -> xds, cda-validation -> gateway-contract)"
 forbid() { # crate, regex of forbidden direct dependencies
   if cargo tree -p "$1" -e normal --depth 1 --prefix none | tail -n +2 | grep -E "^($2) " ; then
     echo "$1 depends on something it must not" >&2; exit 1
   fi
 }
+forbid_in_tree() { # crate, regex of crates that must not be anywhere in its dependency tree
+  if cargo tree -p "$1" -e normal --prefix none | tail -n +2 | grep -E "^($2) " ; then
+    echo "$1's dependency tree holds something it must not" >&2; exit 1
+  fi
+}
+# The production binary links neither the simulator nor the dev tools nor their certificate minter.
+forbid_in_tree middleware 'gateway-sim|dev-tools|rcgen'
+forbid gateway-sim 'dev-tools|rcgen'
 # The XDS crate owns the registry store (PostgreSQL) but no HTTP server.
 forbid xds 'axum|hyper|middleware|soap-wsdl|hsm'
 forbid soap-wsdl 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|hsm'
 forbid hsm 'axum|hyper|tokio-postgres|deadpool-postgres|middleware|xds|soap-wsdl'
 # The shared contract is a leaf: no server, no database, no runtime, none of the product's crates.
-forbid gateway-contract 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwest|middleware|xds|soap-wsdl|hsm'
+forbid gateway-contract 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwest|middleware|xds|soap-wsdl|hsm|cda-validation|gateway-sim'
+# So is CDA validation: the contract and XML libraries, nothing of the server or the simulator.
+forbid cda-validation 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwest|middleware|xds|soap-wsdl|hsm|gateway-sim'
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -1,11 +1,9 @@
-//! Command line of `fsemw`.
+//! Command line of `fsemw`, the production binary. The development commands (gateway
+//! simulator, dev PKI, dev JWT, SoftHSM2 dev token) are `fsemw-dev`'s (`dev-tools/`).
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-
-use crate::devtools::dev_jwt::JwtOperation;
-use crate::gateway_sim::SimOptions;
 
 /// Regional FSE 2.0 middleware in front of the national gateway.
 #[derive(Debug, Parser)]
@@ -46,44 +44,6 @@ pub enum Command {
         #[command(subcommand)]
         action: TxCommand,
     },
-    /// Mint a producer's JWT pair for a PDF (development and tests).
-    DevJwt {
-        /// The PDF the tokens are for.
-        #[arg(long)]
-        pdf: Option<PathBuf>,
-        /// Operation.
-        #[arg(long, value_enum)]
-        operation: JwtOperation,
-        /// JSON object of claims overriding the defaults.
-        #[arg(long)]
-        claims: Option<String>,
-        /// Print only one value (`authorization` or `fse_jwt_signature`) instead of JSON.
-        #[arg(long, value_parser = ["authorization", "fse_jwt_signature"])]
-        field: Option<String>,
-        /// Signing key (PEM); default: the demo producer's.
-        #[arg(
-            long,
-            env = "FSEMW_DEV_JWT_KEY",
-            default_value = ".demo/pki/producer.key"
-        )]
-        key: String,
-        /// Signing certificate (PEM); default: the demo producer's.
-        #[arg(
-            long,
-            env = "FSEMW_DEV_JWT_CERT",
-            default_value = ".demo/pki/producer.pem"
-        )]
-        cert: String,
-    },
-    /// Generate a development PKI (CAs, server, regional and producer certificates).
-    DevPki {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
-        /// Region code used in the regional certificate CNs.
-        #[arg(long, default_value = "160")]
-        region_code: String,
-    },
     /// Validate documents as the gateway would (PDF with injected CDA, or a bare CDA).
     Validate {
         /// PDF or XML files.
@@ -102,8 +62,6 @@ pub enum Command {
         #[arg(long, default_value = "json", value_parser = ["json", "summary"])]
         format: String,
     },
-    /// Run the national gateway simulator.
-    GatewaySim(SimOptions),
     /// Hash a console user's password (read from standard input) for `[[console.users]]`.
     ConsolePassword {
         /// PBKDF2 iterations.
@@ -121,27 +79,6 @@ pub enum Command {
 /// `fsemw hsm …`
 #[derive(Debug, Subcommand)]
 pub enum HsmCommand {
-    /// Create a SoftHSM2 development token with both regional keys and their certificates.
-    InitDev {
-        /// Private folder for the token, its configuration, certificates and PIN file.
-        #[arg(long)]
-        dir: PathBuf,
-        /// CA certificate (PEM) issuing the regional certificates (dev national CA).
-        #[arg(long)]
-        ca_cert: PathBuf,
-        /// CA key (PEM).
-        #[arg(long)]
-        ca_key: PathBuf,
-        /// Token label.
-        #[arg(long, default_value = "fsemw")]
-        label: String,
-        /// Region code for the certificate CNs.
-        #[arg(long, default_value = "160")]
-        region_code: String,
-        /// PKCS#11 module (default: SoftHSM2's).
-        #[arg(long)]
-        module: Option<PathBuf>,
-    },
     /// Show the configured token: keys (id, label, extractable), certificates and expiry.
     Status,
 }

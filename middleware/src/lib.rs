@@ -13,8 +13,6 @@
 //! - [`audit`], [`db`]: the audit trail and the producer registry in PostgreSQL.
 //! - [`admin`], [`admin_access`], [`metrics`], [`telemetry`]: operations.
 //! - [`cda`]: CDA extraction from PDFs and CDA facts.
-//! - [`gateway_sim`]: the national gateway simulator.
-//! - [`devtools`]: dev PKI and JWT minting.
 //! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
 //! - [`outbox`]: publications queued during a gateway outage, and their delivery.
 //! - [`soap_services`], [`consent`]: the legacy regional SOAP services per ASL; consents.
@@ -32,9 +30,7 @@ pub mod consent;
 pub mod console;
 pub mod cpu_pool;
 pub mod db;
-pub mod devtools;
 pub mod forward;
-pub mod gateway_sim;
 pub mod keys;
 pub mod metrics;
 pub mod outbox;

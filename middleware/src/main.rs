@@ -4,12 +4,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use middleware::cli::{Cli, Command, HsmCommand};
+use middleware::cli::{Cli, Command};
 use middleware::commands::{EX_CONFIG, with_config};
 use middleware::config::Config;
-use middleware::{
-    console, devtools, gateway_sim, install_crypto_provider, metrics, startup, telemetry,
-};
+use middleware::server::shutdown_signal;
+use middleware::{console, install_crypto_provider, metrics, startup, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,50 +25,6 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::DevPki { out, region_code } => {
-            let names = devtools::dev_pki::PkiNames {
-                region_code,
-                ..Default::default()
-            };
-            devtools::dev_pki::generate(&out, &names)?;
-            println!("dev PKI written to {}", out.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::DevJwt {
-            pdf,
-            operation,
-            claims,
-            field,
-            key,
-            cert,
-        } => {
-            let pdf = pdf.map(std::fs::read).transpose()?;
-            let overrides = match claims {
-                Some(c) => {
-                    serde_json::from_str(&c).map_err(|e| anyhow::anyhow!("--claims: {e}"))?
-                }
-                None => serde_json::Map::new(),
-            };
-            let claims = devtools::dev_jwt::claims_for(operation, pdf.as_deref(), &overrides)?;
-            let signer = devtools::dev_jwt::signer(&cert, &key)?;
-            let pair = devtools::dev_jwt::mint(&claims, &signer)?;
-            match field {
-                Some(f) => println!("{}", pair[f.as_str()].as_str().unwrap_or_default()),
-                None => println!("{pair}"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Hsm {
-            action:
-                HsmCommand::InitDev {
-                    dir,
-                    ca_cert,
-                    ca_key,
-                    label,
-                    region_code,
-                    module,
-                },
-        } => init_dev_token(dir, ca_cert, ca_key, label, region_code, module),
         Command::Validate {
             files,
             mode,
@@ -86,19 +41,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(EX_CONFIG));
             }
             println!("{}", console::auth::hash_password(password, iterations));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::GatewaySim(opts) => {
-            telemetry::init("plain", "info");
-            let sim =
-                gateway_sim::GatewaySim::build(&opts, Arc::new(gateway_sim::NoSchemaValidation))
-                    .await?;
-            eprintln!(
-                "gateway simulator on https://{} (admin http://{})",
-                sim.addr(),
-                sim.admin_addr()
-            );
-            sim.run(shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         command => {
@@ -168,60 +110,6 @@ fn validate(
     })
 }
 
-/// `fsemw hsm init-dev`: SoftHSM2 reads its configuration from the environment at
-/// load time, so the command re-runs itself with `SOFTHSM2_CONF` pointing into `dir`.
-fn init_dev_token(
-    dir: std::path::PathBuf,
-    ca_cert: std::path::PathBuf,
-    ca_key: std::path::PathBuf,
-    label: String,
-    region_code: String,
-    module: Option<std::path::PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    use devtools::dev_hsm::{DevTokenSpec, create, softhsm_module, write_softhsm_conf};
-    std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
-    let conf = dir.join("softhsm2.conf");
-    if std::env::var_os("SOFTHSM2_CONF").map(std::path::PathBuf::from) != Some(conf.clone()) {
-        write_softhsm_conf(&dir)?;
-        let status = std::process::Command::new(std::env::current_exe()?)
-            .args(std::env::args_os().skip(1))
-            .env("SOFTHSM2_CONF", &conf)
-            .status()?;
-        return Ok(ExitCode::from(status.code().unwrap_or(1) as u8));
-    }
-    let module = module
-        .or_else(softhsm_module)
-        .ok_or_else(|| anyhow::anyhow!("SoftHSM2 not found: apt-get install softhsm2"))?;
-    let pin_file = dir.join("pin");
-    let existing = std::fs::read_to_string(&pin_file).ok().and_then(|pin| {
-        hsm::pkcs11::Token::open(&module, &label, pin.trim().to_string().into(), 1).ok()
-    });
-    if existing.is_none() {
-        let pin = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
-        let spec = DevTokenSpec {
-            module: module.clone(),
-            label: label.clone(),
-            pin,
-            ca_cert,
-            ca_key,
-            region_code,
-            out_dir: dir.clone(),
-        };
-        create(&spec)?;
-        eprintln!(
-            "token {label:?} created with keys 01 (authentication) and 02 (signature), not extractable"
-        );
-    } else {
-        eprintln!("token {label:?} already exists");
-    }
-    println!("export SOFTHSM2_CONF={}", conf.display());
-    println!("export PKCS11_MODULE={}", module.display());
-    println!("export HSM_TOKEN_LABEL={label}");
-    println!("export HSM_PIN_FILE={}", pin_file.display());
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Re-reads certificates and re-opens keys on SIGHUP, and the producer CAs' revocation
 /// lists; what fails to load leaves the previous one in force.
 fn reload_on_sighup(state: Arc<startup::AppState>) {
@@ -255,19 +143,4 @@ async fn logged_reload<T: Send + 'static, E: std::fmt::Display + Send + 'static>
         }
         Err(e) => tracing::error!(error = %e, "{what}: reload task failed"),
     }
-}
-
-/// Turns true on SIGINT or SIGTERM.
-fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        let _ = tx.send(true);
-    });
-    rx
 }

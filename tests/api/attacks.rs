@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{CONSOLE_USERS, StackOptions, TestStack, pki, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,7 +1,7 @@
 //! Producer authentication: certificate, CN convention, registry.
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{PRODUCER_CN, StackOptions, TestStack, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, pdf, validate_with};

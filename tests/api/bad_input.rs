@@ -1,7 +1,7 @@
 //! Bad input gets a contract error and nothing crashes.
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack, form, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, VALIDATION_BODY, pdf, read, validate};

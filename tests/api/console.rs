@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{CONSOLE_USERS, PRODUCER_CN, StackOptions, TestStack, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::{Value, json};
 
 use crate::{

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::xds::fault_code;
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_read, validate};

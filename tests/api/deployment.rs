@@ -97,7 +97,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
         .await;
     let lab = pdf(LAB_OK);
     let (bearer, signature) = integration_tests::stack::tokens(
-        middleware::devtools::dev_jwt::JwtOperation::Validation,
+        dev_tools::dev_jwt::JwtOperation::Validation,
         Some(&lab),
         json!({}),
         "producer",

@@ -1,7 +1,7 @@
 //! Every endpoint of the contract is forwarded and answered by the gateway.
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use reqwest::Method;
 use serde_json::json;
 

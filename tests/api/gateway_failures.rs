@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, VALIDATION_BODY, pdf, read, send_multipart, validate};

@@ -1,8 +1,8 @@
 //! Gateway rules the simulator enforces and the middleware passes through:
 //! the 5-day limit, `attachment_hash`, and the single-use validation record.
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack};
-use middleware::devtools::dev_jwt::JwtOperation;
 use reqwest::Method;
 use serde_json::json;
 

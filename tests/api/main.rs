@@ -37,9 +37,9 @@ mod xds_registry;
 mod xds_repository;
 mod xsd;
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{TestStack, form, tokens};
 use integration_tests::testdata;
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::{Value, json};
 
 pub(crate) const LAB_OK: &str = "pdf/attachment/LAB_OK.pdf";

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::xds::{EntrySpec, document_entry, has_member, submission_set, submit};
-use middleware::devtools::dev_jwt::JwtOperation;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::process::MwProcess;
 use integration_tests::stack::{StackOptions, TestStack, form, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::outbox::drained_in;

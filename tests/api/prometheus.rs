@@ -137,7 +137,7 @@ async fn a_real_prometheus_scrapes_and_evaluates_the_alerts() {
         &stack,
         reqwest::Method::POST,
         "/documents/validation",
-        middleware::devtools::dev_jwt::JwtOperation::Validation,
+        dev_tools::dev_jwt::JwtOperation::Validation,
         &lab,
         crate::VALIDATION_BODY,
         json!({"purpose_of_use": "NOT_A_PURPOSE"}),

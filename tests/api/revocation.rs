@@ -1,9 +1,12 @@
 //! Producer certificates revoked by their CA: the CRL in force refuses them, a new list
 //! applies without a restart, a broken list changes nothing.
 
+use dev_tools::dev_jwt::JwtOperation;
+use dev_tools::dev_pki::{PkiNames, generate, write_crl};
+use hsm::Purpose;
 use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
-use middleware::devtools::dev_pki::write_crl;
+use middleware::trust::Trust;
+use rustls_pki_types::pem::PemObject;
 use serde_json::json;
 
 use crate::{LAB_OK, pdf, validate_with};
@@ -106,5 +109,44 @@ async fn revoked_producer_certificates_are_refused_until_the_list_says_otherwise
     assert_eq!(b["crls"][0]["issuer"], "Dev Regional CA 160");
     let (s, _, b) = validate_as(&stack, "producer-revoked").await;
     assert_eq!(s, 201, "{b}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The lists behind the trust store: read, described, reloaded when the file changes (PEM or
+/// DER), and a broken file leaves the list in force.
+#[test]
+fn lists_are_read_described_and_reloaded_when_the_file_changes() {
+    middleware::install_crypto_provider();
+    let dir = std::env::temp_dir().join(format!("fsemw-trust-{}", std::process::id()));
+    let pki = generate(&dir, &PkiNames::default()).unwrap();
+    let crl = dir.join("regional-ca.crl.pem").display().to_string();
+    let ca = [pki.cert("regional-ca")];
+    let trust = Trust::load(Purpose::ClientAuth, &ca, std::slice::from_ref(&crl), false).unwrap();
+    let crls = trust.crls();
+    assert_eq!(crls.len(), 1);
+    assert_eq!(
+        (crls[0].issuer.as_str(), crls[0].revoked),
+        ("Dev Regional CA 160", 1)
+    );
+    assert!(
+        !trust.reload_if_changed().unwrap(),
+        "unchanged file, no reload"
+    );
+
+    // The same list in DER form is read too.
+    let der = rustls_pki_types::CertificateRevocationListDer::pem_file_iter(&crl)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    std::fs::write(&crl, der.as_ref()).unwrap();
+    assert!(trust.reload_if_changed().unwrap());
+    assert_eq!(trust.crls()[0].revoked, 1);
+
+    // A file that is not a CRL fails the load and leaves the list in force.
+    std::fs::write(&crl, b"not a list").unwrap();
+    assert!(trust.reload().is_err());
+    assert_eq!(trust.crls()[0].revoked, 1);
+    assert!(Trust::load(Purpose::ClientAuth, &ca, &[crl], false).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack, pki, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, pdf};

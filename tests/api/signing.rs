@@ -1,8 +1,8 @@
 //! Certificate cases: case 2 re-signs with the regional key, case 1 forwards untouched.
 
+use dev_tools::dev_jwt::JwtOperation;
 use hsm::jwt::Jwt;
 use integration_tests::stack::{StackOptions, TestStack, pki, shared_token, tokens};
-use middleware::devtools::dev_jwt::JwtOperation;
 use serde_json::json;
 
 use crate::{LAB_OK, VALIDATION_BODY, pdf, read, send_multipart, validate_with};

@@ -1,8 +1,8 @@
 //! The warning merge rule, and regional checks that never block.
 
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack};
 use middleware::config::Environment;
-use middleware::devtools::dev_jwt::JwtOperation;
 use reqwest::Method;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use middleware::devtools::dev_jwt::{JwtOperation, claims_for, mint};
+use dev_tools::dev_jwt::{JwtOperation, claims_for, mint};
 use middleware::server::tls::{load_certs, load_key, load_roots};
 
 /// Producer credentials from the command line.

@@ -19,7 +19,7 @@ use crate::stack::pki;
 /// Namespace and action prefix of the SIST services.
 pub const SIST: &str = "http://www.sist.puglia.it/Schemas/PDD_SIST/SCATEL/FSE";
 /// The operator on the dev smart card `operator`.
-pub const OPERATOR_CF: &str = middleware::devtools::dev_pki::OPERATOR_CF;
+pub const OPERATOR_CF: &str = dev_tools::dev_pki::OPERATOR_CF;
 /// SOAP 1.1 envelope namespace.
 pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// SOAP 1.2 envelope namespace.

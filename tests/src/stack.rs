@@ -5,16 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cda_validation::engine::Rules;
+use dev_tools::dev_hsm::{DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf};
+use dev_tools::dev_pki::{DevPki, PkiNames, generate};
+use gateway_sim::{CdaValidator, GatewaySim, NoSchemaValidation, SimOptions};
 use middleware::config::{
     AdminConfig, AdminToken, AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig,
     Environment, GatewayConfig, KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config,
     RegionConfig, RepositoryConfig, ServerConfig, SoapConfig, XdsConfig,
 };
-use middleware::devtools::dev_hsm::{
-    DevTokenFiles, DevTokenSpec, create, softhsm_module, write_softhsm_conf,
-};
-use middleware::devtools::dev_pki::{DevPki, PkiNames, generate};
-use middleware::gateway_sim::{CdaValidator, GatewaySim, NoSchemaValidation, SimOptions};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
@@ -580,16 +578,16 @@ pub fn spool_dir(database_url: &str) -> std::path::PathBuf {
 
 /// A producer's token pair for `pdf`, with claim overrides, signed by `signer` (a PKI name).
 pub fn tokens(
-    op: middleware::devtools::dev_jwt::JwtOperation,
+    op: dev_tools::dev_jwt::JwtOperation,
     pdf: Option<&[u8]>,
     overrides: Value,
     signer: &str,
 ) -> (String, String) {
     let pki = pki();
     let overrides: Map<String, Value> = overrides.as_object().cloned().unwrap_or_default();
-    let claims = middleware::devtools::dev_jwt::claims_for(op, pdf, &overrides).expect("claims");
+    let claims = dev_tools::dev_jwt::claims_for(op, pdf, &overrides).expect("claims");
     let signer = hsm::PemSigner::load(&pki.cert(signer), &pki.key(signer)).expect("signer");
-    let pair = middleware::devtools::dev_jwt::mint(&claims, &signer).expect("mint");
+    let pair = dev_tools::dev_jwt::mint(&claims, &signer).expect("mint");
     (
         pair["authorization"].as_str().unwrap().to_string(),
         pair["fse_jwt_signature"].as_str().unwrap().to_string(),

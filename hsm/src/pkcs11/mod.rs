@@ -5,7 +5,7 @@
 //! - [`signer`]: a key of the token as a [`crate::Signer`] and as a rustls signing key
 //!   (TLS 1.2 `RSA_PKCS1_SHA256`, TLS 1.3 `RSA_PSS_SHA256`).
 //! - [`admin`]: key generation, certificate objects and the inventory used by
-//!   `fsemw hsm init-dev` and `fsemw hsm status`.
+//!   `fsemw-dev hsm init-dev` and `fsemw hsm status`.
 
 pub mod admin;
 pub mod signer;

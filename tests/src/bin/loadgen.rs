@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::producer_args::ProducerArgs;
-use middleware::devtools::dev_jwt::JwtOperation;
 
 /// Command line.
 #[derive(Parser)]

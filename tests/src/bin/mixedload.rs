@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::producer_args::ProducerArgs;
 use integration_tests::soap::{Identity, OPERATOR_CF, envelope};
-use middleware::devtools::dev_jwt::JwtOperation;
 use tokio::sync::Mutex;
 
 #[derive(Parser, Debug)]

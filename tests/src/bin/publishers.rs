@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
+use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::producer_args::ProducerArgs;
-use middleware::devtools::dev_jwt::JwtOperation;
 
 #[derive(Parser, Debug)]
 struct Args {

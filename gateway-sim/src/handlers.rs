@@ -162,7 +162,7 @@ async fn validation_flow(
     body: Bytes,
     ans: &mut Answer,
 ) -> Result<Response, Stop> {
-    let form = parse_form(content_type(headers), body).await?;
+    let form = parse_form(content_type(headers), &body)?;
     let claims = tokens(state, headers, Some(SimOp::Validation))?;
     let req = parse_body(form.request_body.as_deref(), Dto::Validation)?;
     check_validation(&req)?;
@@ -235,7 +235,7 @@ async fn publication_flow(
 ) -> Result<Response, Stop> {
     let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
     let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
-    let form = parse_form(content_type(headers), body).await?;
+    let form = parse_form(content_type(headers), &body)?;
     let claims = tokens(state, headers, Some(op))?;
     let req = parse_body(
         form.request_body.as_deref(),

@@ -1,4 +1,5 @@
-//! The national gateway simulator (`fsemw gateway-sim`).
+//! The national gateway simulator (`fsemw-dev gateway-sim`), a library of its own: the
+//! production binary `fsemw` never links it.
 //!
 //! The real gateway cannot be reached from development and CI machines, so this
 //! module serves its contract over mutual TLS: GovWay frontier checks on both
@@ -44,10 +45,10 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::server::accept::{ConnectionFate, ConnectionHooks, serve_plain, serve_tls};
-use crate::server::tls::strict_server_config;
 pub use cda_validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
 use faults::{FaultConfig, FaultMode, Faults};
+use middleware::server::accept::{ConnectionFate, ConnectionHooks, serve_plain, serve_tls};
+use middleware::server::tls::strict_server_config;
 use store::Store;
 
 /// Operations whose tokens the dispatcher checks.
@@ -99,7 +100,7 @@ impl ConnectionHooks for SimConnections {
     }
 }
 
-/// Simulator settings (`fsemw gateway-sim --help`).
+/// Simulator settings (`fsemw-dev gateway-sim --help`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimOptions {
     /// HTTPS (mutual TLS) address.
@@ -249,7 +250,7 @@ impl GatewaySim {
         serve_tls(
             self.listener,
             self.tls,
-            crate::server::accept::ConnectionTimeouts {
+            middleware::server::accept::ConnectionTimeouts {
                 handshake: Duration::from_secs(10),
                 header_read: Duration::from_secs(30),
                 body_idle: Duration::from_secs(30),

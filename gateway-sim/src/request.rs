@@ -1,50 +1,22 @@
-//! Reading a request as the dispatcher does: the multipart form and the
+//! Reading a request as the dispatcher does: the multipart form (read by the contract's
+//! form reader, the middleware's own) and the
 //! `requestBody` DTOs with their strict parsing and mandatory-field order.
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use gateway_contract::cda::ExtractionMode;
+use gateway_contract::form::{Form, FormError, read_form};
 use gateway_contract::problem::{GtwError, Kind, err};
 
-/// The two parts of a gateway multipart request.
-#[derive(Debug, Default)]
-pub struct Form {
-    /// `requestBody` (a form field without filename).
-    pub request_body: Option<String>,
-    /// `file`.
-    pub file: Option<Bytes>,
-}
-
-/// Parses the multipart body; a broken form is a generic error, as in Spring.
-pub async fn parse_form(content_type: Option<&str>, body: Bytes) -> Result<Form, GtwError> {
+/// Reads the multipart body with the contract's form reader; a broken form is a generic
+/// error, as in Spring, and so is a form without its `file` part.
+pub fn parse_form(content_type: Option<&str>, body: &Bytes) -> Result<Form, GtwError> {
     let generic = |d: String| err(Kind::GenericError, d, "");
-    let boundary = content_type
-        .and_then(|ct| multer::parse_boundary(ct).ok())
-        .ok_or_else(|| generic("Current request is not a multipart request".into()))?;
-    let stream =
-        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
-    let mut mp = multer::Multipart::new(stream, boundary);
-    let mut form = Form::default();
-    while let Some(field) = mp
-        .next_field()
-        .await
-        .map_err(|e| generic(format!("Multipart non valido: {e}")))?
-    {
-        let name = field.name().map(str::to_owned);
-        let has_filename = field.file_name().is_some();
-        let data = field
-            .bytes()
-            .await
-            .map_err(|e| generic(format!("Multipart non valido: {e}")))?;
-        match name.as_deref() {
-            Some("file") => form.file = Some(data),
-            Some("requestBody") if !has_filename => {
-                form.request_body = Some(String::from_utf8_lossy(&data).into_owned());
-            }
-            _ => {}
-        }
-    }
+    let form = read_form(content_type.unwrap_or_default(), body).map_err(|e| match e {
+        FormError::NotMultipart => generic("Current request is not a multipart request".into()),
+        FormError::Malformed(m) => generic(format!("Multipart non valido: {m}")),
+    })?;
     if form.file.is_none() {
         return Err(generic(
             "Required request part 'file' is not present".into(),
