@@ -561,7 +561,19 @@ impl Config {
 
     /// Semantic checks that serde cannot express; each error names its key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        self.validate_gateway()?;
+        self.validate_region()?;
+        self.validate_server()?;
+        self.keys.validate()?;
+        self.database.validate()?;
+        self.validate_soap()?;
+        self.validate_console_and_admin()?;
+        self.secrets()?;
+        self.validate_xds()
+    }
+
+    /// `[gateway]`: certificate case, an https base URL, a positive token lifetime.
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
         if !matches!(self.gateway.certificate_case, 1 | 2) {
             return bad("gateway.certificate_case", "must be 1 or 2".into());
         }
@@ -570,6 +582,14 @@ impl Config {
             Ok(_) => return bad("gateway.base_url", "must be an https URL".into()),
             Err(e) => return bad("gateway.base_url", e.to_string()),
         }
+        if self.gateway.jwt_lifetime_secs <= 0 {
+            return bad("gateway.jwt_lifetime_secs", "must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// `[region]`: CN and id patterns that compile, a valid transaction header name.
+    fn validate_region(&self) -> Result<(), ConfigError> {
         for (i, p) in self.region.cn_patterns.iter().enumerate() {
             if let Err(e) = regex::Regex::new(p) {
                 return bad(&format!("region.cn_patterns[{i}]"), e.to_string());
@@ -595,6 +615,17 @@ impl Config {
                 return bad(key, e.to_string());
             }
         }
+        if http::HeaderName::from_bytes(self.region.transaction_header.as_bytes()).is_err() {
+            return bad(
+                "region.transaction_header",
+                "not a valid header name".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// `[server]`: base paths, the TLS files and revocation lists present, a body limit.
+    fn validate_server(&self) -> Result<(), ConfigError> {
         for (key, base) in std::iter::once(("server.base_path", &self.server.base_path)).chain(
             self.server
                 .alias_base_paths
@@ -623,20 +654,14 @@ impl Config {
                 return bad("server.client_crls", format!("file {file:?} not found"));
             }
         }
-        self.keys.validate()?;
-        self.database.validate()?;
         if self.server.max_body_bytes == 0 {
             return bad("server.max_body_bytes", "must be positive".into());
         }
-        if http::HeaderName::from_bytes(self.region.transaction_header.as_bytes()).is_err() {
-            return bad(
-                "region.transaction_header",
-                "not a valid header name".into(),
-            );
-        }
-        if self.gateway.jwt_lifetime_secs <= 0 {
-            return bad("gateway.jwt_lifetime_secs", "must be positive".into());
-        }
+        Ok(())
+    }
+
+    /// `[soap]`: ASL names, the trust needed when SOAP is on, durations, revocation lists.
+    fn validate_soap(&self) -> Result<(), ConfigError> {
         for (i, a) in self.soap.asl.iter().enumerate() {
             if a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return bad(
@@ -645,35 +670,6 @@ impl Config {
                 );
             }
         }
-        for (i, u) in self.console.users.iter().enumerate() {
-            if !matches!(u.role.as_str(), "monitor" | "helpdesk" | "operator") {
-                return bad(
-                    &format!("console.users[{i}].role"),
-                    format!("{:?}: monitor, helpdesk or operator", u.role),
-                );
-            }
-            if !u.password_hash.starts_with("pbkdf2-sha256$") {
-                return bad(
-                    &format!("console.users[{i}].password_hash"),
-                    "not a hash made by `fsemw console-password`".into(),
-                );
-            }
-        }
-        for (i, t) in self.admin.tokens.iter().enumerate() {
-            if !matches!(t.role.as_str(), "monitor" | "helpdesk" | "operator") {
-                return bad(
-                    &format!("admin.tokens[{i}].role"),
-                    format!("{:?}: monitor, helpdesk or operator", t.role),
-                );
-            }
-            if !Path::new(&t.file).is_file() {
-                return bad(
-                    &format!("admin.tokens[{i}].file"),
-                    format!("file {:?} not found", t.file),
-                );
-            }
-        }
-        self.secrets()?;
         if !self.soap.asl.is_empty() {
             if self.soap.saml_signers.is_empty() {
                 return bad(
@@ -706,6 +702,44 @@ impl Config {
                 return bad("soap.crls", format!("file {file:?} not found"));
             }
         }
+        Ok(())
+    }
+
+    /// `[[console.users]]` and `[[admin.tokens]]`: known roles, real hashes, token files.
+    fn validate_console_and_admin(&self) -> Result<(), ConfigError> {
+        for (i, u) in self.console.users.iter().enumerate() {
+            if !matches!(u.role.as_str(), "monitor" | "helpdesk" | "operator") {
+                return bad(
+                    &format!("console.users[{i}].role"),
+                    format!("{:?}: monitor, helpdesk or operator", u.role),
+                );
+            }
+            if !u.password_hash.starts_with("pbkdf2-sha256$") {
+                return bad(
+                    &format!("console.users[{i}].password_hash"),
+                    "not a hash made by `fsemw console-password`".into(),
+                );
+            }
+        }
+        for (i, t) in self.admin.tokens.iter().enumerate() {
+            if !matches!(t.role.as_str(), "monitor" | "helpdesk" | "operator") {
+                return bad(
+                    &format!("admin.tokens[{i}].role"),
+                    format!("{:?}: monitor, helpdesk or operator", t.role),
+                );
+            }
+            if !Path::new(&t.file).is_file() {
+                return bad(
+                    &format!("admin.tokens[{i}].file"),
+                    format!("file {:?} not found", t.file),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[xds.repositories]]`: names, OIDs, both unique.
+    fn validate_xds(&self) -> Result<(), ConfigError> {
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
         for (i, r) in self.xds.repositories.iter().enumerate() {
@@ -730,6 +764,11 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A configuration error naming its key.
+fn bad(key: &str, why: String) -> Result<(), ConfigError> {
+    Err(ConfigError(format!("{key}: {why}")))
 }
 
 /// Values shipped as examples, never secrets.

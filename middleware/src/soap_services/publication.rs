@@ -283,44 +283,9 @@ async fn publish(
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
     let state = call.state;
-    let document = child(payload, "document").ok_or_else(|| {
-        ServiceFault::new(
-            FaultCode::MissingField,
-            "campo obbligatorio mancante: document",
-        )
-    })?;
-    let encoded = required(document, "document")?;
-    let pdf = base64::engine::general_purpose::STANDARD
-        .decode(encoded.split_whitespace().collect::<String>())
-        .map_err(|_| ServiceFault::new(FaultCode::BadDocument, "document non è base64 valido"))?;
-    if !pdf.starts_with(b"%PDF") {
-        return Err(ServiceFault::new(
-            FaultCode::BadDocument,
-            "il documento non è un PDF (atteso PDF firmato con CDA iniettato)",
-        ));
-    }
+    let pdf = pdf_of(payload)?;
     let mut request = metadata(payload, &[]);
-    let mode = request.get("mode").and_then(Value::as_str).and_then(|m| {
-        serde_json::from_value::<gateway_contract::cda::ExtractionMode>(json!(m)).ok()
-    });
-    let pdf = Bytes::from(pdf);
-    let parsed = pdf.clone();
-    let cda = state
-        .cpu
-        .run(crate::cpu_pool::Work::Pdf, move || {
-            gateway_contract::cda::extract_cda(&parsed, mode)
-        })
-        .await
-        .map_err(|e| ServiceFault::new(FaultCode::Internal, e.to_string()))?
-        .map_err(|e| {
-            ServiceFault::new(
-                FaultCode::BadDocument,
-                format!("CDA non estraibile dal PDF: {e}"),
-            )
-        })?;
-    let facts = gateway_contract::cda::CdaFacts::parse(&cda).map_err(|e| {
-        ServiceFault::new(FaultCode::BadDocument, format!("CDA non leggibile: {e}"))
-    })?;
+    let (cda, facts) = cda_of(call, &pdf, &request).await?;
     let patient_cf = facts
         .patient_ids
         .first()
@@ -330,102 +295,28 @@ async fn publish(
         })?;
     rec.patient_cf_hmac = Some(state.cf_hasher.hash(&patient_cf));
     call.caller.same_patient(&patient_cf)?;
-    let repository = state
-        .xds
-        .repositories
-        .iter()
-        .find(|r| r.name == call.asl)
-        .map(|r| r.unique_id.clone())
-        .ok_or_else(|| {
-            ServiceFault::new(
-                FaultCode::NoRepository,
-                format!("nessun repository regionale configurato per {}", call.asl),
-            )
-        })?;
+    let repository = repository_of(call)?;
     let unique_id = metadata_text(payload, "identificativoDoc")
         .unwrap_or_else(|| format!("{}^{}", facts.id_root, facts.id_extension));
     rec.document_id = Some(unique_id.clone());
-    request.insert("identificativoDoc".into(), json!(unique_id));
-    request.insert("identificativoRep".into(), json!(repository));
-    request
-        .entry("identificativoSottomissione")
-        .or_insert_with(|| {
-            json!(format!(
-                "2.16.840.1.113883.2.9.2.{}.4.3.{}",
-                state.region_code,
-                call.tx.id.as_u128()
-            ))
-        });
-    request.entry("mode").or_insert_with(|| json!("ATTACHMENT"));
-    request
-        .entry("healthDataFormat")
-        .or_insert_with(|| json!("CDA"));
+    complete_request(call, &mut request, &unique_id, &repository);
     let request = Value::Object(request);
 
     // Kept in the ASL's repository first: what the gateway accepts must be retrievable.
-    let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &pdf));
-    let put = state
-        .xds
-        .repository
-        .put(&repository, &unique_id, "application/pdf", &sha1, &pdf)
-        .await
-        .map_err(|e| call.failure("repository", e))?;
-    let fresh = match put {
-        xds::store::repository::PutOutcome::Stored => true,
-        xds::store::repository::PutOutcome::AlreadyStored => false,
-        xds::store::repository::PutOutcome::Conflict => {
-            return Err(ServiceFault::new(
-                FaultCode::UniqueIdTaken,
-                format!("un documento diverso è già archiviato come {unique_id}"),
-            ));
-        }
-    };
-
-    let action = if replaces.is_some() {
-        "UPDATE"
-    } else {
-        "CREATE"
-    };
-    let mut token_claims = claims(call, action, &patient_cf);
-    token_claims.insert("resource_hl7_type".into(), json!(facts.resource_hl7_type()));
-    token_claims.insert(
-        "attachment_hash".into(),
-        json!(hex::encode(digest::digest(&digest::SHA256, &pdf))),
-    );
-    let minted = hsm::jwt::RawClaims::from_value(&Value::Object(token_claims.clone()))
-        .map_err(|e| call.failure("claims", e))?;
-    let (op, path) = match &replaces {
-        None => (
-            Operation::ValidateAndCreate,
-            "/documents/validate-and-create".to_string(),
-        ),
-        Some(old) => (
-            Operation::ValidateAndReplace,
-            format!("/documents/validate-and-replace/{}", segment(old)),
-        ),
-    };
-    let (content_type, body) = multipart(&request, &pdf);
-    let method = if replaces.is_some() {
-        Method::PUT
-    } else {
-        Method::POST
-    };
-    let sent = gateway(
+    let fresh = keep_in_repository(call, &repository, &unique_id, &pdf).await?;
+    let sent = publish_at_gateway(
         call,
-        GatewayCall {
-            op,
-            method,
-            path,
-            content_type: &content_type,
-            body,
-        },
-        token_claims,
+        &request,
+        &pdf,
+        &facts,
+        &patient_cf,
+        replaces.as_deref(),
         rec,
     )
     .await;
-    let answer = match sent {
-        Ok(a) if a.status.is_success() => a,
-        Ok(a) => {
+    let (answer, op, minted) = match sent {
+        Ok(sent) if sent.0.status.is_success() => sent,
+        Ok((a, ..)) => {
             if fresh {
                 forget(call, &repository, &unique_id).await;
             }
@@ -448,10 +339,10 @@ async fn publish(
     if !queued {
         // Registered now for consultation; the outbox indexes what it queues itself.
         let parsed = crate::outbox::Parsed {
-            request: request.clone(),
+            request,
             pdf: Some(pdf),
             cda: Some(cda),
-            path_id: replaces.clone(),
+            path_id: replaces,
             request_sha256: String::new(),
         };
         if let Some(Err(why)) =
@@ -463,13 +354,205 @@ async fn publish(
             ));
         }
     }
+    let stored = Stored {
+        queued,
+        unique_id: &unique_id,
+        repository: &repository,
+    };
+    Ok(outcome_xml(call, &stored, &answer, &warnings))
+}
+
+/// The `document` element: base64 of a PDF.
+fn pdf_of(payload: Node<'_, '_>) -> Result<Bytes, ServiceFault> {
+    let document = child(payload, "document").ok_or_else(|| {
+        ServiceFault::new(
+            FaultCode::MissingField,
+            "campo obbligatorio mancante: document",
+        )
+    })?;
+    let encoded = required(document, "document")?;
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(encoded.split_whitespace().collect::<String>())
+        .map_err(|_| ServiceFault::new(FaultCode::BadDocument, "document non è base64 valido"))?;
+    if !pdf.starts_with(b"%PDF") {
+        return Err(ServiceFault::new(
+            FaultCode::BadDocument,
+            "il documento non è un PDF (atteso PDF firmato con CDA iniettato)",
+        ));
+    }
+    Ok(Bytes::from(pdf))
+}
+
+/// The CDA injected in the PDF (by the request's `mode`, on the CPU pool) and its facts.
+async fn cda_of(
+    call: &Call<'_>,
+    pdf: &Bytes,
+    request: &Map<String, Value>,
+) -> Result<(String, gateway_contract::cda::CdaFacts), ServiceFault> {
+    let mode = request.get("mode").and_then(Value::as_str).and_then(|m| {
+        serde_json::from_value::<gateway_contract::cda::ExtractionMode>(json!(m)).ok()
+    });
+    let parsed = pdf.clone();
+    let cda = call
+        .state
+        .cpu
+        .run(crate::cpu_pool::Work::Pdf, move || {
+            gateway_contract::cda::extract_cda(&parsed, mode)
+        })
+        .await
+        .map_err(|e| ServiceFault::new(FaultCode::Internal, e.to_string()))?
+        .map_err(|e| {
+            ServiceFault::new(
+                FaultCode::BadDocument,
+                format!("CDA non estraibile dal PDF: {e}"),
+            )
+        })?;
+    let facts = gateway_contract::cda::CdaFacts::parse(&cda).map_err(|e| {
+        ServiceFault::new(FaultCode::BadDocument, format!("CDA non leggibile: {e}"))
+    })?;
+    Ok((cda, facts))
+}
+
+/// The unique id of the ASL's repository.
+fn repository_of(call: &Call<'_>) -> Result<String, ServiceFault> {
+    call.state
+        .xds
+        .repositories
+        .iter()
+        .find(|r| r.name == call.asl)
+        .map(|r| r.unique_id.clone())
+        .ok_or_else(|| {
+            ServiceFault::new(
+                FaultCode::NoRepository,
+                format!("nessun repository regionale configurato per {}", call.asl),
+            )
+        })
+}
+
+/// The gateway's `requestBody`: the caller's metadata, the document and repository ids,
+/// and the defaults (submission id from the transaction, ATTACHMENT, CDA).
+fn complete_request(
+    call: &Call<'_>,
+    request: &mut Map<String, Value>,
+    unique_id: &str,
+    repository: &str,
+) {
+    request.insert("identificativoDoc".into(), json!(unique_id));
+    request.insert("identificativoRep".into(), json!(repository));
+    request
+        .entry("identificativoSottomissione")
+        .or_insert_with(|| {
+            json!(format!(
+                "2.16.840.1.113883.2.9.2.{}.4.3.{}",
+                call.state.region_code,
+                call.tx.id.as_u128()
+            ))
+        });
+    request.entry("mode").or_insert_with(|| json!("ATTACHMENT"));
+    request
+        .entry("healthDataFormat")
+        .or_insert_with(|| json!("CDA"));
+}
+
+/// Stores the PDF in the ASL's repository; `true` when this call stored it (to be
+/// forgotten if the gateway refuses), `false` when the same bytes were already there.
+async fn keep_in_repository(
+    call: &Call<'_>,
+    repository: &str,
+    unique_id: &str,
+    pdf: &Bytes,
+) -> Result<bool, ServiceFault> {
+    let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, pdf));
+    let put = call
+        .state
+        .xds
+        .repository
+        .put(repository, unique_id, "application/pdf", &sha1, pdf)
+        .await
+        .map_err(|e| call.failure("repository", e))?;
+    match put {
+        xds::store::repository::PutOutcome::Stored => Ok(true),
+        xds::store::repository::PutOutcome::AlreadyStored => Ok(false),
+        xds::store::repository::PutOutcome::Conflict => Err(ServiceFault::new(
+            FaultCode::UniqueIdTaken,
+            format!("un documento diverso è già archiviato come {unique_id}"),
+        )),
+    }
+}
+
+/// Validate-and-create (or -replace) at the gateway with region-minted tokens; the answer,
+/// the operation and the minted claims (for the registry entry).
+async fn publish_at_gateway(
+    call: &Call<'_>,
+    request: &Value,
+    pdf: &Bytes,
+    facts: &gateway_contract::cda::CdaFacts,
+    patient_cf: &str,
+    replaces: Option<&str>,
+    rec: &mut TransactionRecord,
+) -> Result<(Answer, Operation, hsm::jwt::RawClaims), ServiceFault> {
+    let action = if replaces.is_some() {
+        "UPDATE"
+    } else {
+        "CREATE"
+    };
+    let mut token_claims = claims(call, action, patient_cf);
+    token_claims.insert("resource_hl7_type".into(), json!(facts.resource_hl7_type()));
+    token_claims.insert(
+        "attachment_hash".into(),
+        json!(hex::encode(digest::digest(&digest::SHA256, pdf))),
+    );
+    let minted = hsm::jwt::RawClaims::from_value(&Value::Object(token_claims.clone()))
+        .map_err(|e| call.failure("claims", e))?;
+    let (op, method, path) = match replaces {
+        None => (
+            Operation::ValidateAndCreate,
+            Method::POST,
+            "/documents/validate-and-create".to_string(),
+        ),
+        Some(old) => (
+            Operation::ValidateAndReplace,
+            Method::PUT,
+            format!("/documents/validate-and-replace/{}", segment(old)),
+        ),
+    };
+    let (content_type, body) = multipart(request, pdf);
+    let call_spec = GatewayCall {
+        op,
+        method,
+        path,
+        content_type: &content_type,
+        body,
+    };
+    let answer = gateway(call, call_spec, token_claims, rec).await?;
+    Ok((answer, op, minted))
+}
+
+/// Where the publication stands, for the answer.
+struct Stored<'a> {
+    queued: bool,
+    unique_id: &'a str,
+    repository: &'a str,
+}
+
+/// `esitoPubblicazione`: state, ids, the gateway's workflowInstanceId and traceID, warnings.
+fn outcome_xml(
+    call: &Call<'_>,
+    stored: &Stored<'_>,
+    answer: &Answer,
+    warnings: &[String],
+) -> String {
     let esc = soap_wsdl::write::escape;
     let mut out = format!(
         "<fse:esitoPubblicazione xmlns:fse=\"{}\"><esito>OK</esito><stato>{}</stato><uniqueId>{}</uniqueId><repositoryUniqueId>{}</repositoryUniqueId>",
         super::SIST,
-        if queued { "IN_CODA" } else { "PUBBLICATO" },
-        esc(&unique_id),
-        esc(&repository)
+        if stored.queued {
+            "IN_CODA"
+        } else {
+            "PUBBLICATO"
+        },
+        esc(stored.unique_id),
+        esc(stored.repository)
     );
     for (tag, name) in [
         ("workflowInstanceId", "workflowInstanceId"),
@@ -479,7 +562,7 @@ async fn publish(
             let _ = write!(out, "<{tag}>{}</{tag}>", esc(v));
         }
     }
-    for w in &warnings {
+    for w in warnings {
         let _ = write!(out, "<warning>{}</warning>", esc(w));
     }
     let _ = write!(
@@ -487,7 +570,7 @@ async fn publish(
         "<transazione>{}</transazione></fse:esitoPubblicazione>",
         call.tx.id
     );
-    Ok(out)
+    out
 }
 
 fn metadata_text(payload: Node<'_, '_>, name: &str) -> Option<String> {
