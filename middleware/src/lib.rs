@@ -7,6 +7,7 @@
 //! - [`cli`], [`commands`]: the `fsemw` command line.
 //! - [`startup`]: [`startup::App::build`] binds listeners; shared by `main` and tests.
 //! - [`server`]: TLS accept loop, TLS configurations, client identity.
+//! - [`front_door`]: the one way in for producer requests (transaction, caller, audit row).
 //! - [`forward`]: the data path from producer to gateway and back.
 //! - [`keys`]: the regional key pair at run time (PKCS#11 or dev PEM), rotation, expiry.
 //! - [`problem`]: middleware errors as problem documents.
@@ -31,6 +32,7 @@ pub mod console;
 pub mod cpu_pool;
 pub mod db;
 pub mod forward;
+pub mod front_door;
 pub mod keys;
 pub mod metrics;
 pub mod outbox;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 /// An error produced by the middleware itself.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MwError {
     /// No usable client certificate, or an unregistered/disabled producer.
     #[error("{detail}")]

@@ -15,13 +15,14 @@ use http::{HeaderName, Request};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::audit::{CfHasher, TxContext};
+use crate::audit::CfHasher;
 use crate::config::Config;
 use crate::forward::Operation;
 use crate::forward::checks::RegionalChecks;
 use crate::forward::gateway_client::GatewayClient;
-use crate::forward::handler::{handle, with_transaction_header};
+use crate::forward::handler::handle;
 use crate::forward::tokens::TokenPolicy;
+use crate::front_door::{Caller, Transaction, front_door};
 use crate::keys::{KeyError, KeyStore};
 use crate::metrics::Metrics;
 use crate::server::accept::{ConnectionHooks, serve_plain, serve_tls};
@@ -359,14 +360,17 @@ impl ConnectionHooks for ProducerConnections {
     }
 }
 
-/// The gateway-identical API under every configured base path.
+/// The gateway-identical API under every configured base path, the XDS endpoints and the
+/// legacy SOAP services, all behind the one front door.
 fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
     let mut router = Router::new();
     for base in bases {
         let base: &'static str = Box::leak(base.clone().into_boxed_str());
         for (op, method, path) in Operation::ROUTES {
             let state = state.clone();
-            let handler = move |req: Request<Body>| dispatch(state, Some(op), base, req);
+            let handler = move |txn: Transaction, caller: Caller, req: Request<Body>| {
+                handle(state, Some(op), base, txn, caller, req)
+            };
             router = router.route(
                 &format!("{base}{path}"),
                 on(method.try_into().expect("known method"), handler),
@@ -376,20 +380,13 @@ fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
     router = crate::xds_service::routes(router, state.clone());
     router = crate::soap_services::routes(router, state.clone(), &state.soap_asl);
     let fallback_state = state.clone();
-    router.fallback(move |req: Request<Body>| dispatch(fallback_state, None, "", req))
-}
-
-async fn dispatch(
-    state: Arc<AppState>,
-    op: Option<Operation>,
-    base: &'static str,
-    req: Request<Body>,
-) -> axum::response::Response {
-    let tx = TxContext::start();
-    let identity = ClientIdentity::of(&req);
-    let header = state.tx_header.clone();
-    let resp = handle(state, op, base, tx.clone(), identity, req).await;
-    with_transaction_header(resp, &header, &tx)
+    router
+        .fallback(
+            move |txn: Transaction, caller: Caller, req: Request<Body>| {
+                handle(fallback_state, None, "", txn, caller, req)
+            },
+        )
+        .layer(axum::middleware::from_fn_with_state(state, front_door))
 }
 
 /// The spool folder, created if missing.

@@ -12,6 +12,7 @@ mod database_tls;
 mod deployment;
 mod differential;
 mod forwarding;
+mod front_door;
 mod gateway_failures;
 mod gateway_rules;
 mod hsm;

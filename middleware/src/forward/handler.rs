@@ -1,4 +1,5 @@
-//! One producer request: authenticate, forward, merge warnings, audit.
+//! One producer request through the gateway-identical API: tokens, forward, merge
+//! warnings, and the audit facts handed back to the front door.
 
 use crate::db::outcome::Outcome;
 use std::sync::Arc;
@@ -7,18 +8,17 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use http::{HeaderMap, Request, StatusCode, header};
 
 use super::checks::{CheckInput, fiscal_code_of};
 use super::gateway_client::GatewayClient;
 use super::gateway_client::describe;
 use super::inspect::{BodyFacts, BodyKind, tee};
 use super::{Operation, warnings};
-use crate::audit::TxContext;
 use crate::cpu_pool::Work;
 use crate::db::producers::Producer;
-use crate::db::transaction_writer::Stored;
 use crate::db::transactions::TransactionRecord;
+use crate::front_door::{Caller, Transaction, hand_back};
 use crate::problem::MwError;
 use crate::server::identity::ClientIdentity;
 use crate::startup::AppState;
@@ -26,41 +26,44 @@ use crate::startup::AppState;
 /// Request headers forwarded besides the tokens.
 const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
 
-/// Serves one gateway operation; `base` is the base path the request came in under.
+/// Serves one gateway operation; `base` is the base path the request came in under. The
+/// front door has opened the transaction and named the caller.
 pub async fn handle(
     state: Arc<AppState>,
     op: Option<Operation>,
     base: &'static str,
-    tx: TxContext,
-    identity: ClientIdentity,
+    txn: Transaction,
+    caller: Caller,
     req: Request<Body>,
 ) -> Response {
-    let path = req.uri().path().to_string();
-    let name = op.map(Operation::name).unwrap_or("unknown");
-    let mut rec = tx.record(name, req.method().as_str(), &path, state.certificate_case);
-    let result = match op {
-        Some(op) => forward(&state, op, base, &identity, req, &mut rec).await,
-        None => match authenticate(&state, &identity, &mut rec).await {
-            Ok(_) => Err(MwError::NotFound(path)),
-            Err(e) => Err(e),
-        },
+    let Transaction { tx, mut row } = txn;
+    row.operation = op.map(Operation::name).unwrap_or("unknown").into();
+    let result = match (caller.producer, op) {
+        // Refused at the front door (and counted there).
+        (Err(e), _) => Err(e),
+        (Ok(_), None) => Err(MwError::NotFound(req.uri().path().to_string())),
+        (Ok(producer), Some(op)) => {
+            let forwarded =
+                forward(&state, op, base, &caller.identity, &producer, req, &mut row).await;
+            if let Err(MwError::Unauthorized { reason, .. }) = &forwarded {
+                state.metrics.refusals.with_label_values(&[reason]).inc();
+            }
+            forwarded
+        }
     };
     let response = match result {
         Ok(resp) => {
-            if rec.outcome == Outcome::Pending {
-                rec.outcome = Outcome::Forwarded;
+            if row.outcome == Outcome::Pending {
+                row.outcome = Outcome::Forwarded;
             }
             resp
         }
         Err(e) => {
             let (_, kind, title) = e.parts();
-            rec.response_body = Some(e.to_problem(&tx.id.to_string()).to_string());
-            rec.outcome = e.outcome();
-            rec.problem_type = Some(kind.into());
-            rec.problem_title = Some(title.into());
-            if let MwError::Unauthorized { reason, .. } = &e {
-                state.metrics.refusals.with_label_values(&[reason]).inc();
-            }
+            row.response_body = Some(e.to_problem(&tx.id.to_string()).to_string());
+            row.outcome = e.outcome();
+            row.problem_type = Some(kind.into());
+            row.problem_title = Some(title.into());
             if let MwError::GatewayUnreachable(_) = &e {
                 state
                     .metrics
@@ -71,81 +74,7 @@ pub async fn handle(
             e.into_response_for(&tx.id.to_string())
         }
     };
-    finish(&state, rec, response, &tx).await
-}
-
-pub(crate) async fn finish(
-    state: &AppState,
-    mut rec: TransactionRecord,
-    resp: Response,
-    tx: &TxContext,
-) -> Response {
-    let elapsed = tx.started.elapsed();
-    rec.http_status = i32::from(resp.status().as_u16());
-    rec.duration_ms = elapsed.as_secs_f64() * 1000.0;
-    state.metrics.request(&rec.operation, resp.status());
-    state
-        .metrics
-        .request_latency
-        .with_label_values(&[&rec.operation])
-        .observe(elapsed.as_secs_f64());
-    // The row is written before the answer leaves: a crash right after an answer must not
-    // lose the transaction's trace.
-    match state.transaction_writer.write(rec).await {
-        Ok(Stored::Database) => {}
-        // On local disk, flushed; written into the database when it answers again.
-        Ok(Stored::Journal) => state.metrics.audit_rows_journaled.inc(),
-        Err(e) => {
-            // The producer still gets the gateway's answer; the gap is counted and logged.
-            state.metrics.audit_write_failures.inc();
-            tracing::error!(tx = %tx.id, error = %e, "audit row not written");
-        }
-    }
-    resp
-}
-
-/// Resolves the calling producer from its certificate and the registry.
-pub async fn authenticate(
-    state: &AppState,
-    identity: &ClientIdentity,
-    rec: &mut TransactionRecord,
-) -> Result<Producer, MwError> {
-    let refuse = |status, detail: String, reason| MwError::Unauthorized {
-        status,
-        detail,
-        reason,
-    };
-    let cert = identity
-        .certificate
-        .as_ref()
-        .map_err(|why| refuse(StatusCode::UNAUTHORIZED, why.detail.clone(), why.reason))?;
-    let cn = cert.subject_cn().to_string();
-    rec.client_cn = Some(cn.clone());
-    if !state.cn_patterns.accepts(&cn) {
-        let detail = format!("il CN {cn:?} non segue le convenzioni regionali");
-        return Err(refuse(StatusCode::FORBIDDEN, detail, "cn_pattern"));
-    }
-    let producer = state
-        .producers
-        .find(&state.pool, &cn)
-        .await
-        .map_err(|e| MwError::from_db("producer registry", e))?
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::FORBIDDEN,
-                format!("il CN {cn:?} non è registrato"),
-                "unregistered",
-            )
-        })?;
-    rec.producer_id = Some(producer.id);
-    if !producer.enabled {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            format!("il produttore {cn:?} è disabilitato"),
-            "disabled",
-        ));
-    }
-    Ok(producer)
+    hand_back(row, response)
 }
 
 async fn forward(
@@ -153,10 +82,10 @@ async fn forward(
     op: Operation,
     base: &str,
     identity: &ClientIdentity,
+    producer: &Producer,
     req: Request<Body>,
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
-    let producer = authenticate(state, identity, rec).await?;
     let (parts, body) = req.into_parts();
     if let Some(len) = content_length(&parts.headers)
         && len > state.max_body
@@ -165,7 +94,7 @@ async fn forward(
             limit: state.max_body,
         });
     }
-    let signing_certs = producer_signing_certs(&producer, identity)?;
+    let signing_certs = producer_signing_certs(producer, identity)?;
     // Case 2 verifies and re-signs both tokens (two HSM signatures): on the CPU pool.
     // Case 1 only compares certificates and reads claims: inline.
     let tokens = if state.tokens.case == 1 {
@@ -214,7 +143,7 @@ async fn forward(
         held,
         body,
     };
-    send(state, outbound, &producer, rec).await
+    send(state, outbound, producer, rec).await
 }
 
 /// Whether every segment of `path` is a plain name: not `.` or `..` (also percent-encoded,
@@ -541,18 +470,6 @@ fn document_id_from_path(path: &str) -> Option<String> {
     let after = after.strip_prefix("validate-and-replace/").unwrap_or(after);
     let raw = after.split('/').next()?;
     Some(xds::messages::submit::percent_decode(raw))
-}
-
-/// Adds the transaction header to any response.
-pub fn with_transaction_header(
-    mut resp: Response,
-    name: &http::HeaderName,
-    tx: &TxContext,
-) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&tx.id.to_string()) {
-        resp.headers_mut().insert(name.clone(), v);
-    }
-    resp
 }
 
 #[cfg(test)]

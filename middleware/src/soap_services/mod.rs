@@ -29,8 +29,8 @@ use http::{Request, StatusCode, header};
 use soap_wsdl::SoapVersion;
 
 use crate::audit::TxContext;
-use crate::forward::handler::{authenticate, finish, with_transaction_header};
-use crate::server::identity::ClientIdentity;
+use crate::db::transactions::TransactionRecord;
+use crate::front_door::{Caller, Transaction, hand_back};
 use crate::startup::AppState;
 use crate::xds_service::soap_io;
 
@@ -192,7 +192,11 @@ pub fn routes(mut router: Router, state: Arc<AppState>, asls: &[String]) -> Rout
             let (s, a) = (state.clone(), asl.clone());
             router = router.route(
                 &format!("/{asl}/{}", service.name()),
-                any(move |req: Request<Body>| serve(s, a, service, req)),
+                any(
+                    move |txn: Transaction, caller: Caller, req: Request<Body>| {
+                        serve(s, a, service, txn, caller, req)
+                    },
+                ),
             );
         }
     }
@@ -230,130 +234,174 @@ async fn identify_on_pool(
     }
 }
 
+/// One call of a legacy service: the service description on `GET ?wsdl`, else the
+/// envelope read, the caller identified and the operation served.
 async fn serve(
     state: Arc<AppState>,
     asl: String,
     service: Service,
+    txn: Transaction,
+    caller: Caller,
     req: Request<Body>,
 ) -> Response {
+    let Transaction { tx, mut row } = txn;
+    row.operation = service.name().to_string();
     if let Some(host) = soap_io::wsdl_request_host(&req) {
-        let text = soap_wsdl::wsdl::render(
-            service.wsdl(),
-            &[
-                (
-                    "ADDRESS",
-                    &format!("https://{host}/{asl}/{}", service.name()),
-                ),
-                ("ASL", &asl),
-            ],
-        );
-        return Response::builder()
-            .header(header::CONTENT_TYPE, "text/xml; charset=UTF-8")
-            .body(Body::from(text))
-            .expect("valid response");
+        row.operation = format!("{}.wsdl", service.name());
+        row.outcome = Outcome::Success;
+        return hand_back(row, description(&asl, service, &host));
     }
-    let tx = TxContext::start();
-    let identity = ClientIdentity::of(&req);
-    let path = req.uri().path().to_string();
-    let mut rec = tx.record(
-        service.name(),
-        req.method().as_str(),
-        &path,
-        state.certificate_case,
-    );
-    let v11 = SoapVersion::V11;
-    let fault = |version, status, code: Option<&str>, reason: &str| {
-        soap_io::fault_response(version, status, code, reason)
+    let response = match caller.producer {
+        Ok(producer) => {
+            let endpoint = Endpoint {
+                state: &state,
+                asl: &asl,
+                service,
+                producer: &producer,
+                tx: &tx,
+            };
+            endpoint.answer(req, &mut row).await
+        }
+        Err(e) => {
+            row.outcome = Outcome::Fault;
+            soap_io::fault_response(
+                SoapVersion::V11,
+                StatusCode::UNAUTHORIZED,
+                Some("wsse:FailedAuthentication"),
+                &e.to_string(),
+            )
+        }
     };
-    let response = 'answer: {
-        let producer = match authenticate(&state, &identity, &mut rec).await {
-            Ok(p) => p,
-            Err(e) => {
-                rec.outcome = Outcome::Fault;
-                break 'answer fault(
-                    v11,
-                    StatusCode::UNAUTHORIZED,
-                    Some("wsse:FailedAuthentication"),
-                    &e.to_string(),
-                );
-            }
+    state
+        .metrics
+        .soap_calls
+        .with_label_values(&[row.operation.as_str(), row.outcome.as_str()])
+        .inc();
+    hand_back(row, response)
+}
+
+/// The service's WSDL with this endpoint's address.
+fn description(asl: &str, service: Service, host: &str) -> Response {
+    let text = soap_wsdl::wsdl::render(
+        service.wsdl(),
+        &[
+            (
+                "ADDRESS",
+                &format!("https://{host}/{asl}/{}", service.name()),
+            ),
+            ("ASL", asl),
+        ],
+    );
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/xml; charset=UTF-8")
+        .body(Body::from(text))
+        .expect("valid response")
+}
+
+/// An authenticated caller's call on one service of one ASL.
+struct Endpoint<'a> {
+    state: &'a Arc<AppState>,
+    asl: &'a str,
+    service: Service,
+    producer: &'a crate::db::producers::Producer,
+    tx: &'a TxContext,
+}
+
+impl Endpoint<'_> {
+    /// Reads the envelope, serves its operation, answers with its response or its fault.
+    async fn answer(&self, req: Request<Body>, row: &mut TransactionRecord) -> Response {
+        let unreadable = |row: &mut TransactionRecord, status, reason: &str| {
+            row.outcome = Outcome::Fault;
+            soap_io::fault_response(SoapVersion::V11, status, None, reason)
         };
-        let (parts, body) = req.into_parts();
-        let bytes = match soap_io::read_body(&state, body).await {
-            Ok(b) => b,
-            Err(f) => {
-                rec.outcome = Outcome::Fault;
-                break 'answer fault(v11, f.status(), None, f.reason());
-            }
-        };
-        let incoming = match soap_io::read(&parts.headers, bytes).await {
+        let incoming = match self.receive(req).await {
             Ok(i) => i,
-            Err(e) => break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.0),
+            Err((status, reason)) => return unreadable(row, status, &reason),
         };
         let limits = soap_wsdl::hardened::Limits {
-            max_bytes: state.max_body as usize,
+            max_bytes: self.state.max_body as usize,
             ..Default::default()
         };
         let doc = match soap_wsdl::hardened::parse(&incoming.envelope, limits) {
             Ok(d) => d,
-            Err(e) => {
-                rec.outcome = Outcome::Fault;
-                break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
-            }
+            Err(e) => return unreadable(row, StatusCode::BAD_REQUEST, &e.to_string()),
         };
         let env = match soap_wsdl::envelope::parse_envelope(&doc) {
             Ok(e) => e,
-            Err(e) => {
-                rec.outcome = Outcome::Fault;
-                break 'answer fault(v11, StatusCode::BAD_REQUEST, None, &e.to_string());
-            }
+            Err(e) => return unreadable(row, StatusCode::BAD_REQUEST, &e.to_string()),
         };
-        let version = env.version;
         let operation = env
             .action
             .clone()
             .or(incoming.header_action.clone())
             .and_then(|a| a.rsplit('/').next().map(str::to_string))
             .unwrap_or_else(|| env.payload.tag_name().name().to_string());
-        rec.operation = format!("{}.{operation}", service.name());
-        let handled = if env.payload.tag_name().name() != operation {
-            Err(ServiceFault::new(
+        row.operation = format!("{}.{operation}", self.service.name());
+        let handled = self
+            .perform(&incoming.envelope, limits, &operation, env.payload, row)
+            .await;
+        self.reply(&env, &operation, handled, row)
+    }
+
+    /// The whole body (within the limit) and the envelope in it (MTOM or plain).
+    async fn receive(&self, req: Request<Body>) -> Result<soap_io::Incoming, (StatusCode, String)> {
+        let (parts, body) = req.into_parts();
+        let bytes = soap_io::read_body(self.state, body)
+            .await
+            .map_err(|f| (f.status(), f.reason().to_string()))?;
+        soap_io::read(&parts.headers, bytes)
+            .await
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.0))
+    }
+
+    /// The caller identified (assertion, smart card) and the operation served.
+    async fn perform(
+        &self,
+        envelope: &str,
+        limits: soap_wsdl::hardened::Limits,
+        operation: &str,
+        payload: roxmltree::Node<'_, '_>,
+        row: &mut TransactionRecord,
+    ) -> Result<String, ServiceFault> {
+        if payload.tag_name().name() != operation {
+            return Err(ServiceFault::new(
                 FaultCode::UnknownOperation,
                 format!(
                     "operazione {operation} con corpo {}",
-                    env.payload.tag_name().name()
+                    payload.tag_name().name()
                 ),
-            ))
-        } else {
-            match identify_on_pool(&state, &incoming.envelope, limits, service, &operation).await {
-                Err(f) => Err(f),
-                Ok(caller) => {
-                    let call = Call {
-                        state: &state,
-                        asl: &asl,
-                        producer: &producer,
-                        tx: &tx,
-                        caller: &caller,
-                    };
-                    match service {
-                        Service::Consent => {
-                            consent::handle(&call, &operation, env.payload, &mut rec).await
-                        }
-                        Service::Document => {
-                            document::handle(&call, &operation, env.payload, &mut rec).await
-                        }
-                        Service::Notebook => {
-                            notebook::handle(&call, &operation, env.payload, &mut rec).await
-                        }
-                    }
-                }
-            }
+            ));
+        }
+        let caller =
+            identify_on_pool(self.state, envelope, limits, self.service, operation).await?;
+        let call = Call {
+            state: self.state,
+            asl: self.asl,
+            producer: self.producer,
+            tx: self.tx,
+            caller: &caller,
         };
+        match self.service {
+            Service::Consent => consent::handle(&call, operation, payload, row).await,
+            Service::Document => document::handle(&call, operation, payload, row).await,
+            Service::Notebook => notebook::handle(&call, operation, payload, row).await,
+        }
+    }
+
+    /// The operation's response, or its fault (`env:E…`) on the interface's fault action.
+    fn reply(
+        &self,
+        env: &soap_wsdl::envelope::Envelope<'_, '_>,
+        operation: &str,
+        handled: Result<String, ServiceFault>,
+        row: &mut TransactionRecord,
+    ) -> Response {
+        let version = env.version;
         match handled {
             Ok(body) => {
                 // A publication the outbox holds stays `queued`, as on its audit row.
-                if rec.outcome != Outcome::Queued {
-                    rec.outcome = Outcome::Success;
+                if row.outcome != Outcome::Queued {
+                    row.outcome = Outcome::Success;
                 }
                 let action = format!("{SIST}/{operation}Response");
                 let envelope =
@@ -363,18 +411,18 @@ async fn serve(
             Err(f) => {
                 // Identity, smart card, patient, purpose, organisation: E00023x.
                 if f.code.is_identity() {
-                    state
+                    self.state
                         .metrics
                         .refusals
                         .with_label_values(&["soap_identity"])
                         .inc();
                 }
-                rec.outcome = Outcome::Fault;
-                rec.problem_type = Some(f.code.to_string());
-                rec.problem_title = Some(f.reason.clone());
+                row.outcome = Outcome::Fault;
+                row.problem_type = Some(f.code.to_string());
+                row.problem_title = Some(f.reason.clone());
                 let action = format!(
                     "{SIST}/{}/{operation}/Fault/SOAPFaultException",
-                    service.interface()
+                    self.service.interface()
                 );
                 let text = soap_wsdl::write::service_fault(
                     version,
@@ -386,13 +434,5 @@ async fn serve(
                 soap_io::fault_body(version, StatusCode::BAD_REQUEST, text)
             }
         }
-    };
-    state
-        .metrics
-        .soap_calls
-        .with_label_values(&[rec.operation.as_str(), rec.outcome.as_str()])
-        .inc();
-    let header_name = state.tx_header.clone();
-    let resp = finish(&state, rec, response, &tx).await;
-    with_transaction_header(resp, &header_name, &tx)
+    }
 }

@@ -27,8 +27,9 @@ use xds::store::{Registry, Repository};
 
 use crate::audit::TxContext;
 use crate::config::{RepositoryConfig, XdsConfig};
-use crate::forward::handler::{authenticate, finish};
-use crate::server::identity::ClientIdentity;
+use crate::db::transactions::TransactionRecord;
+use crate::front_door::{Caller, Transaction, hand_back};
+use crate::problem::MwError;
 use crate::startup::AppState;
 
 /// Registry and repositories, with their configuration.
@@ -132,13 +133,21 @@ pub fn routes(mut router: Router, state: Arc<AppState>) -> Router {
     let s = state.clone();
     router = router.route(
         "/xds/registry",
-        any(move |req: Request<Body>| serve(s, Endpoint::Registry, req)),
+        any(
+            move |txn: Transaction, caller: Caller, req: Request<Body>| {
+                serve(s, Endpoint::Registry, txn, caller, req)
+            },
+        ),
     );
     for (i, r) in state.xds.repositories.iter().enumerate() {
         let s = state.clone();
         router = router.route(
             &format!("/xds/repository/{}", r.name),
-            any(move |req: Request<Body>| serve(s, Endpoint::Repository(i), req)),
+            any(
+                move |txn: Transaction, caller: Caller, req: Request<Body>| {
+                    serve(s, Endpoint::Repository(i), txn, caller, req)
+                },
+            ),
         );
     }
     router
@@ -153,17 +162,25 @@ pub(crate) fn internal(tx: &TxContext, what: &str, e: &xds::Error) -> RegistryEr
     )
 }
 
-async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> Response {
+/// One call of the registry or a repository: the WSDL on `GET ?wsdl`, else the
+/// transaction its `wsa:Action` names; counted by transaction, endpoint and outcome.
+async fn serve(
+    state: Arc<AppState>,
+    endpoint: Endpoint,
+    txn: Transaction,
+    caller: Caller,
+    req: Request<Body>,
+) -> Response {
+    let Transaction { tx, row: mut rec } = txn;
+    rec.operation = "xds".into();
     if let Some(host) = soap_io::wsdl_request_host(&req) {
-        return wsdl::response(&state, endpoint, &host);
+        rec.operation = "xds.wsdl".into();
+        rec.outcome = Outcome::Success;
+        return hand_back(rec, wsdl::response(&state, endpoint, &host));
     }
-    let tx = TxContext::start();
-    let identity = ClientIdentity::of(&req);
-    let path = req.uri().path().to_string();
-    let mut rec = tx.record("xds", req.method().as_str(), &path, state.certificate_case);
     let name = state.xds.endpoint_name(endpoint).to_string();
     let (response, transaction, outcome) =
-        match run(&state, endpoint, &identity, &mut rec, &tx, req).await {
+        match run(&state, endpoint, caller.producer, &mut rec, &tx, req).await {
             Ok((version, mtom, relates_to, reply)) => {
                 let outcome = outcome_of(&reply);
                 rec.outcome = outcome;
@@ -195,7 +212,8 @@ async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> 
                 )
             }
         };
-    if rec.operation == "xds" {
+    // A call that never named its transaction (refused, unreadable) stays `xds` on its row.
+    if transaction != "unknown" {
         rec.operation = transaction.to_string();
     }
     state
@@ -203,7 +221,7 @@ async fn serve(state: Arc<AppState>, endpoint: Endpoint, req: Request<Body>) -> 
         .xds_transactions
         .with_label_values(&[transaction, &name, outcome.as_str()])
         .inc();
-    finish(&state, rec, response, &tx).await
+    hand_back(rec, response)
 }
 
 fn outcome_of(reply: &Reply) -> Outcome {
@@ -222,13 +240,13 @@ type Answer = (SoapVersion, bool, Option<String>, Reply);
 async fn run(
     state: &AppState,
     endpoint: Endpoint,
-    identity: &ClientIdentity,
-    rec: &mut crate::db::transactions::TransactionRecord,
+    producer: Result<crate::db::producers::Producer, MwError>,
+    rec: &mut TransactionRecord,
     tx: &TxContext,
     req: Request<Body>,
 ) -> Result<Answer, (SoapVersion, Fault)> {
     let v12 = SoapVersion::V12;
-    if let Err(e) = authenticate(state, identity, rec).await {
+    if let Err(e) = producer {
         let (status, _, _) = e.parts();
         let status = if status.is_server_error() {
             status
