@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::FromRef;
 use axum::routing::on;
 use deadpool_postgres::Pool;
 use http::{HeaderName, Request};
@@ -76,7 +77,7 @@ pub struct AppState {
     /// Keeps publications' CDAs (none when they are not kept).
     pub document_keeper: Option<crate::forward::document_keeper::DocumentKeeper>,
     /// Console sign-in and sessions.
-    pub console: crate::console::auth::Auth,
+    pub console: Arc<crate::console::auth::Auth>,
     /// Whether `/public` is served.
     pub public_page: bool,
     /// Writes transaction rows (batched under load).
@@ -87,6 +88,42 @@ pub struct AppState {
     pub producers: crate::db::producer_cache::ProducerCache,
     /// Where publication bodies are kept while forwarded.
     pub spool_dir: std::path::PathBuf,
+}
+
+// Substates: a handler takes what it uses of the application (`State<Pool>`,
+// `State<CfHasher>`…), not the whole `AppState`.
+
+impl FromRef<Arc<AppState>> for crate::db::Db {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        Self(state.pool.clone())
+    }
+}
+
+impl FromRef<Arc<AppState>> for Metrics {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        state.metrics.clone()
+    }
+}
+
+impl FromRef<Arc<AppState>> for CfHasher {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        state.cf_hasher.clone()
+    }
+}
+
+impl FromRef<Arc<AppState>> for crate::console::auth::ConsoleAuth {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        Self(state.console.clone())
+    }
+}
+
+impl FromRef<Arc<AppState>> for crate::console::reports::PublicPage {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        Self {
+            enabled: state.public_page,
+            profile: state.metrics.profile.clone(),
+        }
+    }
 }
 
 /// A built middleware: bound listeners, ready to run.
@@ -212,13 +249,13 @@ impl App {
             } else {
                 None
             },
-            console: crate::console::auth::Auth::new(
+            console: Arc::new(crate::console::auth::Auth::new(
                 &config.console,
                 config
                     .console
                     .secure_cookie
                     .unwrap_or(config.region.environment == crate::config::Environment::Production),
-            ),
+            )),
             public_page: config.console.public_page,
             admin_tokens: crate::admin_access::AdminTokens::load(&config.admin.tokens)
                 .map_err(StartError::Config)?,

@@ -155,6 +155,10 @@ pub struct Session {
     value: String,
 }
 
+/// The console's sign-in as a handler's substate (`Session` is extracted through it).
+#[derive(Debug, Clone)]
+pub struct ConsoleAuth(pub std::sync::Arc<Auth>);
+
 /// Users and the session key.
 #[derive(Debug)]
 pub struct Auth {
@@ -326,6 +330,24 @@ impl Auth {
         B64.decode(token).is_ok_and(|t| {
             hmac::verify(&self.key, format!("csrf|{}", session.value).as_bytes(), &t).is_ok()
         })
+    }
+}
+
+/// The signed-in user of a console request, as an extractor: a request without a valid
+/// session cookie is sent to the sign-in page.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Session
+where
+    ConsoleAuth: axum::extract::FromRef<S>,
+{
+    type Rejection = axum::response::Redirect;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ConsoleAuth(auth) = <ConsoleAuth as axum::extract::FromRef<S>>::from_ref(state);
+        auth.session(&parts.headers)
+            .ok_or_else(|| axum::response::Redirect::to("/console/login"))
     }
 }
 

@@ -20,11 +20,13 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Deserialize;
 
+use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::startup::AppState;
-use auth::Session;
+use auth::{ConsoleAuth, Session};
 
 /// The console's routes (`/console/…`, `/public`).
 pub fn router(state: Arc<AppState>) -> Router {
@@ -75,14 +77,6 @@ async fn page_headers(mut response: Response) -> Response {
     response
 }
 
-/// The session of a request, or the redirection that sends the browser to sign in.
-pub fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Redirect> {
-    state
-        .console
-        .session(headers)
-        .ok_or_else(|| Redirect::to("/console/login"))
-}
-
 /// A page answer.
 pub fn html(page: String) -> Response {
     (
@@ -128,20 +122,20 @@ struct Credentials {
 }
 
 async fn login(
-    State(state): State<Arc<AppState>>,
+    State(Db(pool)): State<Db>,
+    State(ConsoleAuth(auth)): State<ConsoleAuth>,
+    State(metrics): State<Metrics>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(c): Form<Credentials>,
 ) -> Response {
     // PBKDF2 is slow on purpose: off the async workers.
-    let s = state.clone();
     let user = c.user.clone();
-    let outcome =
-        tokio::task::spawn_blocking(move || s.console.sign_in(&user, &c.password, peer.ip()))
-            .await
-            .unwrap_or(auth::SignIn::Refused);
+    let outcome = tokio::task::spawn_blocking(move || auth.sign_in(&user, &c.password, peer.ip()))
+        .await
+        .unwrap_or(auth::SignIn::Refused);
     match outcome {
         auth::SignIn::Accepted(cookie) => {
-            let _ = crate::db::console::record(&state.pool, &c.user, "sign-in", None).await;
+            let _ = crate::db::console::record(&pool, &c.user, "sign-in", None).await;
             (
                 [(header::SET_COOKIE, cookie)],
                 Redirect::to("/console/transactions"),
@@ -150,19 +144,14 @@ async fn login(
         }
         auth::SignIn::Refused => {
             tracing::warn!(user = %c.user, %peer, "console sign-in refused");
-            state
-                .metrics
-                .admin_refusals
-                .with_label_values(&["sign_in"])
-                .inc();
+            metrics.admin_refusals.with_label_values(&["sign_in"]).inc();
             let mut r = html(login_form(Some("Utente o password non validi")));
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
         auth::SignIn::Throttled(secs) => {
             tracing::warn!(user = %c.user, %peer, secs, "console sign-in throttled");
-            state
-                .metrics
+            metrics
                 .admin_refusals
                 .with_label_values(&["throttled"])
                 .inc();
@@ -177,9 +166,9 @@ async fn login(
     }
 }
 
-async fn logout(State(state): State<Arc<AppState>>) -> Response {
+async fn logout(State(ConsoleAuth(auth)): State<ConsoleAuth>) -> Response {
     (
-        [(header::SET_COOKIE, state.console.sign_out_cookie())],
+        [(header::SET_COOKIE, auth.sign_out_cookie())],
         Redirect::to("/console/login"),
     )
         .into_response()

@@ -6,22 +6,23 @@ use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::auth::Role;
+use super::auth::{ConsoleAuth, Role, Session};
 use super::html::{esc, page, table, when};
-use super::{html, problem, signed_in};
+use super::{html, problem};
+use crate::db::Db;
 use crate::startup::AppState;
 
 /// `GET /console/outbox`.
-pub async fn outbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let rows = match crate::outbox::console_view::rows(&state.pool, 500).await {
+pub async fn outbox(
+    State(Db(pool)): State<Db>,
+    State(ConsoleAuth(auth)): State<ConsoleAuth>,
+    session: Session,
+) -> Response {
+    let rows = match crate::outbox::console_view::rows(&pool, 500).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "console: outbox");
@@ -32,7 +33,7 @@ pub async fn outbox(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
             );
         }
     };
-    let token = state.console.csrf_token(&session);
+    let token = auth.csrf_token(&session);
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for r in &rows {
         *counts.entry(r.state.as_str()).or_default() += 1;
@@ -115,26 +116,23 @@ pub struct RetryForm {
 
 /// `POST /console/outbox/{id}/retry` (operators).
 pub async fn retry(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    State(Db(pool)): State<Db>,
+    State(ConsoleAuth(auth)): State<ConsoleAuth>,
+    session: Session,
     Path(id): Path<i64>,
     Form(form): Form<RetryForm>,
 ) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    if session.role != Role::Operator || !state.console.csrf_ok(&session, &form.csrf) {
+    if session.role != Role::Operator || !auth.csrf_ok(&session, &form.csrf) {
         return problem(
             StatusCode::FORBIDDEN,
             Some(&session),
             "operazione riservata agli operatori (o modulo scaduto)",
         );
     }
-    match crate::outbox::console_view::retry_now(&state.pool, id, &session.user).await {
+    match crate::outbox::console_view::retry_now(&pool, id, &session.user).await {
         Ok(true) => {
             let _ = crate::db::console::record(
-                &state.pool,
+                &pool,
                 &session.user,
                 "outbox-retry",
                 Some(&id.to_string()),
@@ -159,11 +157,7 @@ pub async fn retry(
 }
 
 /// `GET /console/health`.
-pub async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn health(State(state): State<Arc<AppState>>, session: Session) -> Response {
     let (ready, checks) = crate::admin::readiness(&state).await;
     let mut body = format!(
         "<p class=\"{}\">{}</p><div class=\"cards\">",

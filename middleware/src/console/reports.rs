@@ -4,18 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use http::StatusCode;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::auth::Session;
 use super::html::{bar_chart, esc, filled as keep, page, select, table};
-use super::{html, problem, signed_in};
+use super::{html, problem};
+use crate::db::Db;
 use crate::db::console::RejectionCount;
-use crate::startup::AppState;
 
 /// Filters of the rejection report.
 #[derive(Debug, Default, Deserialize)]
@@ -46,16 +46,12 @@ fn distinct(rows: &[RejectionCount], by: impl Fn(&RejectionCount) -> &str) -> Ve
 
 /// `GET /console/rejections`: the last twelve months.
 pub async fn rejections(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    State(Db(pool)): State<Db>,
+    session: Session,
     Query(f): Query<ReportFilters>,
 ) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let from = OffsetDateTime::now_utc() - time::Duration::days(366);
-    let all = match crate::db::console::rejections(&state.pool, from).await {
+    let all = match crate::db::console::rejections(&pool, from).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "console: rejections");
@@ -154,13 +150,22 @@ pub async fn rejections(
     ))
 }
 
+/// Whether the public page is served, and the regional profile it names.
+#[derive(Debug, Clone)]
+pub struct PublicPage {
+    /// `console.public_page`.
+    pub enabled: bool,
+    /// The regional profile (`puglia`).
+    pub profile: String,
+}
+
 /// `GET /public`: requests per month and operation, no identifier of any kind.
-pub async fn public(State(state): State<Arc<AppState>>) -> Response {
-    if !state.public_page {
+pub async fn public(State(Db(pool)): State<Db>, State(public): State<PublicPage>) -> Response {
+    if !public.enabled {
         return problem(StatusCode::NOT_FOUND, None, "pagina non disponibile");
     }
     let from = OffsetDateTime::now_utc() - time::Duration::days(366);
-    let volumes = match crate::db::console::volumes(&state.pool, from).await {
+    let volumes = match crate::db::console::volumes(&pool, from).await {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "public page");
@@ -188,7 +193,7 @@ pub async fn public(State(state): State<Arc<AppState>>) -> Response {
         .collect();
     let mut body = format!(
         "<p>Volumi aggregati del middleware FSE regionale ({}), ultimi 12 mesi.</p>",
-        esc(&state.metrics.profile)
+        esc(&public.profile)
     );
     body.push_str(&bar_chart(
         "Richieste per operazione",

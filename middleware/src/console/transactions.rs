@@ -3,22 +3,24 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::auth::Session;
 use super::html::{esc, filled, input, page, select, table, when};
-use super::{html, problem, signed_in};
+use super::{html, problem};
+use crate::audit::CfHasher;
+use crate::db::Db;
 use crate::db::producers::Producer;
 use crate::db::transactions::{TransactionQuery, TransactionRecord, search};
-use crate::startup::AppState;
+use deadpool_postgres::Pool;
 
 /// The list's filters, as the form sends them (empty fields mean "any").
 #[derive(Debug, Default, Deserialize)]
@@ -45,8 +47,8 @@ fn instant(v: &Option<String>) -> Option<OffsetDateTime> {
         .map(PrimitiveDateTime::assume_utc)
 }
 
-async fn producers(state: &AppState) -> HashMap<i64, Producer> {
-    crate::db::producers::list(&state.pool)
+async fn producers(pool: &Pool) -> HashMap<i64, Producer> {
+    crate::db::producers::list(pool)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -64,17 +66,14 @@ fn status_class(status: i32) -> &'static str {
 
 /// `GET /console/transactions`.
 pub async fn list(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    State(Db(pool)): State<Db>,
+    State(hasher): State<CfHasher>,
+    session: Session,
     Query(f): Query<Filters>,
 ) -> Response {
-    let session = match signed_in(&state, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let query = TransactionQuery {
         id: filled(&f.id).map(str::to_string),
-        patient_cf_hmac: filled(&f.cf).map(|cf: &str| state.cf_hasher.candidates(cf)),
+        patient_cf_hmac: filled(&f.cf).map(|cf: &str| hasher.candidates(cf)),
         client_cn: filled(&f.producer).map(str::to_string),
         asl: filled(&f.asl).map(str::to_string),
         operation: filled(&f.operation).map(str::to_string),
@@ -84,7 +83,7 @@ pub async fn list(
         limit: Some(200),
         ..Default::default()
     };
-    let rows = match search(&state.pool, &query).await {
+    let rows = match search(&pool, &query).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "console: transaction search");
@@ -95,10 +94,8 @@ pub async fn list(
             );
         }
     };
-    let producers = producers(&state).await;
-    let (operations, outcomes) = crate::db::console::choices(&state.pool)
-        .await
-        .unwrap_or_default();
+    let producers = producers(&pool).await;
+    let (operations, outcomes) = crate::db::console::choices(&pool).await.unwrap_or_default();
     let mut cns: Vec<String> = producers.values().map(|p| p.cert_cn.clone()).collect();
     cns.sort();
     let mut asls: Vec<String> = producers.values().map(|p| p.organization.clone()).collect();
@@ -196,7 +193,7 @@ pub async fn list(
     ))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Option<TransactionRecord>, Response> {
+async fn load(pool: &Pool, id: &str) -> Result<Option<TransactionRecord>, Response> {
     let Ok(uuid) = uuid::Uuid::parse_str(id) else {
         return Ok(None);
     };
@@ -205,7 +202,7 @@ async fn load(state: &AppState, id: &str) -> Result<Option<TransactionRecord>, R
         limit: Some(1),
         ..Default::default()
     };
-    search(&state.pool, &q)
+    search(pool, &q)
         .await
         .map(|mut rows| rows.pop())
         .map_err(|e| {
@@ -218,26 +215,20 @@ async fn load(state: &AppState, id: &str) -> Result<Option<TransactionRecord>, R
         })
 }
 
-/// The signed-in user and the transaction `id`, or the answer to give instead (sign-in,
-/// not found, error).
-async fn signed_in_with(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-) -> Result<(super::auth::Session, TransactionRecord), Response> {
-    let session = signed_in(state, headers).map_err(IntoResponse::into_response)?;
-    match load(state, id).await? {
-        Some(r) => Ok((session, r)),
+/// The transaction `id`, or the answer to give instead (not found, error).
+async fn found(pool: &Pool, session: &Session, id: &str) -> Result<TransactionRecord, Response> {
+    match load(pool, id).await? {
+        Some(r) => Ok(r),
         None => Err(problem(
             StatusCode::NOT_FOUND,
-            Some(&session),
+            Some(session),
             "transazione non trovata",
         )),
     }
 }
 
 /// Other transactions of the same document or workflow (validation, publication, retries).
-async fn related(state: &AppState, r: &TransactionRecord) -> Vec<TransactionRecord> {
+async fn related(pool: &Pool, r: &TransactionRecord) -> Vec<TransactionRecord> {
     let mut out: Vec<TransactionRecord> = Vec::new();
     let mut queries = Vec::new();
     if let Some(w) = &r.workflow_instance_id {
@@ -255,7 +246,7 @@ async fn related(state: &AppState, r: &TransactionRecord) -> Vec<TransactionReco
         });
     }
     for q in queries {
-        for row in search(&state.pool, &q).await.unwrap_or_default() {
+        for row in search(pool, &q).await.unwrap_or_default() {
             if row.tx_id != r.tx_id && !out.iter().any(|o| o.tx_id == row.tx_id) {
                 out.push(row);
             }
@@ -267,15 +258,15 @@ async fn related(state: &AppState, r: &TransactionRecord) -> Vec<TransactionReco
 
 /// `GET /console/transactions/{id}`.
 pub async fn detail(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    State(Db(pool)): State<Db>,
+    session: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let (session, r) = match signed_in_with(&state, &headers, &id).await {
-        Ok(found) => found,
+    let r = match found(&pool, &session, &id).await {
+        Ok(r) => r,
         Err(resp) => return resp,
     };
-    let producers = producers(&state).await;
+    let producers = producers(&pool).await;
     let record = serde_json::to_value(&r).unwrap_or(Value::Null);
     let mut body = if session.role.reads_bodies() {
         format!(
@@ -315,7 +306,7 @@ pub async fn detail(
             esc(&pretty(text.as_deref()))
         );
     }
-    if let Ok(Some(events)) = crate::outbox::console_view::events_of(&state.pool, r.tx_id).await {
+    if let Ok(Some(events)) = crate::outbox::console_view::events_of(&pool, r.tx_id).await {
         body.push_str("<h2>Consegna differita (coda)</h2>");
         let rows: Vec<Vec<String>> = events
             .as_array()
@@ -330,7 +321,7 @@ pub async fn detail(
             .collect();
         body.push_str(&table(&["Quando", "Evento", "Stato", "Messaggio"], &rows));
     }
-    let others = related(&state, &r).await;
+    let others = related(&pool, &r).await;
     body.push_str("<h2>Percorso del documento</h2>");
     let rows: Vec<Vec<String>> = others
         .iter()
@@ -357,7 +348,7 @@ pub async fn detail(
         ],
         &rows,
     ));
-    let cda = crate::db::console::document(&state.pool, r.tx_id)
+    let cda = crate::db::console::document(&pool, r.tx_id)
         .await
         .ok()
         .flatten();
@@ -390,12 +381,12 @@ fn pretty(text: Option<&str>) -> String {
 
 /// `GET /console/transactions/{id}/bundle`: one JSON file for the support desk.
 pub async fn bundle(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    State(Db(pool)): State<Db>,
+    session: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let (session, r) = match signed_in_with(&state, &headers, &id).await {
-        Ok(found) => found,
+    let r = match found(&pool, &session, &id).await {
+        Ok(r) => r,
         Err(resp) => return resp,
     };
     if !session.role.reads_bodies() {
@@ -410,18 +401,18 @@ pub async fn bundle(
         Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.clone())),
     };
     let producer = match r.producer_id {
-        Some(id) => producers(&state).await.remove(&id),
+        Some(id) => producers(&pool).await.remove(&id),
         None => None,
     };
-    let cda = crate::db::console::document(&state.pool, r.tx_id)
+    let cda = crate::db::console::document(&pool, r.tx_id)
         .await
         .ok()
         .flatten();
-    let events = crate::outbox::console_view::events_of(&state.pool, r.tx_id)
+    let events = crate::outbox::console_view::events_of(&pool, r.tx_id)
         .await
         .ok()
         .flatten();
-    let related: Vec<Value> = related(&state, &r)
+    let related: Vec<Value> = related(&pool, &r)
         .await
         .iter()
         .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
@@ -444,7 +435,7 @@ pub async fn bundle(
         "cda": cda,
     });
     if let Err(e) = crate::db::console::record(
-        &state.pool,
+        &pool,
         &session.user,
         "support-bundle",
         Some(&r.tx_id.to_string()),

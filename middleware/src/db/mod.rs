@@ -18,6 +18,11 @@ use secrecy::ExposeSecret;
 
 use crate::config::{DatabaseConfig, DbSslMode};
 
+/// The pool as a handler's substate (`State(Db(pool)): State<Db>`): what a handler that
+/// only reads and writes the database takes instead of the whole application state.
+#[derive(Debug, Clone)]
+pub struct Db(pub Pool);
+
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
