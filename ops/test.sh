@@ -60,6 +60,11 @@ forbid gateway-contract 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwe
 # So is CDA validation: the contract and XML libraries, nothing of the server or the simulator.
 forbid cda-validation 'axum|hyper|tokio|tokio-postgres|deadpool-postgres|reqwest|middleware|xds|soap-wsdl|hsm|gateway-sim'
 
+# The middleware's SQL lives in its db/ modules, one function per statement.
+if grep -rlE "SELECT |INSERT INTO|DELETE FROM|UPDATE [a-z_]+ SET" middleware/src --include=*.rs | grep -v '^middleware/src/db/'; then
+  echo "SQL outside middleware/src/db/" >&2; exit 1
+fi
+
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -225,7 +225,7 @@ fn refresh_gauges(state: &AppState) {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     refresh_gauges(&state);
-    match crate::outbox::store::counts(&state.pool).await {
+    match crate::db::outbox::counts(&state.pool).await {
         Ok(counts) => {
             for s in ["pending", "sending", "delivered", "failed"] {
                 let n = counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
@@ -234,7 +234,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "outbox counts unavailable"),
     }
-    match crate::outbox::store::oldest_open_age(&state.pool).await {
+    match crate::db::outbox::oldest_open_age(&state.pool).await {
         Ok(age) => state.metrics.outbox_oldest_age.set(age),
         Err(e) => tracing::warn!(error = %e, "outbox age unavailable"),
     }

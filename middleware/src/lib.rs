@@ -16,7 +16,7 @@
 //! - [`cda`]: CDA extraction from PDFs and CDA facts.
 //! - [`xds_service`]: the regional XDS registry and ASL repositories (SOAP).
 //! - [`outbox`]: publications queued during a gateway outage, and their delivery.
-//! - [`soap_services`], [`consent`]: the legacy regional SOAP services per ASL; consents.
+//! - [`soap_services`]: the legacy regional SOAP services per ASL.
 //! - [`trust`]: trusted certificates and revocation lists (producers, SAML signers, smart
 //!   cards), reloadable; [`xmldsig`], [`saml`], [`wssec`], [`xsd_datetime`]: the SOAP
 //!   callers' signatures.
@@ -27,7 +27,6 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod consent;
 pub mod console;
 pub mod cpu_pool;
 pub mod db;

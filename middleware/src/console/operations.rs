@@ -22,7 +22,7 @@ pub async fn outbox(
     State(ConsoleAuth(auth)): State<ConsoleAuth>,
     session: Session,
 ) -> Response {
-    let rows = match crate::outbox::console_view::rows(&pool, 500).await {
+    let rows = match crate::db::outbox_view::rows(&pool, 500).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "console: outbox");
@@ -129,7 +129,7 @@ pub async fn retry(
             "operazione riservata agli operatori (o modulo scaduto)",
         );
     }
-    match crate::outbox::console_view::retry_now(&pool, id, &session.user).await {
+    match crate::db::outbox_view::retry_now(&pool, id, &session.user).await {
         Ok(true) => {
             let _ = crate::db::console::record(
                 &pool,

@@ -306,7 +306,7 @@ pub async fn detail(
             esc(&pretty(text.as_deref()))
         );
     }
-    if let Ok(Some(events)) = crate::outbox::console_view::events_of(&pool, r.tx_id).await {
+    if let Ok(Some(events)) = crate::db::outbox_view::events_of(&pool, r.tx_id).await {
         body.push_str("<h2>Consegna differita (coda)</h2>");
         let rows: Vec<Vec<String>> = events
             .as_array()
@@ -408,7 +408,7 @@ pub async fn bundle(
         .await
         .ok()
         .flatten();
-    let events = crate::outbox::console_view::events_of(&pool, r.tx_id)
+    let events = crate::db::outbox_view::events_of(&pool, r.tx_id)
         .await
         .ok()
         .flatten();

@@ -1,11 +1,18 @@
 //! PostgreSQL: the pool, the migrations, and one module per aggregate.
 //!
-//! - [`producers`]: the producer registry.
+//! - [`producers`]: the producer registry; [`consents`]: patients' consents and their history.
+//! - [`outbox`]: the queue of publications held for the gateway; [`outbox_view`]: as the
+//!   console lists it, and the manual retry.
+//! - [`notebook`]: the patients' notebook entries (`ITaccuinoService`).
 //! - [`transactions`]: the audit trail; [`transaction_writer`] writes its rows in batches,
 //!   [`audit_journal`] keeps them on local disk while the database cannot take them.
 
 pub mod audit_journal;
+pub mod consents;
 pub mod console;
+pub mod notebook;
+pub mod outbox;
+pub mod outbox_view;
 pub mod outcome;
 pub mod producer_cache;
 pub mod producers;

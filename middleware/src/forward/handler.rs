@@ -336,7 +336,7 @@ async fn local_status(
         .next()
         .map(xds::messages::submit::percent_decode)
         .unwrap_or_default();
-    let found = crate::outbox::store::events_for(&state.pool, &wii, producer_id)
+    let found = crate::db::outbox::events_for(&state.pool, &wii, producer_id)
         .await
         .map_err(|e| MwError::from_db("outbox", e))?;
     let Some((tx, events)) = found else {

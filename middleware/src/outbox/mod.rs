@@ -9,14 +9,11 @@
 //! reached the gateway (reset, timeout) is not queued: the producer gets 504, as
 //! before, because a second delivery could publish twice.
 //!
-//! - [`store`]: the table.
-//! - [`console_view`]: the rows as the console lists them, the manual retry.
+//! - the table: `db::outbox`; as the console lists it: `db::outbox_view`.
 //! - [`provisional`]: the local XDS metadata of a queued publication.
 //! - [`worker`]: delivery, retries, conversion to validate-and-create/replace.
 
-pub mod console_view;
 pub mod provisional;
-pub mod store;
 pub mod worker;
 
 use crate::db::outcome::Outcome;
@@ -185,9 +182,9 @@ pub async fn queue(
     rec.delivery = Some("queued".into());
     rec.document_id = document_id.clone().or(rec.document_id.take());
     rec.workflow_instance_id = wii.clone();
-    let queued = store::enqueue(
+    let queued = crate::db::outbox::enqueue(
         &state.pool,
-        &store::NewQueued {
+        &crate::db::outbox::NewQueued {
             tx_id: rec.tx_id,
             producer_id: Some(held.producer.id),
             operation: held.op.name(),
@@ -248,14 +245,14 @@ pub async fn index_queued(
         return;
     };
     let ev = match &indexed {
-        Ok(()) => store::event(
+        Ok(()) => crate::db::outbox::event(
             "INDEXED",
             "SUCCESS",
             "indicizzato in via provvisoria nel registro regionale",
         ),
         Err(why) => {
             tracing::warn!(outbox = id, %why, "provisional indexing not done");
-            store::event(
+            crate::db::outbox::event(
                 "INDEXED",
                 "NON_BLOCKING_ERROR",
                 &format!("indicizzazione provvisoria non riuscita: {why}"),
@@ -263,7 +260,7 @@ pub async fn index_queued(
         }
     };
     // Marked indexed either way: a refusal by the registry does not change on retry.
-    if let Err(e) = store::mark_indexed(&state.pool, id, ev).await {
+    if let Err(e) = crate::db::outbox::mark_indexed(&state.pool, id, ev).await {
         tracing::warn!(outbox = id, error = %e, "outbox event not written");
     }
 }

@@ -12,9 +12,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::store::{self, Ending, Queued};
 use crate::config::OutboxConfig;
 use crate::cpu_pool::Work;
+use crate::db::outbox::{self as store, Ending, Queued};
 use crate::forward::Operation;
 use crate::forward::gateway_client::{GatewayClient, describe};
 use crate::startup::AppState;

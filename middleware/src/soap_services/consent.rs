@@ -8,7 +8,7 @@ use time::Date;
 use time::macros::format_description;
 
 use super::{Call, ServiceFault};
-use crate::consent::{self, CODES, Consent, Recorded, Recorder};
+use crate::db::consents::{self, CODES, Consent, Recorded, Recorder};
 use crate::db::transactions::TransactionRecord;
 
 pub(super) fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
@@ -121,18 +121,22 @@ pub async fn handle(
                 asl: call.asl,
                 tx_id: call.tx.id,
             };
-            consent::record(pool, &patient, &consents, &by)
+            consents::record(pool, &patient, &consents, &by)
                 .await
                 .map_err(store_failed)?;
-            let state = consent::state(pool, &patient).await.map_err(store_failed)?;
+            let state = consents::state(pool, &patient)
+                .await
+                .map_err(store_failed)?;
             answer(call, &patient, &state).await
         }
         "statoConsensi" => {
-            let state = consent::state(pool, &patient).await.map_err(store_failed)?;
+            let state = consents::state(pool, &patient)
+                .await
+                .map_err(store_failed)?;
             answer(call, &patient, &state).await
         }
         "storicoConsensi" => {
-            let history = consent::history(pool, &patient)
+            let history = consents::history(pool, &patient)
                 .await
                 .map_err(store_failed)?;
             answer(call, &patient, &history).await
@@ -182,7 +186,7 @@ async fn answer(
     patient: &str,
     records: &[Recorded],
 ) -> Result<String, ServiceFault> {
-    let allowed = consent::consultation_allowed(&call.state.pool, patient)
+    let allowed = consents::consultation_allowed(&call.state.pool, patient)
         .await
         .map_err(|e| call.failure("consent store", e))?;
     let esc = soap_wsdl::write::escape;

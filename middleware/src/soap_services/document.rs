@@ -13,7 +13,7 @@ use super::{Call, ServiceFault};
 use crate::db::transactions::TransactionRecord;
 
 async fn consent_required(call: &Call<'_>, patient_cf: &str) -> Result<(), ServiceFault> {
-    let allowed = crate::consent::consultation_allowed(&call.state.pool, patient_cf)
+    let allowed = crate::db::consents::consultation_allowed(&call.state.pool, patient_cf)
         .await
         .map_err(|e| call.failure("consent store", e))?;
     if allowed {

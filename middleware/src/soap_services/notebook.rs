@@ -15,6 +15,7 @@ use time::macros::format_description;
 
 use super::consent::{required, text};
 use super::{Call, ServiceFault};
+use crate::db::notebook::{self, Document, Entry, NewEntry};
 use crate::db::transactions::TransactionRecord;
 
 /// Entry kinds.
@@ -75,164 +76,139 @@ pub async fn handle(
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
     let cf = call.patient(payload, rec)?;
-    let client = call
-        .state
-        .pool
-        .get()
-        .await
-        .map_err(|e| call.failure("notebook store", e))?;
-    let esc = soap_wsdl::write::escape;
-    let answer = |body: String| {
-        format!(
-            "<fse:esitoTaccuino xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente>{body}</fse:esitoTaccuino>",
-            super::SIST,
-            esc(&cf)
-        )
-    };
-    match operation {
+    let pool = &call.state.pool;
+    let stored = |e| call.failure("notebook store", e);
+    let body = match operation {
         "setVoce" | "setDocumento" => {
-            let (k, title, mime, content) = if operation == "setDocumento" {
-                let raw: String = required(payload, "documento")?
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect();
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(raw)
-                    .map_err(|_| {
-                        ServiceFault::new(FaultCode::BadValue, "documento: base64 non valido")
-                    })?;
-                if bytes.is_empty() || bytes.len() > MAX_DOCUMENT {
-                    return Err(ServiceFault::new(
-                        FaultCode::NotebookDocument,
-                        format!("documento vuoto o più grande di {MAX_DOCUMENT} byte"),
-                    ));
-                }
-                (
-                    "documento".to_string(),
-                    Some(required(payload, "titolo")?),
-                    Some(required(payload, "mimeType")?),
-                    Some(bytes),
-                )
+            let (kind, document) = if operation == "setDocumento" {
+                ("documento".to_string(), Some(document_of(payload)?))
             } else {
-                let k = kind(&required(payload, "tipo")?)?;
-                if k == "documento" {
-                    return Err(ServiceFault::new(
-                        FaultCode::NotebookKind,
-                        "i documenti si aggiungono con setDocumento",
-                    ));
-                }
-                (k, None, None, None)
+                (entry_kind(payload)?, None)
             };
-            let sha1 = content
-                .as_ref()
-                .map(|c| hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, c)));
-            let row = client
-                .query_one(
-                    "INSERT INTO notebook_entries (patient_cf, kind, entry_date, text, value, unit, \
-                     title, mime_type, content, sha1_hex, application, asl, tx_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-                    &[
-                        &cf,
-                        &k,
-                        &date(text(payload, "data"))?,
-                        &text(payload, "testo"),
-                        &text(payload, "valore"),
-                        &text(payload, "unita"),
-                        &title,
-                        &mime,
-                        &content,
-                        &sha1,
-                        &call.producer.cert_cn,
-                        &call.asl,
-                        &call.tx.id,
-                    ],
-                )
-                .await
-                .map_err(|e| call.failure("notebook store", e))?;
-            let id: i64 = row.get(0);
-            Ok(answer(format!("<idVoce>{id}</idVoce>")))
+            let entry = NewEntry {
+                patient_cf: &cf,
+                kind: &kind,
+                date: date(text(payload, "data"))?,
+                text: text(payload, "testo"),
+                value: text(payload, "valore"),
+                unit: text(payload, "unita"),
+                document,
+                application: &call.producer.cert_cn,
+                asl: call.asl,
+                tx_id: call.tx.id,
+            };
+            let id = notebook::add(pool, &entry).await.map_err(stored)?;
+            format!("<idVoce>{id}</idVoce>")
         }
         "getVoci" => {
             let filter = text(payload, "tipo").map(|t| kind(&t)).transpose()?;
-            let rows = client
-                .query(
-                    "SELECT id, kind, entry_date, text, value, unit, title, mime_type, sha1_hex \
-                     FROM notebook_entries WHERE patient_cf = $1 AND deleted_at IS NULL \
-                     AND ($2::text IS NULL OR kind = $2) ORDER BY entry_date DESC, id DESC LIMIT 1000",
-                    &[&cf, &filter],
-                )
+            let entries = notebook::list(pool, &cf, filter.as_deref())
                 .await
-                .map_err(|e| call.failure("notebook store", e))?;
+                .map_err(stored)?;
             let mut out = String::new();
-            for r in &rows {
-                voce(&mut out, r);
+            for e in &entries {
+                voce(&mut out, e);
             }
-            Ok(answer(out))
+            out
         }
         "getVoce" => {
             let id = entry_id(payload)?;
-            let row = client
-                .query_opt(
-                    "SELECT id, kind, entry_date, text, value, unit, title, mime_type, sha1_hex, content \
-                     FROM notebook_entries WHERE id = $1 AND patient_cf = $2 AND deleted_at IS NULL",
-                    &[&id, &cf],
-                )
+            let entry = notebook::get(pool, id, &cf)
                 .await
-                .map_err(|e| call.failure("notebook store", e))?
-                .ok_or_else(|| ServiceFault::new(FaultCode::NotebookEntry, format!("voce {id} non presente nel taccuino")))?;
+                .map_err(stored)?
+                .ok_or_else(|| absent(id))?;
             let mut out = String::new();
-            voce(&mut out, &row);
-            if let Some(content) = row.get::<_, Option<Vec<u8>>>(9) {
+            voce(&mut out, &entry);
+            if let Some(content) = &entry.content {
                 let _ = write!(
                     out,
                     "<documento>{}</documento>",
                     base64::engine::general_purpose::STANDARD.encode(content)
                 );
             }
-            Ok(answer(out))
+            out
         }
         "cancellaVoce" => {
             let id = entry_id(payload)?;
-            let n = client
-                .execute(
-                    "UPDATE notebook_entries SET deleted_at = clock_timestamp() \
-                     WHERE id = $1 AND patient_cf = $2 AND deleted_at IS NULL",
-                    &[&id, &cf],
-                )
-                .await
-                .map_err(|e| call.failure("notebook store", e))?;
-            if n == 0 {
-                return Err(ServiceFault::new(
-                    FaultCode::NotebookEntry,
-                    format!("voce {id} non presente nel taccuino"),
-                ));
+            if !notebook::withdraw(pool, id, &cf).await.map_err(stored)? {
+                return Err(absent(id));
             }
-            Ok(answer(format!("<idVoce>{id}</idVoce>")))
+            format!("<idVoce>{id}</idVoce>")
         }
-        other => Err(ServiceFault::new(
-            FaultCode::UnknownOperation,
-            format!("operazione non disponibile: {other}"),
-        )),
-    }
+        other => {
+            return Err(ServiceFault::new(
+                FaultCode::UnknownOperation,
+                format!("operazione non disponibile: {other}"),
+            ));
+        }
+    };
+    Ok(format!(
+        "<fse:esitoTaccuino xmlns:fse=\"{}\"><esito>OK</esito><codiceFiscalePaziente>{}</codiceFiscalePaziente>{body}</fse:esitoTaccuino>",
+        super::SIST,
+        soap_wsdl::write::escape(&cf)
+    ))
 }
 
-fn voce(out: &mut String, r: &tokio_postgres::Row) {
+/// The `tipo` of a `setVoce`: any kind but `documento` (added with `setDocumento`).
+fn entry_kind(payload: Node<'_, '_>) -> Result<String, ServiceFault> {
+    let k = kind(&required(payload, "tipo")?)?;
+    if k == "documento" {
+        return Err(ServiceFault::new(
+            FaultCode::NotebookKind,
+            "i documenti si aggiungono con setDocumento",
+        ));
+    }
+    Ok(k)
+}
+
+/// The personal document of a `setDocumento`: base64, not empty, within the limit.
+fn document_of(payload: Node<'_, '_>) -> Result<Document, ServiceFault> {
+    let raw: String = required(payload, "documento")?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|_| ServiceFault::new(FaultCode::BadValue, "documento: base64 non valido"))?;
+    if content.is_empty() || content.len() > MAX_DOCUMENT {
+        return Err(ServiceFault::new(
+            FaultCode::NotebookDocument,
+            format!("documento vuoto o più grande di {MAX_DOCUMENT} byte"),
+        ));
+    }
+    Ok(Document {
+        title: required(payload, "titolo")?,
+        mime_type: required(payload, "mimeType")?,
+        sha1_hex: hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &content)),
+        content,
+    })
+}
+
+fn absent(id: i64) -> ServiceFault {
+    ServiceFault::new(
+        FaultCode::NotebookEntry,
+        format!("voce {id} non presente nel taccuino"),
+    )
+}
+
+fn voce(out: &mut String, e: &Entry) {
     let esc = soap_wsdl::write::escape;
-    let opt = |tag: &str, v: Option<String>| {
-        v.map(|v| format!("<{tag}>{}</{tag}>", esc(&v)))
+    let opt = |tag: &str, v: &Option<String>| {
+        v.as_ref()
+            .map(|v| format!("<{tag}>{}</{tag}>", esc(v)))
             .unwrap_or_default()
     };
     let _ = write!(
         out,
         "<voce><idVoce>{}</idVoce><tipo>{}</tipo><data>{}</data>{}{}{}{}{}{}</voce>",
-        r.get::<_, i64>(0),
-        esc(&r.get::<_, String>(1)),
-        r.get::<_, Date>(2),
-        opt("testo", r.get(3)),
-        opt("valore", r.get(4)),
-        opt("unita", r.get(5)),
-        opt("titolo", r.get(6)),
-        opt("mimeType", r.get(7)),
-        opt("hash", r.get(8)),
+        e.id,
+        esc(&e.kind),
+        e.date,
+        opt("testo", &e.text),
+        opt("valore", &e.value),
+        opt("unita", &e.unit),
+        opt("titolo", &e.title),
+        opt("mimeType", &e.mime_type),
+        opt("hash", &e.sha1_hex),
     );
 }

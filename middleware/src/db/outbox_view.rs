@@ -78,7 +78,7 @@ pub async fn events_of(pool: &Pool, tx_id: uuid::Uuid) -> Result<Option<Value>, 
 pub async fn retry_now(pool: &Pool, id: i64, by: &str) -> Result<bool, DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let event = Value::Array(vec![super::store::event(
+    let event = Value::Array(vec![super::outbox::event(
         "MANUAL_RETRY",
         "ASYNC_RETRY",
         &format!("nuovo invio richiesto dalla console da {by}"),
