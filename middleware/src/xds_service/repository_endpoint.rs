@@ -71,85 +71,13 @@ async fn provide(
         Err(e) => return (vec![metadata_error(&e)], None),
     };
     let mut errors = Vec::new();
-    let mut contents: HashMap<String, Bytes> = HashMap::new();
-    for d in &request.documents {
-        let bytes = match &d.content {
-            DocumentContent::Inline(b) => Some(Bytes::from(b.clone())),
-            DocumentContent::Attachment(cid) => parts.get(cid).cloned(),
-        };
-        match bytes {
-            Some(b) => {
-                contents.insert(d.id.clone(), b);
-            }
-            None => errors.push(repo_error(
-                ErrorCode::MissingDocument,
-                format!("Document {}: no MTOM part with that Content-ID", d.id),
-            )),
-        }
-    }
-    // Metadata ↔ documents, and the values only the repository knows.
-    let mut described = Vec::new();
-    for o in &mut request.objects {
-        let RegistryObject::Extrinsic(e) = o else {
-            continue;
-        };
-        described.push(e.core.id.clone());
-        let Some(bytes) = contents.get(&e.core.id) else {
-            if !errors.iter().any(|x| x.code == ErrorCode::MissingDocument) {
-                errors.push(repo_error(
-                    ErrorCode::MissingDocument,
-                    format!("DocumentEntry {} has no document", e.core.id),
-                ));
-            }
-            continue;
-        };
-        let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, bytes));
-        let size = bytes.len().to_string();
-        if let Some(h) = e.core.slot("hash")
-            && !h.eq_ignore_ascii_case(&sha1)
-        {
-            errors.push(repo_error(
-                ErrorCode::RepositoryMetadataError,
-                format!(
-                    "DocumentEntry {}: hash {h} but the document's SHA-1 is {sha1}",
-                    e.core.id
-                ),
-            ));
-        }
-        if let Some(s) = e.core.slot("size")
-            && s != size
-        {
-            errors.push(repo_error(
-                ErrorCode::RepositoryMetadataError,
-                format!(
-                    "DocumentEntry {}: size {s} but the document has {size} bytes",
-                    e.core.id
-                ),
-            ));
-        }
-        if let Some(r) = e.core.slot("repositoryUniqueId")
-            && r != repo.unique_id
-        {
-            errors.push(repo_error(
-                ErrorCode::RepositoryMetadataError,
-                format!(
-                    "DocumentEntry {}: repositoryUniqueId {r} is not this repository ({})",
-                    e.core.id, repo.unique_id
-                ),
-            ));
-        }
-        e.core.set_slot("hash", &sha1);
-        e.core.set_slot("size", &size);
-        e.core.set_slot("repositoryUniqueId", &repo.unique_id);
-    }
-    for id in contents.keys() {
-        if !described.contains(id) {
-            errors.push(repo_error(
-                ErrorCode::MissingDocumentMetadata,
-                format!("Document {id} has no DocumentEntry"),
-            ));
-        }
-    }
+    let contents = contents_of(&request.documents, parts, &mut errors);
+    describe(
+        &mut request.objects,
+        &contents,
+        &repo.unique_id,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return (errors, None);
     }
@@ -160,39 +88,7 @@ async fn provide(
     let first = sub.documents.first().and_then(|d| d.unique_id.clone());
 
     // Store the content, then register; undo the new content if the registry refuses.
-    let mut stored = Vec::new();
-    for d in &sub.documents {
-        let symbolic = sub
-            .assigned
-            .iter()
-            .find(|(_, u)| **u == d.entry_uuid)
-            .map(|(s, _)| s.clone())
-            .unwrap_or_else(|| d.entry_uuid.clone());
-        let Some(bytes) = contents.get(&symbolic) else {
-            continue;
-        };
-        let unique = d.unique_id.clone().unwrap_or_default();
-        let put = state
-            .xds
-            .repository
-            .put(
-                &repo.unique_id,
-                &unique,
-                &d.mime_type,
-                d.hash.as_deref().unwrap_or_default(),
-                bytes,
-            )
-            .await;
-        match put {
-            Ok(PutOutcome::Stored) => stored.push(unique),
-            Ok(PutOutcome::AlreadyStored) => {}
-            Ok(PutOutcome::Conflict) => errors.push(repo_error(
-                ErrorCode::NonIdenticalHash,
-                format!("document {unique} is already stored with other content"),
-            )),
-            Err(e) => errors.push(internal(tx, "repository store", &e)),
-        }
-    }
+    let stored = store(state, tx, &repo.unique_id, &sub, &contents, &mut errors).await;
     if errors.is_empty() {
         errors = state
             .xds
@@ -209,6 +105,148 @@ async fn provide(
         }
     }
     (errors, first)
+}
+
+/// The bytes of each document, inline or in its MTOM part, by the document's id.
+fn contents_of(
+    documents: &[xds::messages::submit::ProvidedDocument],
+    parts: &HashMap<String, Bytes>,
+    errors: &mut Vec<RegistryError>,
+) -> HashMap<String, Bytes> {
+    let mut contents = HashMap::new();
+    for d in documents {
+        let bytes = match &d.content {
+            DocumentContent::Inline(b) => Some(Bytes::from(b.clone())),
+            DocumentContent::Attachment(cid) => parts.get(cid.as_str()).cloned(),
+        };
+        match bytes {
+            Some(b) => {
+                contents.insert(d.id.clone(), b);
+            }
+            None => errors.push(repo_error(
+                ErrorCode::MissingDocument,
+                format!("Document {}: no MTOM part with that Content-ID", d.id),
+            )),
+        }
+    }
+    contents
+}
+
+/// Metadata ↔ documents: each DocumentEntry has its document and each document its entry;
+/// the values only the repository knows (hash, size, repositoryUniqueId) checked and set.
+fn describe(
+    objects: &mut [RegistryObject],
+    contents: &HashMap<String, Bytes>,
+    repository: &str,
+    errors: &mut Vec<RegistryError>,
+) {
+    let mut described = Vec::new();
+    for o in objects.iter_mut() {
+        let RegistryObject::Extrinsic(e) = o else {
+            continue;
+        };
+        described.push(e.core.id.clone());
+        let Some(bytes) = contents.get(&e.core.id) else {
+            if !errors.iter().any(|x| x.code == ErrorCode::MissingDocument) {
+                errors.push(repo_error(
+                    ErrorCode::MissingDocument,
+                    format!("DocumentEntry {} has no document", e.core.id),
+                ));
+            }
+            continue;
+        };
+        let sha1 = hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, bytes));
+        let size = bytes.len().to_string();
+        for why in conflicts(e, &sha1, &size, repository) {
+            errors.push(repo_error(ErrorCode::RepositoryMetadataError, why));
+        }
+        e.core.set_slot("hash", &sha1);
+        e.core.set_slot("size", &size);
+        e.core.set_slot("repositoryUniqueId", repository);
+    }
+    for id in contents.keys() {
+        if !described.contains(id) {
+            errors.push(repo_error(
+                ErrorCode::MissingDocumentMetadata,
+                format!("Document {id} has no DocumentEntry"),
+            ));
+        }
+    }
+}
+
+/// Where the entry's hash, size or repositoryUniqueId (when given) differ from the
+/// document's and this repository's.
+fn conflicts(
+    e: &xds::rim::ExtrinsicObject,
+    sha1: &str,
+    size: &str,
+    repository: &str,
+) -> Vec<String> {
+    let id = &e.core.id;
+    let mut out = Vec::new();
+    if let Some(h) = e.core.slot("hash")
+        && !h.eq_ignore_ascii_case(sha1)
+    {
+        out.push(format!(
+            "DocumentEntry {id}: hash {h} but the document's SHA-1 is {sha1}"
+        ));
+    }
+    if let Some(s) = e.core.slot("size")
+        && s != size
+    {
+        out.push(format!(
+            "DocumentEntry {id}: size {s} but the document has {size} bytes"
+        ));
+    }
+    if let Some(r) = e.core.slot("repositoryUniqueId")
+        && r != repository
+    {
+        out.push(format!(
+            "DocumentEntry {id}: repositoryUniqueId {r} is not this repository ({repository})"
+        ));
+    }
+    out
+}
+
+/// Stores each document's content; the uniqueIds this call stored (to forget if the
+/// registry refuses).
+async fn store(
+    state: &AppState,
+    tx: &TxContext,
+    repository: &str,
+    sub: &xds::submission::Submission,
+    contents: &HashMap<String, Bytes>,
+    errors: &mut Vec<RegistryError>,
+) -> Vec<String> {
+    let mut stored = Vec::new();
+    for d in &sub.documents {
+        let symbolic = sub
+            .assigned
+            .iter()
+            .find(|(_, u)| **u == d.entry_uuid)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_else(|| d.entry_uuid.clone());
+        let Some(bytes) = contents.get(&symbolic) else {
+            continue;
+        };
+        let unique = d.unique_id.clone().unwrap_or_default();
+        let hash = d.hash.as_deref().unwrap_or_default();
+        let put = state
+            .xds
+            .repository
+            .put(repository, &unique, &d.mime_type, hash, bytes)
+            .await;
+        match put {
+            Ok(PutOutcome::Stored) => stored.push(unique),
+            Ok(PutOutcome::AlreadyStored) => {}
+            Ok(PutOutcome::Conflict) => errors.push(repo_error(
+                ErrorCode::NonIdenticalHash,
+                format!("document {unique} is already stored with other content"),
+            )),
+            Err(e) => errors.push(internal(tx, "repository store", &e)),
+        }
+    }
+    stored
 }
 
 async fn retrieve(state: &AppState, tx: &TxContext, index: usize, payload: Node<'_, '_>) -> Reply {
