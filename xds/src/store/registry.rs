@@ -154,10 +154,44 @@ pub(crate) async fn register_in(
 ) -> Result<Vec<RegistryError>, Error> {
     let mut errors = Vec::new();
     let provisional = origin == Origin::Provisional;
-    // Two submissions of one uniqueId at once (the request that queued a publication and the
-    // outbox worker, two producers' retries) would both find it absent and both insert it:
-    // their checks and inserts take turns, per uniqueId, until the transaction ends. Locks are
-    // taken in one order so that two multi-document submissions cannot wait on each other.
+    lock_unique_ids(tx, sub).await?;
+    // A document already in the registry (indexed before, or from INI) is not indexed
+    // provisionally a second time.
+    if provisional && already_registered(tx, sub).await? {
+        return Ok(errors);
+    }
+    check_registered_entries(tx, sub, provisional, &mut errors).await?;
+    if let Some(u) = &sub.set.unique_id
+        && tx
+            .query_opt("SELECT 1 FROM xds_package WHERE unique_id = $1", &[u])
+            .await?
+            .is_some()
+    {
+        errors.push(RegistryError::new(
+            ErrorCode::DuplicateUniqueIdInRegistry,
+            format!("SubmissionSet uniqueId {u} is already registered"),
+        ));
+    }
+    let deprecate = check_references(tx, sub, &mut errors).await?;
+    if !errors.is_empty() {
+        return Ok(errors);
+    }
+    for id in &deprecate {
+        tx.execute(
+            "UPDATE xds_document_entry SET status = $2 WHERE entry_uuid = $1",
+            &[id, &status::DEPRECATED],
+        )
+        .await?;
+    }
+    insert_objects(tx, sub, origin, &HashMap::new()).await?;
+    Ok(errors)
+}
+
+/// Two submissions of one uniqueId at once (the request that queued a publication and the
+/// outbox worker, two producers' retries) would both find it absent and both insert it:
+/// their checks and inserts take turns, per uniqueId, until the transaction ends. Locks are
+/// taken in one order so that two multi-document submissions cannot wait on each other.
+async fn lock_unique_ids(tx: &Transaction<'_>, sub: &Submission) -> Result<(), Error> {
     let mut uniques: Vec<&str> = sub
         .documents
         .iter()
@@ -172,25 +206,33 @@ pub(crate) async fn register_in(
         )
         .await?;
     }
+    Ok(())
+}
 
-    if provisional {
-        // A document already in the registry (indexed before, or from INI) is not
-        // indexed provisionally a second time.
-        let uniques: Vec<&str> = sub
-            .documents
-            .iter()
-            .filter_map(|d| d.unique_id.as_deref())
-            .collect();
-        let known = tx
-            .query_opt(
-                "SELECT 1 FROM xds_document_entry WHERE unique_id = ANY($1) AND status = $2",
-                &[&uniques, &status::APPROVED],
-            )
-            .await?;
-        if known.is_some() {
-            return Ok(errors);
-        }
-    }
+/// Whether one of the submission's documents is registered (approved) already.
+async fn already_registered(tx: &Transaction<'_>, sub: &Submission) -> Result<bool, Error> {
+    let uniques: Vec<&str> = sub
+        .documents
+        .iter()
+        .filter_map(|d| d.unique_id.as_deref())
+        .collect();
+    let known = tx
+        .query_opt(
+            "SELECT 1 FROM xds_document_entry WHERE unique_id = ANY($1) AND status = $2",
+            &[&uniques, &status::APPROVED],
+        )
+        .await?;
+    Ok(known.is_some())
+}
+
+/// A document registered with the same uniqueId must have the same hash and size; a
+/// provisional entry is replaced by an authoritative one.
+async fn check_registered_entries(
+    tx: &Transaction<'_>,
+    sub: &Submission,
+    provisional: bool,
+    errors: &mut Vec<RegistryError>,
+) -> Result<(), Error> {
     for d in &sub.documents {
         let unique = d.unique_id.as_deref().unwrap_or_default();
         for row in tx
@@ -223,19 +265,16 @@ pub(crate) async fn register_in(
             }
         }
     }
-    if let Some(u) = &sub.set.unique_id
-        && tx
-            .query_opt("SELECT 1 FROM xds_package WHERE unique_id = $1", &[u])
-            .await?
-            .is_some()
-    {
-        errors.push(RegistryError::new(
-            ErrorCode::DuplicateUniqueIdInRegistry,
-            format!("SubmissionSet uniqueId {u} is already registered"),
-        ));
-    }
+    Ok(())
+}
 
-    // References to objects already registered.
+/// References to objects already registered: they exist, a relationship's target is
+/// approved and the same patient's; the entries a replacement deprecates.
+async fn check_references(
+    tx: &Transaction<'_>,
+    sub: &Submission,
+    errors: &mut Vec<RegistryError>,
+) -> Result<Vec<String>, Error> {
     let mut deprecate = Vec::new();
     for o in &sub.objects {
         let RegistryObject::Association(a) = o else {
@@ -262,39 +301,28 @@ pub(crate) async fn register_in(
                 ));
                 continue;
             };
+            if !RELATIONSHIPS.contains(&a.association_type.as_str()) || end != &a.target {
+                continue;
+            }
             let (st, patient): (String, String) = (row.get(0), row.get(1));
-            if RELATIONSHIPS.contains(&a.association_type.as_str()) && end == &a.target {
-                if st != status::APPROVED {
-                    errors.push(RegistryError::new(
-                        ErrorCode::RegistryDeprecatedDocumentError,
-                        format!("{end} is deprecated and cannot be the target of {}", a.id),
-                    ));
-                }
-                if sub.set.patient_id.as_deref() != Some(patient.as_str()) {
-                    errors.push(RegistryError::new(
-                        ErrorCode::PatientIdDoesNotMatch,
-                        format!("{end} belongs to another patient"),
-                    ));
-                }
-                if a.association_type == assoc::RPLC || a.association_type == assoc::XFRM_RPLC {
-                    deprecate.push(end.clone());
-                }
+            if st != status::APPROVED {
+                errors.push(RegistryError::new(
+                    ErrorCode::RegistryDeprecatedDocumentError,
+                    format!("{end} is deprecated and cannot be the target of {}", a.id),
+                ));
+            }
+            if sub.set.patient_id.as_deref() != Some(patient.as_str()) {
+                errors.push(RegistryError::new(
+                    ErrorCode::PatientIdDoesNotMatch,
+                    format!("{end} belongs to another patient"),
+                ));
+            }
+            if a.association_type == assoc::RPLC || a.association_type == assoc::XFRM_RPLC {
+                deprecate.push(end.clone());
             }
         }
     }
-    if !errors.is_empty() {
-        return Ok(errors);
-    }
-
-    for id in &deprecate {
-        tx.execute(
-            "UPDATE xds_document_entry SET status = $2 WHERE entry_uuid = $1",
-            &[id, &status::DEPRECATED],
-        )
-        .await?;
-    }
-    insert_objects(tx, sub, origin, &HashMap::new()).await?;
-    Ok(errors)
+    Ok(deprecate)
 }
 
 /// Inserts every object of a submission; DocumentEntries get the version in
