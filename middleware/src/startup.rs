@@ -177,34 +177,14 @@ impl App {
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
         }
-        let client_trust = Arc::new(Trust::load(
-            hsm::Purpose::ClientAuth,
-            std::slice::from_ref(&config.server.client_ca),
-            &config.server.client_crls,
-            config.server.client_crl_required,
-        )?);
+        let client_trust = client_trust(&config.server)?;
         let server_config = producer_server_config(
             &config.server.tls_cert,
             &config.server.tls_key,
             &client_trust,
         )?;
-        let crl_refresh = Duration::from_secs(config.server.crl_refresh_secs);
-        if client_trust.has_crls() {
-            let t = client_trust.clone();
-            crate::trust::spawn_refresh(move || t.reload_if_changed(), crl_refresh);
-        }
         let spool_dir = spool_dir(&config.server)?;
-        let journal_dir = spool_dir.join("audit-journal");
-        let audit_journal = Arc::new(
-            crate::db::audit_journal::AuditJournal::open(&journal_dir).map_err(|e| {
-                StartError::Config(format!("audit journal {}: {e}", journal_dir.display()))
-            })?,
-        );
-        crate::db::audit_journal::spawn_replay(
-            audit_journal.clone(),
-            pool.clone(),
-            Duration::from_secs(2),
-        );
+        let audit_journal = audit_journal(&spool_dir, &pool)?;
         let cfg_err = |e: regex::Error| StartError::Config(e.to_string());
         let state = Arc::new(AppState {
             gateway: GatewayClient::new(&config.gateway, keys.clone())?,
@@ -216,14 +196,7 @@ impl App {
                 lifetime_secs: config.gateway.jwt_lifetime_secs,
                 skew_secs: config.gateway.jwt_clock_skew_secs,
             }),
-            cpu: crate::cpu_pool::CpuPool::new(
-                config
-                    .server
-                    .cpu_workers
-                    .unwrap_or_else(crate::cpu_pool::CpuPool::default_size),
-                metrics.cpu_pool_wait.clone(),
-                metrics.cpu_pool_busy.clone(),
-            ),
+            cpu: cpu_pool(config, &metrics),
             checks: RegionalChecks::new(&config.region).map_err(cfg_err)?,
             cn_patterns: CnPatterns::new(&config.region.cn_patterns).map_err(cfg_err)?,
             cf_hasher: CfHasher::of(&config.audit),
@@ -240,22 +213,8 @@ impl App {
                 &config.region.code,
             )?,
             document_retention_days: config.audit.document_retention_days,
-            document_keeper: if config.audit.document_retention_days > 0 {
-                let runtime = tokio::runtime::Handle::current();
-                Some(
-                    crate::forward::document_keeper::DocumentKeeper::start(pool.clone(), runtime)
-                        .map_err(|e| StartError::Config(format!("CDA keeper thread: {e}")))?,
-                )
-            } else {
-                None
-            },
-            console: Arc::new(crate::console::auth::Auth::new(
-                &config.console,
-                config
-                    .console
-                    .secure_cookie
-                    .unwrap_or(config.region.environment == crate::config::Environment::Production),
-            )),
+            document_keeper: document_keeper(config, &pool)?,
+            console: Arc::new(console_auth(config)),
             public_page: config.console.public_page,
             admin_tokens: crate::admin_access::AdminTokens::load(&config.admin.tokens)
                 .map_err(StartError::Config)?,
@@ -276,7 +235,8 @@ impl App {
         });
         if state.soap_trust.has_crls() {
             let s = state.clone();
-            crate::trust::spawn_refresh(move || s.soap_trust.reload_if_changed(), crl_refresh);
+            let every = Duration::from_secs(config.server.crl_refresh_secs);
+            crate::trust::spawn_refresh(move || s.soap_trust.reload_if_changed(), every);
         }
         let bind = |addr: String| async move {
             TcpListener::bind(&addr)
@@ -424,6 +384,71 @@ fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
             },
         )
         .layer(axum::middleware::from_fn_with_state(state, front_door))
+}
+
+/// The producer CAs and their revocation lists, refreshed every `server.crl_refresh_secs`.
+fn client_trust(server: &crate::config::ServerConfig) -> Result<Arc<Trust>, StartError> {
+    let trust = Arc::new(Trust::load(
+        hsm::Purpose::ClientAuth,
+        std::slice::from_ref(&server.client_ca),
+        &server.client_crls,
+        server.client_crl_required,
+    )?);
+    if trust.has_crls() {
+        let t = trust.clone();
+        let every = Duration::from_secs(server.crl_refresh_secs);
+        crate::trust::spawn_refresh(move || t.reload_if_changed(), every);
+    }
+    Ok(trust)
+}
+
+/// The audit journal in the spool folder, replayed into the database every 2 s.
+fn audit_journal(
+    spool_dir: &std::path::Path,
+    pool: &Pool,
+) -> Result<Arc<crate::db::audit_journal::AuditJournal>, StartError> {
+    let dir = spool_dir.join("audit-journal");
+    let journal = Arc::new(
+        crate::db::audit_journal::AuditJournal::open(&dir)
+            .map_err(|e| StartError::Config(format!("audit journal {}: {e}", dir.display())))?,
+    );
+    crate::db::audit_journal::spawn_replay(journal.clone(), pool.clone(), Duration::from_secs(2));
+    Ok(journal)
+}
+
+/// The CPU pool: `server.cpu_workers` threads, or one per core.
+fn cpu_pool(config: &Config, metrics: &Metrics) -> crate::cpu_pool::CpuPool {
+    crate::cpu_pool::CpuPool::new(
+        config
+            .server
+            .cpu_workers
+            .unwrap_or_else(crate::cpu_pool::CpuPool::default_size),
+        metrics.cpu_pool_wait.clone(),
+        metrics.cpu_pool_busy.clone(),
+    )
+}
+
+/// The thread that keeps publications' CDAs, when `audit.document_retention_days` > 0.
+fn document_keeper(
+    config: &Config,
+    pool: &Pool,
+) -> Result<Option<crate::forward::document_keeper::DocumentKeeper>, StartError> {
+    if config.audit.document_retention_days == 0 {
+        return Ok(None);
+    }
+    let runtime = tokio::runtime::Handle::current();
+    crate::forward::document_keeper::DocumentKeeper::start(pool.clone(), runtime)
+        .map(Some)
+        .map_err(|e| StartError::Config(format!("CDA keeper thread: {e}")))
+}
+
+/// The console's sign-in: `Secure` cookies in production unless configured otherwise.
+fn console_auth(config: &Config) -> crate::console::auth::Auth {
+    let production = config.region.environment == crate::config::Environment::Production;
+    crate::console::auth::Auth::new(
+        &config.console,
+        config.console.secure_cookie.unwrap_or(production),
+    )
 }
 
 /// The spool folder, created if missing.
