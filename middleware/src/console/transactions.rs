@@ -56,46 +56,12 @@ async fn producers(pool: &Pool) -> HashMap<i64, Producer> {
         .collect()
 }
 
-fn status_class(status: i32) -> &'static str {
-    match status {
-        200..=299 => "ok",
-        400..=499 => "warn",
-        _ => "ko",
-    }
-}
-
-/// `GET /console/transactions`.
-pub async fn list(
-    State(Db(pool)): State<Db>,
-    State(hasher): State<CfHasher>,
-    session: Session,
-    Query(f): Query<Filters>,
-) -> Response {
-    let query = TransactionQuery {
-        id: filled(&f.id).map(str::to_string),
-        patient_cf_hmac: filled(&f.cf).map(|cf: &str| hasher.candidates(cf)),
-        client_cn: filled(&f.producer).map(str::to_string),
-        asl: filled(&f.asl).map(str::to_string),
-        operation: filled(&f.operation).map(str::to_string),
-        outcome: filled(&f.outcome).map(str::to_string),
-        from: instant(&f.from),
-        to: instant(&f.to),
-        limit: Some(200),
-        ..Default::default()
-    };
-    let rows = match search(&pool, &query).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "console: transaction search");
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some(&session),
-                "ricerca non riuscita",
-            );
-        }
-    };
-    let producers = producers(&pool).await;
-    let (operations, outcomes) = crate::db::console::choices(&pool).await.unwrap_or_default();
+/// The filters of the list, filled with the request's values.
+fn filter_form(
+    f: &Filters,
+    producers: &HashMap<i64, Producer>,
+    (operations, outcomes): (Vec<String>, Vec<String>),
+) -> String {
     let mut cns: Vec<String> = producers.values().map(|p| p.cert_cn.clone()).collect();
     cns.sort();
     let mut asls: Vec<String> = producers.values().map(|p| p.organization.clone()).collect();
@@ -136,35 +102,80 @@ pub async fn list(
         "<label>Aggiornamento automatico<input type=\"checkbox\" name=\"live\" value=\"1\"{}></label><button type=\"submit\">Cerca</button><a class=\"button\" href=\"/console/transactions\">Azzera</a></form>",
         if live { " checked" } else { "" }
     );
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let asl = r
-                .producer_id
-                .and_then(|id| producers.get(&id))
-                .map(|p| p.organization.clone())
-                .unwrap_or_default();
-            vec![
-                esc(&when(r.received_at)),
-                format!(
-                    "<a href=\"/console/transactions/{}\">{}</a>",
-                    r.tx_id, r.tx_id
-                ),
-                esc(r.client_cn.as_deref().unwrap_or("-")),
-                esc(&asl),
-                esc(&r.operation),
-                format!(
-                    "<span class=\"{}\">{}</span>",
-                    status_class(r.http_status),
-                    r.http_status
-                ),
-                esc(r.outcome.as_str()),
-                esc(r.problem_type.as_deref().unwrap_or("")),
-                esc(r.gtw_trace_id.as_deref().unwrap_or("")),
-                esc(r.workflow_instance_id.as_deref().unwrap_or("")),
-            ]
-        })
-        .collect();
+    body
+}
+
+/// One transaction as a row of the list.
+fn list_row(r: &TransactionRecord, producers: &HashMap<i64, Producer>) -> Vec<String> {
+    let asl = r
+        .producer_id
+        .and_then(|id| producers.get(&id))
+        .map(|p| p.organization.clone())
+        .unwrap_or_default();
+    vec![
+        esc(&when(r.received_at)),
+        format!(
+            "<a href=\"/console/transactions/{}\">{}</a>",
+            r.tx_id, r.tx_id
+        ),
+        esc(r.client_cn.as_deref().unwrap_or("-")),
+        esc(&asl),
+        esc(&r.operation),
+        format!(
+            "<span class=\"{}\">{}</span>",
+            status_class(r.http_status),
+            r.http_status
+        ),
+        esc(r.outcome.as_str()),
+        esc(r.problem_type.as_deref().unwrap_or("")),
+        esc(r.gtw_trace_id.as_deref().unwrap_or("")),
+        esc(r.workflow_instance_id.as_deref().unwrap_or("")),
+    ]
+}
+
+fn status_class(status: i32) -> &'static str {
+    match status {
+        200..=299 => "ok",
+        400..=499 => "warn",
+        _ => "ko",
+    }
+}
+
+/// `GET /console/transactions`.
+pub async fn list(
+    State(Db(pool)): State<Db>,
+    State(hasher): State<CfHasher>,
+    session: Session,
+    Query(f): Query<Filters>,
+) -> Response {
+    let query = TransactionQuery {
+        id: filled(&f.id).map(str::to_string),
+        patient_cf_hmac: filled(&f.cf).map(|cf: &str| hasher.candidates(cf)),
+        client_cn: filled(&f.producer).map(str::to_string),
+        asl: filled(&f.asl).map(str::to_string),
+        operation: filled(&f.operation).map(str::to_string),
+        outcome: filled(&f.outcome).map(str::to_string),
+        from: instant(&f.from),
+        to: instant(&f.to),
+        limit: Some(200),
+        ..Default::default()
+    };
+    let rows = match search(&pool, &query).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "console: transaction search");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(&session),
+                "ricerca non riuscita",
+            );
+        }
+    };
+    let producers = producers(&pool).await;
+    let choices = crate::db::console::choices(&pool).await.unwrap_or_default();
+    let live = f.live.is_some();
+    let mut body = filter_form(&f, &producers, choices);
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| list_row(r, &producers)).collect();
     let _ = write!(
         body,
         "<p>{} transazioni (le più recenti prima, al massimo 200)</p>",
