@@ -125,67 +125,18 @@ async fn deliver(
         index_late(state, &q).await;
     }
     loop {
-        let headers = stored_headers(&q.headers);
-        let policy = state.tokens.clone();
-        let reissued = headers.clone();
-        let tokens = state
-            .cpu
-            .run(Work::Signature, move || policy.reissue(&reissued))
-            .await
-            .and_then(|t| t)
-            .map_err(|e| Failure::Later(format!("token re-issue: {e}")))?;
-        let method =
-            Method::from_bytes(q.method.as_bytes()).map_err(|e| Failure::Store(e.to_string()))?;
-        let sent = state
-            .gateway
-            .request(method, &q.path, &headers, &QUEUED_HEADERS, &tokens)
-            .body(q.body.clone())
-            .send()
-            .await;
-        let answer = match sent {
-            Ok(r) => GatewayClient::read_answer(r).await,
-            Err(e) => Err(e),
-        };
-        let (status, _, body) = answer.map_err(|e| Failure::Later(describe(&e)))?;
-        let text = String::from_utf8_lossy(&body).into_owned();
-        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let field = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
-        let kind = field("type").unwrap_or_default();
+        let (status, body) = attempt(state, &q).await?;
+        let answer = GatewayAnswer::read(status, &body);
         if status.is_success() {
-            let ev = store::event(
-                "FORWARDED",
-                "SUCCESS",
-                &format!("consegnato al gateway nazionale (HTTP {})", status.as_u16()),
-            );
-            end(
-                state,
-                &q,
-                worker,
-                "delivered",
-                status.as_u16(),
-                &text,
-                (
-                    field("traceID"),
-                    field("spanID"),
-                    field("workflowInstanceId"),
-                ),
-                ev,
-            )
-            .await?;
-            state
-                .metrics
-                .outbox_deliveries
-                .with_label_values(&["delivered"])
-                .inc();
-            return Ok(());
+            return delivered(state, &q, worker, &answer).await;
         }
-        if REVALIDATE.contains(&kind.as_str())
+        if REVALIDATE.contains(&answer.kind.as_str())
             && let Some((op, path)) = revalidating(&q.operation, &q.path)
         {
             let ev = store::event(
                 "RETRY",
                 "ASYNC_RETRY",
-                &format!("{kind}: inviata di nuovo come {op}"),
+                &format!("{}: inviata di nuovo come {op}", answer.kind),
             );
             store::convert(&state.pool, q.id, op, &path, ev)
                 .await
@@ -202,33 +153,135 @@ async fn deliver(
         if matches!(status.as_u16(), 502..=504) && q.attempts < cfg.max_attempts {
             return Err(Failure::Later(format!("gateway HTTP {}", status.as_u16())));
         }
-        let ev = store::event(
-            "FORWARDED",
-            "BLOCKING_ERROR",
-            &format!(
-                "rifiutato dal gateway nazionale (HTTP {} {kind})",
-                status.as_u16()
-            ),
-        );
-        end(
-            state,
-            &q,
-            worker,
-            "failed",
-            status.as_u16(),
-            &text,
-            (field("traceID"), field("spanID"), None),
-            ev,
-        )
-        .await?;
-        state
-            .metrics
-            .outbox_deliveries
-            .with_label_values(&["failed"])
-            .inc();
-        tracing::warn!(tx = %q.tx_id, status = status.as_u16(), %kind, "queued publication refused by the gateway");
-        return Ok(());
+        return refused(state, &q, worker, &answer).await;
     }
+}
+
+/// One call to the gateway with freshly issued tokens: its status and body.
+async fn attempt(state: &AppState, q: &Queued) -> Result<(http::StatusCode, Vec<u8>), Failure> {
+    let headers = stored_headers(&q.headers);
+    let policy = state.tokens.clone();
+    let reissued = headers.clone();
+    let tokens = state
+        .cpu
+        .run(Work::Signature, move || policy.reissue(&reissued))
+        .await
+        .and_then(|t| t)
+        .map_err(|e| Failure::Later(format!("token re-issue: {e}")))?;
+    let method =
+        Method::from_bytes(q.method.as_bytes()).map_err(|e| Failure::Store(e.to_string()))?;
+    let sent = state
+        .gateway
+        .request(method, &q.path, &headers, &QUEUED_HEADERS, &tokens)
+        .body(q.body.clone())
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(r) => GatewayClient::read_answer(r).await,
+        Err(e) => Err(e),
+    };
+    let (status, _, body) = answer.map_err(|e| Failure::Later(describe(&e)))?;
+    Ok((status, body.to_vec()))
+}
+
+/// What the gateway answered a delivery.
+struct GatewayAnswer {
+    status: u16,
+    text: String,
+    json: Value,
+    /// The problem `type` of a refusal (`/msg/…`), empty on success.
+    kind: String,
+}
+
+impl GatewayAnswer {
+    fn read(status: http::StatusCode, body: &[u8]) -> Self {
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let mut answer = Self {
+            status: status.as_u16(),
+            text: String::from_utf8_lossy(body).into_owned(),
+            json,
+            kind: String::new(),
+        };
+        answer.kind = answer.field("type").unwrap_or_default();
+        answer
+    }
+
+    fn field(&self, k: &str) -> Option<String> {
+        self.json.get(k).and_then(Value::as_str).map(str::to_string)
+    }
+}
+
+/// The gateway accepted the publication: the row ends `delivered`, with the gateway's ids.
+async fn delivered(
+    state: &AppState,
+    q: &Queued,
+    worker: &str,
+    answer: &GatewayAnswer,
+) -> Result<(), Failure> {
+    let ev = store::event(
+        "FORWARDED",
+        "SUCCESS",
+        &format!("consegnato al gateway nazionale (HTTP {})", answer.status),
+    );
+    let ids = (
+        answer.field("traceID"),
+        answer.field("spanID"),
+        answer.field("workflowInstanceId"),
+    );
+    end(
+        state,
+        q,
+        worker,
+        "delivered",
+        answer.status,
+        &answer.text,
+        ids,
+        ev,
+    )
+    .await?;
+    state
+        .metrics
+        .outbox_deliveries
+        .with_label_values(&["delivered"])
+        .inc();
+    Ok(())
+}
+
+/// The gateway refused the publication for good: the row ends `failed`.
+async fn refused(
+    state: &AppState,
+    q: &Queued,
+    worker: &str,
+    answer: &GatewayAnswer,
+) -> Result<(), Failure> {
+    let kind = &answer.kind;
+    let ev = store::event(
+        "FORWARDED",
+        "BLOCKING_ERROR",
+        &format!(
+            "rifiutato dal gateway nazionale (HTTP {} {kind})",
+            answer.status
+        ),
+    );
+    let ids = (answer.field("traceID"), answer.field("spanID"), None);
+    end(
+        state,
+        q,
+        worker,
+        "failed",
+        answer.status,
+        &answer.text,
+        ids,
+        ev,
+    )
+    .await?;
+    state
+        .metrics
+        .outbox_deliveries
+        .with_label_values(&["failed"])
+        .inc();
+    tracing::warn!(tx = %q.tx_id, status = answer.status, %kind, "queued publication refused by the gateway");
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
