@@ -44,90 +44,12 @@ impl Registry {
                 out
             }
             StoredQuery::GetAssociations(ids) => associations_of(&client, ids, None).await?,
-            StoredQuery::GetSubmissionSets(ids) => {
-                let assocs = client
-                    .query(
-                        "SELECT a.entry_uuid, a.status, a.xml FROM xds_association a \
-                         JOIN xds_package p ON p.entry_uuid = a.source_uuid AND p.kind = 'SubmissionSet' \
-                         WHERE a.target_uuid = ANY($1) AND a.association_type = $2",
-                        &[ids, &assoc::HAS_MEMBER],
-                    )
-                    .await?;
-                let sets = client
-                    .query(
-                        "SELECT DISTINCT p.entry_uuid, p.status, p.xml FROM xds_package p \
-                         JOIN xds_association a ON a.source_uuid = p.entry_uuid \
-                         WHERE a.target_uuid = ANY($1) AND a.association_type = $2 AND p.kind = 'SubmissionSet'",
-                        &[ids, &assoc::HAS_MEMBER],
-                    )
-                    .await?;
-                let mut out = rows_to_found(&sets);
-                out.extend(rows_to_found(&assocs));
-                out
-            }
+            StoredQuery::GetSubmissionSets(ids) => submission_sets_of(&client, ids).await?,
             StoredQuery::GetSubmissionSetAndContents(key) => {
-                let sql = match key {
-                    ObjectKey::Uuids(_) => {
-                        "SELECT entry_uuid, status, xml FROM xds_package WHERE entry_uuid = ANY($1) AND kind = 'SubmissionSet'"
-                    }
-                    ObjectKey::UniqueIds(_) => {
-                        "SELECT entry_uuid, status, xml FROM xds_package WHERE unique_id = ANY($1) AND kind = 'SubmissionSet'"
-                    }
-                };
-                let sets = client.query(sql, &[key_values(key)]).await?;
-                let set_ids: Vec<String> = sets.iter().map(|r| r.get(0)).collect();
-                let mut out = rows_to_found(&sets);
-                let assocs = client
-                    .query(
-                        "SELECT entry_uuid, status, xml, target_uuid FROM xds_association \
-                         WHERE source_uuid = ANY($1) AND association_type = $2",
-                        &[&set_ids, &assoc::HAS_MEMBER],
-                    )
-                    .await?;
-                let targets: Vec<String> = assocs.iter().map(|r| r.get(3)).collect();
-                let docs = client
-                    .query(
-                        "SELECT entry_uuid, status, xml FROM xds_document_entry WHERE entry_uuid = ANY($1) \
-                         UNION ALL SELECT entry_uuid, status, xml FROM xds_package WHERE entry_uuid = ANY($1)",
-                        &[&targets],
-                    )
-                    .await?;
-                out.extend(rows_to_found(&docs));
-                out.extend(rows_to_found(&assocs));
-                out
+                submission_set_and_contents(&client, key).await?
             }
             StoredQuery::GetRelatedDocuments(key, types) => {
-                let docs = documents_by_key(&client, key).await?;
-                let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-                let types: Vec<&str> = types.iter().map(String::as_str).collect();
-                let assocs = client
-                    .query(
-                        "SELECT entry_uuid, status, xml, source_uuid, target_uuid FROM xds_association \
-                         WHERE (source_uuid = ANY($1) OR target_uuid = ANY($1)) AND association_type = ANY($2)",
-                        &[&ids, &types],
-                    )
-                    .await?;
-                if assocs.is_empty() {
-                    Vec::new()
-                } else {
-                    let mut related: Vec<String> = Vec::new();
-                    for r in &assocs {
-                        for end in [r.get::<_, String>(3), r.get::<_, String>(4)] {
-                            if !related.contains(&end) {
-                                related.push(end);
-                            }
-                        }
-                    }
-                    let rows = client
-                        .query(
-                            "SELECT entry_uuid, status, xml FROM xds_document_entry WHERE entry_uuid = ANY($1)",
-                            &[&related],
-                        )
-                        .await?;
-                    let mut out = rows_to_found(&rows);
-                    out.extend(rows_to_found(&assocs));
-                    out
-                }
+                related_documents(&client, key, types).await?
             }
         };
         if found.len() > MAX_RESULTS {
@@ -141,6 +63,104 @@ impl Registry {
         }
         Ok(Ok(found))
     }
+}
+
+/// GetSubmissionSets: the sets that have the objects as members, and those associations.
+async fn submission_sets_of(client: &Client, ids: &[String]) -> Result<Vec<Found>, Error> {
+    let assocs = client
+        .query(
+            "SELECT a.entry_uuid, a.status, a.xml FROM xds_association a \
+             JOIN xds_package p ON p.entry_uuid = a.source_uuid AND p.kind = 'SubmissionSet' \
+             WHERE a.target_uuid = ANY($1) AND a.association_type = $2",
+            &[&ids, &assoc::HAS_MEMBER],
+        )
+        .await?;
+    let sets = client
+        .query(
+            "SELECT DISTINCT p.entry_uuid, p.status, p.xml FROM xds_package p \
+             JOIN xds_association a ON a.source_uuid = p.entry_uuid \
+             WHERE a.target_uuid = ANY($1) AND a.association_type = $2 AND p.kind = 'SubmissionSet'",
+            &[&ids, &assoc::HAS_MEMBER],
+        )
+        .await?;
+    let mut out = rows_to_found(&sets);
+    out.extend(rows_to_found(&assocs));
+    Ok(out)
+}
+
+/// GetSubmissionSetAndContents: the set, its members and the HasMember associations.
+async fn submission_set_and_contents(
+    client: &Client,
+    key: &ObjectKey,
+) -> Result<Vec<Found>, Error> {
+    let sql = match key {
+        ObjectKey::Uuids(_) => {
+            "SELECT entry_uuid, status, xml FROM xds_package WHERE entry_uuid = ANY($1) AND kind = 'SubmissionSet'"
+        }
+        ObjectKey::UniqueIds(_) => {
+            "SELECT entry_uuid, status, xml FROM xds_package WHERE unique_id = ANY($1) AND kind = 'SubmissionSet'"
+        }
+    };
+    let sets = client.query(sql, &[key_values(key)]).await?;
+    let set_ids: Vec<String> = sets.iter().map(|r| r.get(0)).collect();
+    let mut out = rows_to_found(&sets);
+    let assocs = client
+        .query(
+            "SELECT entry_uuid, status, xml, target_uuid FROM xds_association \
+             WHERE source_uuid = ANY($1) AND association_type = $2",
+            &[&set_ids, &assoc::HAS_MEMBER],
+        )
+        .await?;
+    let targets: Vec<String> = assocs.iter().map(|r| r.get(3)).collect();
+    let docs = client
+        .query(
+            "SELECT entry_uuid, status, xml FROM xds_document_entry WHERE entry_uuid = ANY($1) \
+             UNION ALL SELECT entry_uuid, status, xml FROM xds_package WHERE entry_uuid = ANY($1)",
+            &[&targets],
+        )
+        .await?;
+    out.extend(rows_to_found(&docs));
+    out.extend(rows_to_found(&assocs));
+    Ok(out)
+}
+
+/// GetRelatedDocuments: the documents related by the given association types, and those
+/// associations.
+async fn related_documents(
+    client: &Client,
+    key: &ObjectKey,
+    types: &[String],
+) -> Result<Vec<Found>, Error> {
+    let docs = documents_by_key(client, key).await?;
+    let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let types: Vec<&str> = types.iter().map(String::as_str).collect();
+    let assocs = client
+        .query(
+            "SELECT entry_uuid, status, xml, source_uuid, target_uuid FROM xds_association \
+             WHERE (source_uuid = ANY($1) OR target_uuid = ANY($1)) AND association_type = ANY($2)",
+            &[&ids, &types],
+        )
+        .await?;
+    if assocs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut related: Vec<String> = Vec::new();
+    for r in &assocs {
+        for end in [r.get::<_, String>(3), r.get::<_, String>(4)] {
+            if !related.contains(&end) {
+                related.push(end);
+            }
+        }
+    }
+    let rows = client
+        .query(
+            "SELECT entry_uuid, status, xml FROM xds_document_entry WHERE entry_uuid = ANY($1)",
+            &[&related],
+        )
+        .await?;
+    let mut out = rows_to_found(&rows);
+    out.extend(rows_to_found(&assocs));
+    Ok(out)
 }
 
 fn rows_to_found(rows: &[tokio_postgres::Row]) -> Vec<Found> {
