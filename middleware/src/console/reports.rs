@@ -44,6 +44,88 @@ fn distinct(rows: &[RejectionCount], by: impl Fn(&RejectionCount) -> &str) -> Ve
     v
 }
 
+/// The report's filters, each offering the values present.
+fn report_filters(all: &[RejectionCount], f: &ReportFilters) -> String {
+    let mut body = String::from("<form method=\"get\" class=\"filters\">");
+    body.push_str(&select(
+        "month",
+        "Mese",
+        &distinct(all, |r| &r.month),
+        keep(&f.month),
+    ));
+    body.push_str(&select(
+        "asl",
+        "ASL",
+        &distinct(all, |r| &r.asl),
+        keep(&f.asl),
+    ));
+    body.push_str(&select(
+        "producer",
+        "Produttore",
+        &distinct(all, |r| &r.producer),
+        keep(&f.producer),
+    ));
+    body.push_str(&select(
+        "document_type",
+        "Tipo documento (LOINC)",
+        &distinct(all, |r| &r.document_type),
+        keep(&f.document_type),
+    ));
+    body.push_str("<button type=\"submit\">Filtra</button></form>");
+    body
+}
+
+/// One bar chart per dimension (cause, ASL, producer, document type, month).
+fn charts(chosen: &[&RejectionCount]) -> String {
+    let mut body = String::new();
+    for (title, bars) in [
+        ("Per causa", totals(chosen, |r| &r.cause)),
+        ("Per ASL", totals(chosen, |r| &r.asl)),
+        ("Per produttore", totals(chosen, |r| &r.producer)),
+        ("Per tipo documento", totals(chosen, |r| &r.document_type)),
+        ("Per mese", {
+            let mut m = totals(chosen, |r| &r.month);
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            m
+        }),
+    ] {
+        let _ = write!(
+            body,
+            "<div class=\"card\">{}</div>",
+            bar_chart(title, &bars)
+        );
+    }
+    body
+}
+
+/// Every count of the chosen rows.
+fn detail_table(chosen: &[&RejectionCount]) -> String {
+    let rows: Vec<Vec<String>> = chosen
+        .iter()
+        .map(|r| {
+            vec![
+                esc(&r.month),
+                esc(&r.asl),
+                esc(&r.producer),
+                esc(&r.document_type),
+                esc(&r.cause),
+                r.count.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "Mese",
+            "ASL",
+            "Produttore",
+            "Tipo documento",
+            "Causa",
+            "Richieste",
+        ],
+        &rows,
+    )
+}
+
 /// `GET /console/rejections`: the last twelve months.
 pub async fn rejections(
     State(Db(pool)): State<Db>,
@@ -69,79 +151,15 @@ pub async fn rejections(
         .filter(|r| keep(&f.producer).is_none_or(|p| r.producer == p))
         .filter(|r| keep(&f.document_type).is_none_or(|d| r.document_type == d))
         .collect();
-    let mut body = String::from("<form method=\"get\" class=\"filters\">");
-    body.push_str(&select(
-        "month",
-        "Mese",
-        &distinct(&all, |r| &r.month),
-        keep(&f.month),
-    ));
-    body.push_str(&select(
-        "asl",
-        "ASL",
-        &distinct(&all, |r| &r.asl),
-        keep(&f.asl),
-    ));
-    body.push_str(&select(
-        "producer",
-        "Produttore",
-        &distinct(&all, |r| &r.producer),
-        keep(&f.producer),
-    ));
-    body.push_str(&select(
-        "document_type",
-        "Tipo documento (LOINC)",
-        &distinct(&all, |r| &r.document_type),
-        keep(&f.document_type),
-    ));
-    body.push_str("<button type=\"submit\">Filtra</button></form>");
+    let mut body = report_filters(&all, &f);
     let total: i64 = chosen.iter().map(|r| r.count).sum();
     let _ = write!(
         body,
         "<p>{total} richieste rifiutate dal gateway nazionale negli ultimi 12 mesi con questi filtri.</p><div class=\"cards\">"
     );
-    for (title, bars) in [
-        ("Per causa", totals(&chosen, |r| &r.cause)),
-        ("Per ASL", totals(&chosen, |r| &r.asl)),
-        ("Per produttore", totals(&chosen, |r| &r.producer)),
-        ("Per tipo documento", totals(&chosen, |r| &r.document_type)),
-        ("Per mese", {
-            let mut m = totals(&chosen, |r| &r.month);
-            m.sort_by(|a, b| a.0.cmp(&b.0));
-            m
-        }),
-    ] {
-        let _ = write!(
-            body,
-            "<div class=\"card\">{}</div>",
-            bar_chart(title, &bars)
-        );
-    }
+    body.push_str(&charts(&chosen));
     body.push_str("</div><h2>Dettaglio</h2>");
-    let rows: Vec<Vec<String>> = chosen
-        .iter()
-        .map(|r| {
-            vec![
-                esc(&r.month),
-                esc(&r.asl),
-                esc(&r.producer),
-                esc(&r.document_type),
-                esc(&r.cause),
-                r.count.to_string(),
-            ]
-        })
-        .collect();
-    body.push_str(&table(
-        &[
-            "Mese",
-            "ASL",
-            "Produttore",
-            "Tipo documento",
-            "Causa",
-            "Richieste",
-        ],
-        &rows,
-    ));
+    body.push_str(&detail_table(&chosen));
     html(page(
         "Scarti del gateway nazionale",
         Some(&session),

@@ -278,7 +278,6 @@ pub async fn detail(
         Err(resp) => return resp,
     };
     let producers = producers(&pool).await;
-    let record = serde_json::to_value(&r).unwrap_or(Value::Null);
     let mut body = if session.role.reads_bodies() {
         format!(
             "<p><a class=\"button\" id=\"bundle\" href=\"/console/transactions/{}/bundle\">Scarica il support bundle</a></p>",
@@ -287,26 +286,7 @@ pub async fn detail(
     } else {
         String::new()
     };
-    body.push_str("<h2>Transazione</h2><dl>");
-    if let Some(p) = r.producer_id.and_then(|id| producers.get(&id)) {
-        let _ = write!(
-            body,
-            "<dt>ASL</dt><dd>{}</dd><dt>Ruolo</dt><dd>{}</dd>",
-            esc(&p.organization),
-            esc(&p.role)
-        );
-    }
-    if let Value::Object(fields) = &record {
-        for (k, v) in fields {
-            let text = match v {
-                Value::Null => continue,
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&text));
-        }
-    }
-    body.push_str("</dl>");
+    body.push_str(&fields_list(&r, &producers));
     for (title, text) in [
         ("Richiesta (parte JSON)", &r.request_body),
         ("Risposta", &r.response_body),
@@ -318,47 +298,9 @@ pub async fn detail(
         );
     }
     if let Ok(Some(events)) = crate::db::outbox_view::events_of(&pool, r.tx_id).await {
-        body.push_str("<h2>Consegna differita (coda)</h2>");
-        let rows: Vec<Vec<String>> = events
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                ["eventDate", "eventType", "eventStatus", "message"]
-                    .iter()
-                    .map(|k| esc(e[*k].as_str().unwrap_or_default()))
-                    .collect()
-            })
-            .collect();
-        body.push_str(&table(&["Quando", "Evento", "Stato", "Messaggio"], &rows));
+        body.push_str(&queue_events(&events));
     }
-    let others = related(&pool, &r).await;
-    body.push_str("<h2>Percorso del documento</h2>");
-    let rows: Vec<Vec<String>> = others
-        .iter()
-        .map(|o| {
-            vec![
-                esc(&when(o.received_at)),
-                format!(
-                    "<a href=\"/console/transactions/{}\">{}</a>",
-                    o.tx_id, o.tx_id
-                ),
-                esc(&o.operation),
-                o.http_status.to_string(),
-                esc(o.outcome.as_str()),
-            ]
-        })
-        .collect();
-    body.push_str(&table(
-        &[
-            "Ricevuta (UTC)",
-            "Transazione",
-            "Operazione",
-            "HTTP",
-            "Esito",
-        ],
-        &rows,
-    ));
+    body.push_str(&document_path(&related(&pool, &r).await));
     let cda = crate::db::console::document(&pool, r.tx_id)
         .await
         .ok()
@@ -388,6 +330,77 @@ fn pretty(text: Option<&str>) -> String {
             .and_then(|v| serde_json::to_string_pretty(&v).ok())
             .unwrap_or_else(|| t.to_string()),
     }
+}
+
+/// The row's fields (those with a value), with the producer's ASL and role.
+fn fields_list(r: &TransactionRecord, producers: &HashMap<i64, Producer>) -> String {
+    let mut out = String::from("<h2>Transazione</h2><dl>");
+    if let Some(p) = r.producer_id.and_then(|id| producers.get(&id)) {
+        let _ = write!(
+            out,
+            "<dt>ASL</dt><dd>{}</dd><dt>Ruolo</dt><dd>{}</dd>",
+            esc(&p.organization),
+            esc(&p.role)
+        );
+    }
+    if let Ok(Value::Object(fields)) = serde_json::to_value(r) {
+        for (k, v) in &fields {
+            let text = match v {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&text));
+        }
+    }
+    out.push_str("</dl>");
+    out
+}
+
+/// The outbox's events of a queued publication.
+fn queue_events(events: &Value) -> String {
+    let rows: Vec<Vec<String>> = events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            ["eventDate", "eventType", "eventStatus", "message"]
+                .iter()
+                .map(|k| esc(e[*k].as_str().unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    format!(
+        "<h2>Consegna differita (coda)</h2>{}",
+        table(&["Quando", "Evento", "Stato", "Messaggio"], &rows)
+    )
+}
+
+/// The other transactions of the same document or workflow.
+fn document_path(others: &[TransactionRecord]) -> String {
+    let rows: Vec<Vec<String>> = others
+        .iter()
+        .map(|o| {
+            vec![
+                esc(&when(o.received_at)),
+                format!(
+                    "<a href=\"/console/transactions/{}\">{}</a>",
+                    o.tx_id, o.tx_id
+                ),
+                esc(&o.operation),
+                o.http_status.to_string(),
+                esc(o.outcome.as_str()),
+            ]
+        })
+        .collect();
+    let headers = [
+        "Ricevuta (UTC)",
+        "Transazione",
+        "Operazione",
+        "HTTP",
+        "Esito",
+    ];
+    format!("<h2>Percorso del documento</h2>{}", table(&headers, &rows))
 }
 
 /// `GET /console/transactions/{id}/bundle`: one JSON file for the support desk.
