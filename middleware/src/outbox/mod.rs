@@ -132,36 +132,51 @@ pub async fn parse(
     }
 }
 
-/// Queues a publication and builds the 202 answer.
-pub async fn queue(
-    state: &AppState,
-    held: Held<'_>,
-    rec: &mut TransactionRecord,
-) -> Result<Response, MwError> {
-    let parsed = parse(&state.cpu, held.op, held.path, held.headers, held.body).await;
-    let body_doc = parsed
-        .request
-        .get("identificativoDoc")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let document_id = body_doc.clone().or(parsed.path_id.clone());
-    let ordering_key = parsed
-        .path_id
-        .clone()
-        .or(body_doc)
-        .unwrap_or_else(|| rec.tx_id.to_string());
-    let wii = parsed
-        .request
-        .get("workflowInstanceId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| {
-            parsed
-                .cda
-                .as_deref()
-                .and_then(|c| gateway_contract::cda::CdaFacts::parse(c).ok())
-                .map(|f| f.new_workflow_instance_id())
-        });
+/// The identifiers a queued publication is found and ordered by.
+struct QueueIds {
+    /// The document (`identificativoDoc`, or the replaced one of the path).
+    document_id: Option<String>,
+    /// Publications of one document are delivered in order.
+    ordering_key: String,
+    /// The validation's, or a new one from the CDA.
+    workflow_instance_id: Option<String>,
+}
+
+impl QueueIds {
+    fn of(parsed: &Parsed, tx_id: uuid::Uuid) -> Self {
+        let body_doc = parsed
+            .request
+            .get("identificativoDoc")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let document_id = body_doc.clone().or(parsed.path_id.clone());
+        let ordering_key = parsed
+            .path_id
+            .clone()
+            .or(body_doc)
+            .unwrap_or_else(|| tx_id.to_string());
+        let wii = parsed
+            .request
+            .get("workflowInstanceId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                parsed
+                    .cda
+                    .as_deref()
+                    .and_then(|c| gateway_contract::cda::CdaFacts::parse(c).ok())
+                    .map(|f| f.new_workflow_instance_id())
+            });
+        Self {
+            document_id,
+            ordering_key,
+            workflow_instance_id: wii,
+        }
+    }
+}
+
+/// The request headers a delivery needs again (content type, tokens, callback).
+fn headers_to_keep(headers: &HeaderMap) -> serde_json::Map<String, Value> {
     let mut stored_headers = serde_json::Map::new();
     for name in [
         header::CONTENT_TYPE.as_str(),
@@ -171,17 +186,43 @@ pub async fn queue(
         "x-callback-url",
         REGIONAL_TOKENS_HEADER,
     ] {
-        if let Some(v) = held.headers.get(name).and_then(|v| v.to_str().ok()) {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
             stored_headers.insert(name.to_string(), json!(v));
         }
     }
+    stored_headers
+}
+
+/// The producer's answer: 202, the transaction as trace, the queued warning.
+fn queued_answer(tx_id: uuid::Uuid, wii: Option<String>) -> Value {
+    let trace = tx_id.simple().to_string();
+    let mut body = json!({
+        "traceID": trace,
+        "spanID": &trace[..16],
+        "warning": format!("--middlewarewarning--{QUEUED_WARNING} (transazione {})", tx_id),
+    });
+    if let Some(w) = wii {
+        body["workflowInstanceId"] = json!(w);
+    }
+    body
+}
+
+/// Queues a publication and builds the 202 answer.
+pub async fn queue(
+    state: &AppState,
+    held: Held<'_>,
+    rec: &mut TransactionRecord,
+) -> Result<Response, MwError> {
+    let parsed = parse(&state.cpu, held.op, held.path, held.headers, held.body).await;
+    let ids = QueueIds::of(&parsed, rec.tx_id);
+    let stored_headers = headers_to_keep(held.headers);
 
     rec.outcome = Outcome::Queued;
     rec.request_body = Some(crate::db::transactions::kept(&parsed.request.to_string()));
     rec.http_status = i32::from(StatusCode::ACCEPTED.as_u16());
     rec.delivery = Some("queued".into());
-    rec.document_id = document_id.clone().or(rec.document_id.take());
-    rec.workflow_instance_id = wii.clone();
+    rec.document_id = ids.document_id.clone().or(rec.document_id.take());
+    rec.workflow_instance_id = ids.workflow_instance_id.clone();
     let queued = crate::db::outbox::enqueue(
         &state.pool,
         &crate::db::outbox::NewQueued {
@@ -192,9 +233,9 @@ pub async fn queue(
             path: held.path,
             headers: Value::Object(stored_headers),
             body: held.body,
-            ordering_key: &ordering_key,
-            document_id: document_id.as_deref(),
-            workflow_instance_id: wii.as_deref(),
+            ordering_key: &ids.ordering_key,
+            document_id: ids.document_id.as_deref(),
+            workflow_instance_id: ids.workflow_instance_id.as_deref(),
             request_sha256: &parsed.request_sha256,
         },
         rec,
@@ -210,15 +251,7 @@ pub async fn queue(
         index_queued(state, queued.id, held.op, &parsed, held.claims).await;
     }
 
-    let trace = rec.tx_id.simple().to_string();
-    let mut body = json!({
-        "traceID": trace,
-        "spanID": &trace[..16],
-        "warning": format!("--middlewarewarning--{QUEUED_WARNING} (transazione {})", rec.tx_id),
-    });
-    if let Some(w) = wii {
-        body["workflowInstanceId"] = json!(w);
-    }
+    let body = queued_answer(rec.tx_id, wii);
     rec.response_body = Some(body.to_string());
     if state.document_retention_days > 0
         && let Some(cda) = &parsed.cda
