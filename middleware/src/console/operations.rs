@@ -47,47 +47,10 @@ pub async fn outbox(
         );
     }
     body.push_str("</div><h2>Pubblicazioni in coda</h2>");
+    let operator = session.role == Role::Operator;
     let table_rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
-            let last = r
-                .events
-                .as_array()
-                .and_then(|e| e.last())
-                .map(|e| {
-                    format!(
-                        "{} {}",
-                        e["eventType"].as_str().unwrap_or_default(),
-                        e["eventStatus"].as_str().unwrap_or_default()
-                    )
-                })
-                .unwrap_or_default();
-            let action = if session.role == Role::Operator && matches!(r.state.as_str(), "pending" | "failed") {
-                format!(
-                    "<form method=\"post\" action=\"/console/outbox/{}/retry\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Riprova ora</button></form>",
-                    r.id,
-                    esc(&token)
-                )
-            } else {
-                String::new()
-            };
-            vec![
-                r.id.to_string(),
-                format!(
-                    "<a href=\"/console/transactions/{}\">{}</a>",
-                    r.tx_id, r.tx_id
-                ),
-                esc(&r.operation),
-                esc(r.document_id.as_deref().unwrap_or("")),
-                esc(&r.state),
-                r.attempts.to_string(),
-                esc(&when(r.created_at)),
-                esc(&when(r.next_attempt_at)),
-                esc(r.last_error.as_deref().unwrap_or("")),
-                esc(&last),
-                action,
-            ]
-        })
+        .map(|r| queue_row(r, operator, &token))
         .collect();
     body.push_str(&table(
         &[
@@ -112,6 +75,48 @@ pub async fn outbox(
 #[derive(Debug, Deserialize)]
 pub struct RetryForm {
     csrf: String,
+}
+
+/// One queued publication as a row; operators get the retry button on pending and
+/// failed ones.
+fn queue_row(r: &crate::db::outbox_view::Row, operator: bool, token: &str) -> Vec<String> {
+    let last = r
+        .events
+        .as_array()
+        .and_then(|e| e.last())
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["eventType"].as_str().unwrap_or_default(),
+                e["eventStatus"].as_str().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let action = if operator && matches!(r.state.as_str(), "pending" | "failed") {
+        format!(
+            "<form method=\"post\" action=\"/console/outbox/{}/retry\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Riprova ora</button></form>",
+            r.id,
+            esc(token)
+        )
+    } else {
+        String::new()
+    };
+    vec![
+        r.id.to_string(),
+        format!(
+            "<a href=\"/console/transactions/{}\">{}</a>",
+            r.tx_id, r.tx_id
+        ),
+        esc(&r.operation),
+        esc(r.document_id.as_deref().unwrap_or("")),
+        esc(&r.state),
+        r.attempts.to_string(),
+        esc(&when(r.created_at)),
+        esc(&when(r.next_attempt_at)),
+        esc(r.last_error.as_deref().unwrap_or("")),
+        esc(&last),
+        action,
+    ]
 }
 
 /// `POST /console/outbox/{id}/retry` (operators).
