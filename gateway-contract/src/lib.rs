@@ -5,6 +5,7 @@
 //!   gateway does, and the facts it compares with the tokens.
 //! - [`form_scanner`]: the streaming `multipart/form-data` scanner (bodies read chunk by chunk
 //!   where they lie); [`form`]: a whole form read with it (`requestBody` and `file`).
+//! - [`operation`]: the gateway's operations, their methods and paths.
 //! - [`problem`]: the error catalogue (`type`, `title`, status per exception path) and the
 //!   bodies of the gateway's answers.
 //! - [`steps`]: the first steps on a document (a PDF, its CDA) and the warning merge rule.
@@ -14,5 +15,6 @@
 pub mod cda;
 pub mod form;
 pub mod form_scanner;
+pub mod operation;
 pub mod problem;
 pub mod steps;

@@ -34,10 +34,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, on, post};
 use bytes::Bytes;
 use hsm::Certificate;
 use http::{HeaderMap, StatusCode};
@@ -47,6 +47,7 @@ use tokio::sync::watch;
 
 pub use cda_validation::stage::{CdaValidator, NoSchemaValidation, ValidatorVerdict};
 use faults::{FaultConfig, FaultMode, Faults};
+use gateway_contract::operation::Operation;
 use middleware::server::accept::{ConnectionFate, ConnectionHooks, serve_plain, serve_tls};
 use middleware::server::tls::strict_server_config;
 use store::Store;
@@ -266,87 +267,46 @@ impl GatewaySim {
     }
 }
 
+/// One operation of the contract, by the simulator's handler for it.
+async fn serve(
+    s: Arc<SimState>,
+    op: Operation,
+    id: Option<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> Response {
+    let id_or_empty = || id.clone().unwrap_or_default();
+    match op {
+        Operation::Validation | Operation::FhirValidation => handlers::validation(s, h, b).await,
+        Operation::Create => handlers::publication(s, SimOp::Create, None, h, b).await,
+        Operation::ValidateAndCreate => {
+            handlers::publication(s, SimOp::ValidateAndCreate, None, h, b).await
+        }
+        Operation::Replace => handlers::publication(s, SimOp::Replace, id, h, b).await,
+        Operation::ValidateAndReplace => {
+            handlers::publication(s, SimOp::ValidateAndReplace, id, h, b).await
+        }
+        Operation::Delete => handlers::document_change(s, SimOp::Delete, id_or_empty(), h, b).await,
+        Operation::Metadata | Operation::MetadataIti57 => {
+            handlers::document_change(s, SimOp::Metadata, id_or_empty(), h, b).await
+        }
+        Operation::StatusByWorkflow => handlers::status(s, false, id_or_empty(), h).await,
+        Operation::StatusByTrace => handlers::status(s, true, id_or_empty(), h).await,
+    }
+}
+
 fn api_router(state: Arc<SimState>, base: &str) -> Router {
     let s = state.clone();
-    let api = Router::new()
-        .route(
-            "/documents/validation",
-            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
-                handlers::validation(s, h, b)
-            }),
-        )
-        .route(
-            "/documents/fhir-validation",
-            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
-                handlers::validation(s, h, b)
-            }),
-        )
-        .route(
-            "/documents",
-            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
-                handlers::publication(s, SimOp::Create, None, h, b)
-            }),
-        )
-        .route(
-            "/documents/validate-and-create",
-            post(|State(s): State<Arc<SimState>>, h: HeaderMap, b: Bytes| {
-                handlers::publication(s, SimOp::ValidateAndCreate, None, h, b)
-            }),
-        )
-        .route(
-            "/documents/validate-and-replace/{id}",
-            put(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                    handlers::publication(s, SimOp::ValidateAndReplace, Some(id), h, b)
-                },
-            ),
-        )
-        .route(
-            "/documents/{id}",
-            put(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                    handlers::publication(s, SimOp::Replace, Some(id), h, b)
-                },
-            )
-            .delete(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                    handlers::document_change(s, SimOp::Delete, id, h, b)
-                },
-            ),
-        )
-        .route(
-            "/documents/{id}/metadata",
-            put(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                    handlers::document_change(s, SimOp::Metadata, id, h, b)
-                },
-            ),
-        )
-        .route(
-            "/documents/{id}/metadata-iti-57",
-            put(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap, b: Bytes| {
-                    handlers::document_change(s, SimOp::Metadata, id, h, b)
-                },
-            ),
-        )
-        .route(
-            "/status/{id}",
-            get(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap| {
-                    handlers::status(s, false, id, h)
-                },
-            ),
-        )
-        .route(
-            "/status/search/{id}",
-            get(
-                |State(s): State<Arc<SimState>>, Path(id): Path<String>, h: HeaderMap| {
-                    handlers::status(s, true, id, h)
-                },
-            ),
-        )
-        .with_state(state);
+    let mut api = Router::new();
+    for (op, method, path) in Operation::ROUTES {
+        let handler =
+            move |State(s): State<Arc<SimState>>, params: RawPathParams, h: HeaderMap, b: Bytes| {
+                let id = params.iter().next().map(|(_, v)| v.to_string());
+                serve(s, op, id, h, b)
+            };
+        api = api.route(path, on(method.try_into().expect("known method"), handler));
+    }
+    let api = api.with_state(state);
     Router::new()
         .nest(base, api)
         .layer(DefaultBodyLimit::max(64 << 20))

@@ -1,6 +1,7 @@
 //! Synchronous forwarding of producer calls to the national gateway.
 //!
-//! - [`operation`]: the gateway's endpoint catalogue.
+//! - the gateway's endpoint catalogue is `gateway_contract::operation`, shared with the
+//!   simulator.
 //! - [`inspect`]: the body passes through untouched while each chunk is read on its way
 //!   for the file hash and the `requestBody` fields (`gateway_contract::form_scanner` finds the parts).
 //! - [`tokens`]: case 1 (tokens untouched) and case 2 (verified, re-signed by the region).
@@ -16,9 +17,8 @@ pub mod document_keeper;
 pub mod gateway_client;
 pub mod handler;
 pub mod inspect;
-pub mod operation;
 pub mod spool;
 pub mod tokens;
 pub mod warnings;
 
-pub use operation::Operation;
+pub use gateway_contract::operation::Operation;

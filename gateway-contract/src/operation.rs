@@ -1,4 +1,5 @@
-//! The gateway's endpoint catalogue (contract §2).
+//! The gateway's endpoint catalogue (contract §2): what the middleware serves under its
+//! base paths and forwards, and what the simulator serves.
 
 use http::Method;
 
