@@ -81,7 +81,7 @@ pub fn claims_for(
 
 /// Signs the pair: the bearer token carries the reserved claims, the signature token all of them.
 pub fn mint(claims: &Map<String, Value>, signer: &dyn Signer) -> anyhow::Result<Value> {
-    let bearer_keys = ["sub", "iss", "aud", "jti", "iat", "exp"];
+    let bearer_keys = gateway_contract::claims::BEARER;
     let mut bearer: Map<String, Value> = claims
         .iter()
         .filter(|(k, _)| bearer_keys.contains(&k.as_str()))

@@ -197,73 +197,116 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
     let national = new_ca(dir, "national-ca", "Dev National FSE CA")?;
     let regional = new_ca(dir, "regional-ca", &format!("Dev Regional CA {r}"))?;
     let stranger = new_ca(dir, "stranger-ca", "Unknown CA")?;
-    issue(
-        dir,
-        &national,
-        "gtw-sim",
-        "gateway-sim.localhost",
-        Leaf::Server,
-        365,
-    )?;
-    issue(
-        dir,
-        &national,
-        "region-auth",
-        &format!("A1#{r}#80017210727FSEMW"),
-        Leaf::Client,
-        365,
-    )?;
-    issue(
-        dir,
-        &national,
-        "region-sig",
-        &format!("S1#{r}#80017210727FSEMW"),
-        Leaf::Signature,
-        365,
-    )?;
-    issue(
-        dir,
-        &regional,
-        "mw-server",
-        "fsemw.localhost",
-        Leaf::Server,
-        365,
-    )?;
-    issue(
-        dir,
-        &regional,
-        "producer",
-        &names.producer_cn,
-        Leaf::Client,
-        365,
-    )?;
-    issue(
-        dir,
-        &national,
-        "producer-national-sig",
-        &format!("S1#{r}#01234567890LABDEMO"),
-        Leaf::Signature,
-        365,
-    )?;
-    issue(
-        dir,
-        &regional,
-        "producer-expired",
-        "09876543210.scaduto.it",
-        Leaf::Client,
-        -1,
-    )?;
-    issue(
-        dir,
-        &regional,
-        "producer-unregistered",
-        "11111111111.ignoto.it",
-        Leaf::Client,
-        365,
-    )?;
+    gateway_and_region(dir, &national, &regional, r)?;
+    producers(dir, &national, &regional, &stranger, names)?;
+    saml_idps(dir)?;
+    smart_cards(dir, &stranger)?;
+    let bundle = [
+        std::fs::read_to_string(dir.join("national-ca.pem"))?,
+        std::fs::read_to_string(dir.join("regional-ca.pem"))?,
+    ]
+    .concat();
+    std::fs::write(dir.join("ca-bundle.pem"), bundle)?;
+    Ok(DevPki {
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The simulator's server certificate, the region's pair (national CA) and the
+/// middleware's server certificate (regional CA).
+fn gateway_and_region(dir: &Path, national: &Ca, regional: &Ca, r: &str) -> anyhow::Result<()> {
+    let leaves = [
+        (
+            national,
+            "gtw-sim",
+            "gateway-sim.localhost".to_string(),
+            Leaf::Server,
+        ),
+        (
+            national,
+            "region-auth",
+            format!("A1#{r}#80017210727FSEMW"),
+            Leaf::Client,
+        ),
+        (
+            national,
+            "region-sig",
+            format!("S1#{r}#80017210727FSEMW"),
+            Leaf::Signature,
+        ),
+        (
+            regional,
+            "mw-server",
+            "fsemw.localhost".to_string(),
+            Leaf::Server,
+        ),
+    ];
+    for (ca, name, cn, leaf) in leaves {
+        issue(dir, ca, name, &cn, leaf, 365)?;
+    }
+    Ok(())
+}
+
+/// The producers: the demo one (TLS and national signature), and the refused ones
+/// (expired, unregistered, revoked — with the regional CA's list —, bad CN, unknown CA).
+fn producers(
+    dir: &Path,
+    national: &Ca,
+    regional: &Ca,
+    stranger: &Ca,
+    names: &PkiNames,
+) -> anyhow::Result<()> {
+    let r = &names.region_code;
+    let leaves = [
+        (
+            regional,
+            "producer",
+            names.producer_cn.clone(),
+            Leaf::Client,
+            365,
+        ),
+        (
+            national,
+            "producer-national-sig",
+            format!("S1#{r}#01234567890LABDEMO"),
+            Leaf::Signature,
+            365,
+        ),
+        (
+            regional,
+            "producer-expired",
+            "09876543210.scaduto.it".into(),
+            Leaf::Client,
+            -1,
+        ),
+        (
+            regional,
+            "producer-unregistered",
+            "11111111111.ignoto.it".into(),
+            Leaf::Client,
+            365,
+        ),
+        (
+            regional,
+            "producer-badcn",
+            "laboratorio-senza-piva".into(),
+            Leaf::Client,
+            365,
+        ),
+        (
+            stranger,
+            "producer-stranger",
+            "22222222222.estraneo.it".into(),
+            Leaf::Client,
+            365,
+        ),
+    ];
+    for (ca, name, cn, leaf, days) in leaves {
+        issue(dir, ca, name, &cn, leaf, days)?;
+    }
     let revoked = issue(
         dir,
-        &regional,
+        regional,
         "producer-revoked",
         "33333333333.revocato.it",
         Leaf::Client,
@@ -274,43 +317,57 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         "regional-ca",
         &Issuer::from_params(&regional.params, &regional.key),
         &[revoked],
-    )?;
-    issue(
-        dir,
-        &regional,
-        "producer-badcn",
-        "laboratorio-senza-piva",
-        Leaf::Client,
-        365,
-    )?;
-    issue(
-        dir,
-        &stranger,
-        "producer-stranger",
-        "22222222222.estraneo.it",
-        Leaf::Client,
-        365,
-    )?;
+    )
+}
+
+/// The SAML identity provider's CA and signers (valid, expired, revoked).
+fn saml_idps(dir: &Path) -> anyhow::Result<()> {
     let saml = new_ca(dir, "saml-ca", "Dev SAML IdP CA")?;
     issue(dir, &saml, "saml-idp", "NIGR", Leaf::Signature, 365)?;
     issue(dir, &saml, "saml-idp-expired", "NIGR", Leaf::Signature, -1)?;
-    let saml_revoked = issue(dir, &saml, "saml-idp-revoked", "NIGR", Leaf::Signature, 365)?;
+    let revoked = issue(dir, &saml, "saml-idp-revoked", "NIGR", Leaf::Signature, 365)?;
     write_crl(
         dir,
         "saml-ca",
         &Issuer::from_params(&saml.params, &saml.key),
-        &[saml_revoked],
-    )?;
+        &[revoked],
+    )
+}
+
+/// The operators' smart cards (CNS): valid, revoked, expired, another operator's, and one
+/// from an unknown CA.
+fn smart_cards(dir: &Path, stranger: &Ca) -> anyhow::Result<()> {
     let cns = new_ca(dir, "cns-ca", "Dev CNS CA")?;
-    issue(
-        dir,
-        &cns,
-        "operator",
-        &format!("{OPERATOR_CF}/7420070100000101.5c3f2a1e9b7d4c6a8e0f1b2d3c4a5e6f"),
-        Leaf::Signature,
-        365,
-    )?;
-    let card_revoked = issue(
+    let cards = [
+        (
+            &cns,
+            "operator",
+            format!("{OPERATOR_CF}/7420070100000101.5c3f2a1e9b7d4c6a8e0f1b2d3c4a5e6f"),
+            365,
+        ),
+        (
+            &cns,
+            "operator-expired",
+            format!("{OPERATOR_CF}/7420070100000404.2a3b4c5d6e7f80910a1b2c3d4e5f6071"),
+            -1,
+        ),
+        (
+            &cns,
+            "operator-other",
+            "VRDGPP70A01A662X/7420070100000202.0a1b2c3d4e5f60718293a4b5c6d7e8f9".to_string(),
+            365,
+        ),
+        (
+            stranger,
+            "operator-stranger",
+            format!("{OPERATOR_CF}/9999.ffff"),
+            365,
+        ),
+    ];
+    for (ca, name, cn, days) in cards {
+        issue(dir, ca, name, &cn, Leaf::Signature, days)?;
+    }
+    let revoked = issue(
         dir,
         &cns,
         "operator-revoked",
@@ -318,43 +375,10 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
         Leaf::Signature,
         365,
     )?;
-    issue(
-        dir,
-        &cns,
-        "operator-expired",
-        &format!("{OPERATOR_CF}/7420070100000404.2a3b4c5d6e7f80910a1b2c3d4e5f6071"),
-        Leaf::Signature,
-        -1,
-    )?;
     write_crl(
         dir,
         "cns-ca",
         &Issuer::from_params(&cns.params, &cns.key),
-        &[card_revoked],
-    )?;
-    issue(
-        dir,
-        &cns,
-        "operator-other",
-        "VRDGPP70A01A662X/7420070100000202.0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        Leaf::Signature,
-        365,
-    )?;
-    issue(
-        dir,
-        &stranger,
-        "operator-stranger",
-        &format!("{OPERATOR_CF}/9999.ffff"),
-        Leaf::Signature,
-        365,
-    )?;
-    let bundle = [
-        std::fs::read_to_string(dir.join("national-ca.pem"))?,
-        std::fs::read_to_string(dir.join("regional-ca.pem"))?,
-    ]
-    .concat();
-    std::fs::write(dir.join("ca-bundle.pem"), bundle)?;
-    Ok(DevPki {
-        dir: dir.to_path_buf(),
-    })
+        &[revoked],
+    )
 }

@@ -6,6 +6,8 @@
 //! - [`form_scanner`]: the streaming `multipart/form-data` scanner (bodies read chunk by chunk
 //!   where they lie); [`form`]: a whole form read with it (`requestBody` and `file`).
 //! - [`operation`]: the gateway's operations, their methods and paths.
+//! - [`claims`]: the tokens' claim names, the bearer's, the mandatory and the re-issued ones.
+//! - [`request_body`]: the `requestBody` DTOs' fields and enumerated values.
 //! - [`problem`]: the error catalogue (`type`, `title`, status per exception path) and the
 //!   bodies of the gateway's answers.
 //! - [`steps`]: the first steps on a document (a PDF, its CDA) and the warning merge rule.
@@ -13,8 +15,10 @@
 //! A leaf: no server, no database, no simulator.
 
 pub mod cda;
+pub mod claims;
 pub mod form;
 pub mod form_scanner;
 pub mod operation;
 pub mod problem;
+pub mod request_body;
 pub mod steps;

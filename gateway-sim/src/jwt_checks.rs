@@ -8,6 +8,7 @@ use http::StatusCode;
 use super::SimOp;
 use super::fiscal_code;
 use gateway_contract::cda::CdaFacts;
+use gateway_contract::claims;
 use gateway_contract::problem::{GtwError, Kind, err};
 
 const MEF_OID: &str = "2.16.840.1.113883.2.9.4.3.2";
@@ -96,21 +97,9 @@ fn malformed(detail: impl Into<String>) -> GtwError {
 
 /// The dispatcher's claim checks for `op` (contract §4.3–4.4).
 pub fn dispatcher(claims: &RawClaims, op: SimOp) -> Result<(), GtwError> {
-    let mut required = vec![
-        "patient_consent",
-        "action_id",
-        "locality",
-        "person_id",
-        "purpose_of_use",
-        "subject_organization",
-        "subject_organization_id",
-        "subject_role",
-        "subject_application_id",
-        "subject_application_vendor",
-        "subject_application_version",
-    ];
+    let mut required = claims::MANDATORY.to_vec();
     if op != SimOp::Delete {
-        required.push("resource_hl7_type");
+        required.push(claims::RESOURCE_HL7_TYPE);
     }
     for c in &required {
         if claims.string(c).is_none_or(|v| v.is_empty()) {

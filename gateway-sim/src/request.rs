@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 use gateway_contract::cda::ExtractionMode;
 use gateway_contract::form::{Form, FormError, read_form};
 use gateway_contract::problem::{GtwError, Kind, err};
+use gateway_contract::request_body::{
+    ADMINISTRATIVE_REQUEST as ADMIN_REQ, PUBLICATION_FIELDS, TIPO_ATTIVITA_CLINICA as ATTIVITA,
+    TIPO_DOCUMENTO_LIV_ALTO as LIV_ALTO, TIPOLOGIA_STRUTTURA as STRUTTURE, VALIDATION_FIELDS,
+};
 
 /// Reads the multipart body with the contract's form reader; a broken form is a generic
 /// error, as in Spring, and so is a form without its `file` part.
@@ -35,49 +39,6 @@ pub enum Dto {
     /// `PublicationUpdateReqDTO` (replace, validate-and-replace)
     Update,
 }
-
-const VALIDATION_FIELDS: [&str; 3] = ["healthDataFormat", "mode", "activity"];
-const PUBLICATION_FIELDS: [&str; 16] = [
-    "workflowInstanceId",
-    "healthDataFormat",
-    "mode",
-    "tipologiaStruttura",
-    "attiCliniciRegoleAccesso",
-    "identificativoDoc",
-    "identificativoRep",
-    "tipoDocumentoLivAlto",
-    "assettoOrganizzativo",
-    "dataInizioPrestazione",
-    "dataFinePrestazione",
-    "conservazioneANorma",
-    "tipoAttivitaClinica",
-    "identificativoSottomissione",
-    "descriptions",
-    "administrativeRequest",
-];
-const STRUTTURE: [&str; 6] = [
-    "Ospedale",
-    "Prevenzione",
-    "Territorio",
-    "SistemaTS",
-    "Cittadino",
-    "MdsPN_DGC",
-];
-const ATTIVITA: [&str; 8] = [
-    "PHR",
-    "CON",
-    "DIS",
-    "ERP",
-    "Sistema_TS",
-    "INI",
-    "PN_DGC",
-    "OBS",
-];
-const LIV_ALTO: [&str; 16] = [
-    "WOR", "REF", "LDO", "RIC", "SUM", "TAC", "PRS", "PRE", "ESE", "PDC", "VAC", "CER", "VRB",
-    "CON", "CNT", "CRT",
-];
-const ADMIN_REQ: [&str; 6] = ["SSN", "INPATIENT", "NOSSN", "SSR", "DONOR", "AUTO"];
 
 /// A parsed body: the JSON object, with the mode read out.
 #[derive(Debug)]

@@ -27,108 +27,105 @@ pub fn tokenize(src: &str) -> Result<Vec<Tok>, Error> {
     let mut out: Vec<Tok> = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let c = b[i] as char;
-        if c.is_whitespace() {
+        if (b[i] as char).is_whitespace() {
             i += 1;
-            continue;
-        }
-        let two = if i + 1 < b.len() { &src[i..i + 2] } else { "" };
-        let punct2 = ["//", "..", "::", "!=", "<=", ">="];
-        if let Some(p) = punct2.iter().find(|p| **p == two) {
-            out.push(match *p {
-                "!=" | "<=" | ">=" => Tok::Op(p),
-                _ => Tok::Punct(p),
-            });
-            i += 2;
-            continue;
-        }
-        match c {
-            '(' | ')' | '[' | ']' | ',' | '@' | '/' => {
-                out.push(Tok::Punct(match c {
-                    '(' => "(",
-                    ')' => ")",
-                    '[' => "[",
-                    ']' => "]",
-                    ',' => ",",
-                    '@' => "@",
-                    _ => "/",
-                }));
-                i += 1;
-            }
-            '.' if !b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
-                out.push(Tok::Punct("."));
-                i += 1;
-            }
-            '|' | '+' | '-' | '=' | '<' | '>' => {
-                out.push(Tok::Op(match c {
-                    '|' => "|",
-                    '+' => "+",
-                    '-' => "-",
-                    '=' => "=",
-                    '<' => "<",
-                    _ => ">",
-                }));
-                i += 1;
-            }
-            '*' => {
-                out.push(if operator_expected(&out) {
-                    Tok::Op("*")
-                } else {
-                    Tok::Star
-                });
-                i += 1;
-            }
-            '"' | '\'' => {
-                let end = src[i + 1..]
-                    .find(c)
-                    .ok_or_else(|| Error::XPathSyntax("unterminated string literal".into()))?
-                    + i
-                    + 1;
-                out.push(Tok::Lit(src[i + 1..end].to_string()));
-                i = end + 1;
-            }
-            '$' => {
-                let (name, next) = read_name(src, i + 1);
-                if name.is_empty() {
-                    return Err(Error::XPathSyntax("variable without a name".into()));
-                }
-                out.push(Tok::Var(name));
-                i = next;
-            }
-            d if d.is_ascii_digit() || d == '.' => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-                    i += 1;
-                }
-                out.push(Tok::Num(
-                    src[start..i]
-                        .parse()
-                        .map_err(|_| Error::XPathSyntax("bad number".into()))?,
-                ));
-            }
-            _ if is_name_start(c) => {
-                let (name, next) = read_name(src, i);
-                i = next;
-                if operator_expected(&out) && matches!(name.as_str(), "and" | "or" | "div" | "mod")
-                {
-                    out.push(Tok::Op(match name.as_str() {
-                        "and" => "and",
-                        "or" => "or",
-                        "div" => "div",
-                        _ => "mod",
-                    }));
-                } else {
-                    out.push(Tok::Name(name));
-                }
-            }
-            other => {
-                return Err(Error::XPathSyntax(format!(
-                    "unexpected character {other:?}"
-                )));
-            }
+        } else {
+            i = next_token(src, i, &mut out)?;
         }
     }
     Ok(out)
+}
+
+/// Two-character punctuation and operators.
+const TWO: [&str; 6] = ["//", "..", "::", "!=", "<=", ">="];
+/// One-character punctuation.
+const PUNCT: [&str; 7] = ["(", ")", "[", "]", ",", "@", "/"];
+/// One-character operators.
+const OPS: [&str; 6] = ["|", "+", "-", "=", "<", ">"];
+
+/// Reads the token at `i` into `out`; where the next one starts.
+fn next_token(src: &str, i: usize, out: &mut Vec<Tok>) -> Result<usize, Error> {
+    let b = src.as_bytes();
+    let c = b[i] as char;
+    if let Some(p) = src
+        .get(i..i + 2)
+        .and_then(|two| TWO.iter().find(|p| **p == two))
+    {
+        out.push(match *p {
+            "!=" | "<=" | ">=" => Tok::Op(p),
+            _ => Tok::Punct(p),
+        });
+        return Ok(i + 2);
+    }
+    if let Some(one) = src.get(i..i + 1) {
+        if let Some(p) = PUNCT.iter().find(|p| **p == one) {
+            out.push(Tok::Punct(p));
+            return Ok(i + 1);
+        }
+        if let Some(o) = OPS.iter().find(|o| **o == one) {
+            out.push(Tok::Op(o));
+            return Ok(i + 1);
+        }
+    }
+    match c {
+        '.' if !b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
+            out.push(Tok::Punct("."));
+            Ok(i + 1)
+        }
+        '*' => {
+            out.push(if operator_expected(out) {
+                Tok::Op("*")
+            } else {
+                Tok::Star
+            });
+            Ok(i + 1)
+        }
+        '"' | '\'' => {
+            let end = src[i + 1..]
+                .find(c)
+                .ok_or_else(|| Error::XPathSyntax("unterminated string literal".into()))?
+                + i
+                + 1;
+            out.push(Tok::Lit(src[i + 1..end].to_string()));
+            Ok(end + 1)
+        }
+        '$' => {
+            let (name, next) = read_name(src, i + 1);
+            if name.is_empty() {
+                return Err(Error::XPathSyntax("variable without a name".into()));
+            }
+            out.push(Tok::Var(name));
+            Ok(next)
+        }
+        d if d.is_ascii_digit() || d == '.' => {
+            let end = i + src[i..]
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b'.')
+                .count();
+            let n = src[i..end]
+                .parse()
+                .map_err(|_| Error::XPathSyntax("bad number".into()))?;
+            out.push(Tok::Num(n));
+            Ok(end)
+        }
+        _ if is_name_start(c) => {
+            let (name, next) = read_name(src, i);
+            out.push(name_or_operator(name, operator_expected(out)));
+            Ok(next)
+        }
+        other => Err(Error::XPathSyntax(format!(
+            "unexpected character {other:?}"
+        ))),
+    }
+}
+
+/// `and`, `or`, `div`, `mod` are operators where an operator is expected, names elsewhere.
+fn name_or_operator(name: String, operator_expected: bool) -> Tok {
+    const WORDS: [&str; 4] = ["and", "or", "div", "mod"];
+    match WORDS.iter().find(|w| **w == name) {
+        Some(w) if operator_expected => Tok::Op(w),
+        _ => Tok::Name(name),
+    }
 }
 
 fn is_name_start(c: char) -> bool {

@@ -146,6 +146,73 @@ async fn forward(
     send(state, outbound, producer, rec).await
 }
 
+/// A call the gateway gave no answer to, and what is needed to decide what becomes of it.
+struct Unanswered<'a> {
+    op: Operation,
+    method: &'a http::Method,
+    gateway_path: &'a str,
+    headers: &'a HeaderMap,
+    held: Option<super::spool::Held>,
+    facts_task: super::inspect::FactsReceiver,
+    body_flags: &'a super::inspect::BodyFlags,
+    tokens: &'a super::tokens::Tokens,
+    producer: &'a Producer,
+}
+
+impl Unanswered<'_> {
+    /// Too large or broken off on the producer's side; a publication the gateway has not
+    /// seen (connection refused) queued; a status asked of the local trail; else 504.
+    async fn settle(
+        self,
+        state: &AppState,
+        e: reqwest::Error,
+        rec: &mut TransactionRecord,
+    ) -> Result<Response, MwError> {
+        if self.body_flags.too_large() {
+            return Err(MwError::PayloadTooLarge {
+                limit: state.max_body,
+            });
+        }
+        // The producer's side failed, not the gateway's: its body broke off, or the time
+        // ran out while the middleware was still waiting for it.
+        if self.body_flags.incomplete()
+            || (e.is_timeout() && self.body_flags.waiting_for_producer())
+        {
+            return Err(MwError::IncompleteBody(
+                "il produttore ha smesso di inviare il corpo della richiesta".into(),
+            ));
+        }
+        // The connection could not be opened: the gateway has not seen the request.
+        if e.is_connect()
+            && let Some(held) = self.held
+        {
+            state
+                .metrics
+                .gateway_failures
+                .with_label_values(&["unreachable"])
+                .inc();
+            let facts = self.facts_task.await.unwrap_or_default();
+            rec.file_sha256 = facts.file_sha256;
+            rec.file_bytes = facts.file_bytes.map(|b| b as i64);
+            let body = held.bytes().await?;
+            let hold = crate::outbox::Held {
+                op: self.op,
+                method: self.method,
+                path: self.gateway_path,
+                headers: self.headers,
+                body: &body,
+                producer: self.producer,
+                claims: self.tokens.claims.as_ref(),
+            };
+            return crate::outbox::queue(state, hold, rec).await;
+        }
+        if self.op == Operation::StatusByWorkflow {
+            return local_status(state, self.gateway_path, self.producer.id, describe(&e)).await;
+        }
+        Err(MwError::GatewayUnreachable(describe(&e)))
+    }
+}
+
 /// Whether every segment of `path` is a plain name: not `.` or `..` (also percent-encoded,
 /// which URL parsers resolve as well), no encoded `/` or `\`. An identifier such as `..`
 /// would otherwise move the forwarded request to another of the gateway's paths, sent with
@@ -245,46 +312,20 @@ pub async fn send(
         .observe(gtw_elapsed.as_secs_f64());
     let (status, answer_headers, answer) = match answer {
         Ok(a) => a,
-        Err(_) if body_flags.too_large() => {
-            return Err(MwError::PayloadTooLarge {
-                limit: state.max_body,
-            });
-        }
-        // The producer's side failed, not the gateway's: its body broke off, or the time
-        // ran out while the middleware was still waiting for it.
-        Err(e)
-            if body_flags.incomplete() || (e.is_timeout() && body_flags.waiting_for_producer()) =>
-        {
-            return Err(MwError::IncompleteBody(
-                "il produttore ha smesso di inviare il corpo della richiesta".into(),
-            ));
-        }
-        // The connection could not be opened: the gateway has not seen the request.
-        Err(e) if e.is_connect() && held.is_some() => {
-            state
-                .metrics
-                .gateway_failures
-                .with_label_values(&["unreachable"])
-                .inc();
-            let facts = facts_task.await.unwrap_or_default();
-            rec.file_sha256 = facts.file_sha256;
-            rec.file_bytes = facts.file_bytes.map(|b| b as i64);
-            let body = held.expect("held publication").bytes().await?;
-            let hold = crate::outbox::Held {
+        Err(e) => {
+            let unanswered = Unanswered {
                 op,
                 method: &method,
-                path: &gateway_path,
+                gateway_path: &gateway_path,
                 headers,
-                body: &body,
+                held,
+                facts_task,
+                body_flags: &body_flags,
+                tokens: &tokens,
                 producer,
-                claims: tokens.claims.as_ref(),
             };
-            return crate::outbox::queue(state, hold, rec).await;
+            return unanswered.settle(state, e, rec).await;
         }
-        Err(e) if op == Operation::StatusByWorkflow => {
-            return local_status(state, &gateway_path, producer.id, describe(&e)).await;
-        }
-        Err(e) => return Err(MwError::GatewayUnreachable(describe(&e))),
     };
     let facts = facts_task.await.unwrap_or_default();
     if let Some(body) = held {

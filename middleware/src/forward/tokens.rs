@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::problem::MwError;
+use gateway_contract::claims as names;
 
 /// Name of the header carrying the signature token.
 pub const SIGNATURE_HEADER: &str = "fse-jwt-signature";
@@ -32,7 +33,7 @@ pub const SIGNATURE_HEADER: &str = "fse-jwt-signature";
 pub const REGIONAL_TOKENS_HEADER: &str = "x-fsemw-regional-tokens";
 
 /// Claims of the bearer token besides those the region issues (as the official tool).
-const BEARER_CLAIMS: [&str; 1] = ["sub"];
+const BEARER_CLAIMS: [&str; 1] = [names::SUB];
 
 /// How tokens are treated.
 #[derive(Debug, Clone)]
@@ -239,13 +240,16 @@ impl TokenPolicy {
         let mut claims = original.clone();
         let prefix = if bearer { "auth:" } else { "integrity:" };
         claims.set(
-            "iss",
+            names::ISS,
             &serde_json::json!(format!("{prefix}{}", signer.certificate().subject_cn())),
         );
-        claims.set("aud", &serde_json::json!(self.audience));
-        claims.set("iat", &serde_json::json!(now));
-        claims.set("exp", &serde_json::json!(now + self.lifetime_secs));
-        claims.set("jti", &serde_json::json!(uuid::Uuid::new_v4().to_string()));
+        claims.set(names::AUD, &serde_json::json!(self.audience));
+        claims.set(names::IAT, &serde_json::json!(now));
+        claims.set(names::EXP, &serde_json::json!(now + self.lifetime_secs));
+        claims.set(
+            names::JTI,
+            &serde_json::json!(uuid::Uuid::new_v4().to_string()),
+        );
         let started = std::time::Instant::now();
         let signed = sign_rs256(&claims, signer).map_err(|e| {
             self.metrics

@@ -98,75 +98,118 @@ pub async fn serve_tls<H: ConnectionHooks>(
             continue;
         }
         let _ = tcp.set_nodelay(true);
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        let hooks = hooks.clone();
-        let watcher = graceful.watcher();
         let mut cut = cut.clone();
         if let Some(rx) = cut.as_mut() {
             // Only outages that start after this connection count.
             rx.borrow_and_update();
         }
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    hooks.handshake_failed();
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    hooks.handshake_failed();
-                    return;
-                }
-            };
-            if fate == ConnectionFate::DropAfterHandshake {
-                drop(tls);
-                return;
-            }
-            let info = hooks.describe(tls.get_ref().1, peer);
-            let service =
-                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    let body_idle = timeouts.body_idle;
-                    router.clone().oneshot(req.map(|b| {
-                        axum::body::Body::new(super::idle_body::IdleTimeoutBody::new(b, body_idle))
-                    }))
-                });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // Bounded buffering per connection: a large upload streams through in windows
-            // of this size instead of piling up (docs/performance.md, memory).
-            builder
-                .http1()
-                .max_buf_size(READ_BUFFER)
-                .timer(TokioTimer::new())
-                .header_read_timeout(timeouts.header_read);
-            builder
-                .http2()
-                .initial_stream_window_size(STREAM_WINDOW)
-                .initial_connection_window_size(CONNECTION_WINDOW);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            let cut = async {
-                match cut.as_mut() {
-                    Some(rx) => {
-                        let _ = rx.changed().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                ended = watcher.watch(conn.into_owned()) => {
-                    if let Err(e) = ended {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-                // Dropping the connection closes it.
-                () = cut => tracing::debug!(%peer, "connection cut"),
-            }
-        });
+        let connection = Connection {
+            tcp,
+            peer,
+            fate,
+            acceptor: acceptor.clone(),
+            router: router.clone(),
+            hooks: hooks.clone(),
+            timeouts,
+            watcher: graceful.watcher(),
+            cut,
+        };
+        tokio::spawn(connection.serve());
     }
     // In-flight requests get a bounded time to finish.
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// One accepted connection, served on its own task: TLS handshake (bounded), the hooks'
+/// verdict, HTTP/1.1 or HTTP/2 with bounded buffers, until it ends, the listener shuts
+/// down or an outage cuts it.
+struct Connection<H: ConnectionHooks> {
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    fate: ConnectionFate,
+    acceptor: TlsAcceptor,
+    router: Router,
+    hooks: Arc<H>,
+    timeouts: ConnectionTimeouts,
+    watcher: hyper_util::server::graceful::Watcher,
+    cut: Option<tokio::sync::watch::Receiver<u64>>,
+}
+
+impl<H: ConnectionHooks> Connection<H> {
+    async fn serve(self) {
+        let Self {
+            tcp,
+            peer,
+            fate,
+            acceptor,
+            router,
+            hooks,
+            timeouts,
+            watcher,
+            mut cut,
+        } = self;
+        let tls = match tokio::time::timeout(timeouts.handshake, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                hooks.handshake_failed();
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                hooks.handshake_failed();
+                return;
+            }
+        };
+        if fate == ConnectionFate::DropAfterHandshake {
+            drop(tls);
+            return;
+        }
+        let info = hooks.describe(tls.get_ref().1, peer);
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(info.clone());
+                let body_idle = timeouts.body_idle;
+                router.clone().oneshot(req.map(|b| {
+                    axum::body::Body::new(super::idle_body::IdleTimeoutBody::new(b, body_idle))
+                }))
+            });
+        let builder = connection_builder(&timeouts);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+        let cut = async {
+            match cut.as_mut() {
+                Some(rx) => {
+                    let _ = rx.changed().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            ended = watcher.watch(conn.into_owned()) => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            // Dropping the connection closes it.
+            () = cut => tracing::debug!(%peer, "connection cut"),
+        }
+    }
+}
+
+/// HTTP/1.1 and HTTP/2 with bounded buffering per connection: a large upload streams
+/// through in windows of this size instead of piling up (docs/performance.md, memory).
+fn connection_builder(timeouts: &ConnectionTimeouts) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(READ_BUFFER)
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder
+        .http2()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
+    builder
 }
 
 /// Serves `router` over plain HTTP (the admin listener) until `shutdown` resolves.
