@@ -276,41 +276,14 @@ async fn publication_flow(
         return Err(err(Kind::RecordNotFound, detail, "/record-not-found").into());
     }
     if !validate_first {
-        // The record is consumed by the first attempt that finds it.
-        let rec = store.validations.remove(&validation_hash(&xml));
-        let rec = rec.ok_or_else(|| {
-            err(
-                Kind::CdaMatch,
-                "Il CDA non risulta validato",
-                "/cda-validation",
-            )
-        })?;
-        if req.str("workflowInstanceId").is_some_and(|w| w != rec.wii) {
-            return Err(err(
-                Kind::CdaMatch,
-                "Il CDA non risulta validato",
-                "/cda-validation",
-            )
-            .into());
-        }
-        ans.wii = Some(rec.wii.clone());
-        if state.now() - rec.at > FIVE_DAYS {
+        let validated = consume_validation(&mut store, &xml, req.str("workflowInstanceId"))?;
+        ans.wii = Some(validated.wii.clone());
+        if state.now() - validated.at > FIVE_DAYS {
             let detail = "Error: cannot publish documents older than 5 days";
             return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
         }
     }
-    let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &file).as_ref());
-    if !claims
-        .string("attachment_hash")
-        .is_some_and(|h| h.eq_ignore_ascii_case(&hash))
-    {
-        return Err(err(
-            Kind::DocumentHash,
-            "Verifica hash fallita.",
-            "/jwt-hash-match",
-        )
-        .into());
-    }
+    check_attachment_hash(&claims, &file)?;
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = ans.wii.clone().unwrap_or_default();
     if let (true, Some(old)) = (replace, path_id.as_deref()) {
@@ -330,6 +303,47 @@ async fn publication_flow(
         Some(&wii),
         warning.as_deref(),
     ))
+}
+
+/// The validation record of this CDA, consumed by the first publication that finds it;
+/// `/msg/cda-match` when there is none or its workflowInstanceId is not the request's.
+fn consume_validation(
+    store: &mut super::store::Store,
+    xml: &str,
+    requested_wii: Option<&str>,
+) -> Result<ValidationRecord, GtwError> {
+    let not_validated = || {
+        err(
+            Kind::CdaMatch,
+            "Il CDA non risulta validato",
+            "/cda-validation",
+        )
+    };
+    let rec = store
+        .validations
+        .remove(&validation_hash(xml))
+        .ok_or_else(not_validated)?;
+    if requested_wii.is_some_and(|w| w != rec.wii) {
+        return Err(not_validated());
+    }
+    Ok(rec)
+}
+
+/// The signature token's `attachment_hash` must be the PDF's SHA-256 (`/msg/document-hash`).
+fn check_attachment_hash(claims: &RawClaims, file: &[u8]) -> Result<(), GtwError> {
+    let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, file).as_ref());
+    if claims
+        .string("attachment_hash")
+        .is_some_and(|h| h.eq_ignore_ascii_case(&hash))
+    {
+        Ok(())
+    } else {
+        Err(err(
+            Kind::DocumentHash,
+            "Verifica hash fallita.",
+            "/jwt-hash-match",
+        ))
+    }
 }
 
 /// `DELETE /documents/{id}` and the metadata updates.
