@@ -5,6 +5,7 @@
 //!   gateway does, and the facts it compares with the tokens.
 //! - [`form_scanner`]: the streaming `multipart/form-data` scanner (bodies read chunk by chunk
 //!   where they lie); [`form`]: a whole form read with it (`requestBody` and `file`).
+//! - [`headers`]: the answer headers of the contract (GovWay's identifiers).
 //! - [`operation`]: the gateway's operations, their methods and paths.
 //! - [`claims`]: the tokens' claim names, the bearer's, the mandatory and the re-issued ones.
 //! - [`request_body`]: the `requestBody` DTOs' fields and enumerated values.
@@ -18,6 +19,7 @@ pub mod cda;
 pub mod claims;
 pub mod form;
 pub mod form_scanner;
+pub mod headers;
 pub mod operation;
 pub mod problem;
 pub mod request_body;

@@ -108,6 +108,22 @@ impl Operation {
         )
     }
 
+    /// Whether a successful answer carries a `warning` a producer reads as a note: the
+    /// validation and publication answers (`ValidationResDTO`, `PublicationResDTO`). Not the
+    /// status answers (`TransactionInspectResDTO` has no such field), nor delete and metadata
+    /// (`ResponseWifDTO`: there a `warning` means that INI will be retried, with HTTP 202).
+    pub fn answer_takes_notes(self) -> bool {
+        matches!(
+            self,
+            Self::Validation
+                | Self::FhirValidation
+                | Self::Create
+                | Self::Replace
+                | Self::ValidateAndCreate
+                | Self::ValidateAndReplace
+        )
+    }
+
     /// Whether the operation publishes (create/replace and their validate-and- forms).
     pub fn publishes(self) -> bool {
         matches!(

@@ -308,7 +308,10 @@ fn api_router(state: Arc<SimState>, base: &str) -> Router {
     }
     let api = api.with_state(state);
     Router::new()
-        .nest(base, api)
+        .nest(
+            base,
+            api.layer(axum::middleware::map_response(respond::govway_ids)),
+        )
         .layer(DefaultBodyLimit::max(64 << 20))
         .layer(axum::middleware::from_fn_with_state(s, observe_and_fault))
         .route(

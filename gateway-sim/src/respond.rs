@@ -36,12 +36,35 @@ pub fn json_response(
 /// An error of the GovWay frontier (token signature, certificate, expiry), which
 /// never reaches the dispatcher and carries `govway_id`.
 pub fn frontier_error(status: StatusCode, title: &str, detail: &str) -> Response {
+    let govway_id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::json!({
         "type": format!("https://govway.org/handling-errors/{}/{title}.html", status.as_u16()),
         "title": title,
         "status": status.as_u16(),
         "detail": detail,
-        "govway_id": uuid::Uuid::new_v4().to_string(),
+        "govway_id": govway_id,
     });
-    json_response(status, &body, "application/problem+json")
+    let mut resp = json_response(status, &body, "application/problem+json");
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&govway_id) {
+        headers.insert("govway-transaction-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(title) {
+        headers.insert("govway-transaction-errortype", v);
+    }
+    resp
+}
+
+/// GovWay's identifiers on every answer that does not carry them yet (a transaction id
+/// and a message id, fresh for each answer).
+pub async fn govway_ids(mut resp: Response) -> Response {
+    let headers = resp.headers_mut();
+    for name in ["govway-transaction-id", "govway-message-id"] {
+        if !headers.contains_key(name)
+            && let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+        {
+            headers.insert(name, v);
+        }
+    }
+    resp
 }

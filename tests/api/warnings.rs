@@ -1,12 +1,15 @@
 //! The warning merge rule, and regional checks that never block.
 
 use dev_tools::dev_jwt::JwtOperation;
-use integration_tests::stack::{StackOptions, TestStack};
+use integration_tests::stack::{StackOptions, TestStack, tokens};
 use middleware::config::Environment;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_multipart, send_read, validate};
+use crate::{
+    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read,
+    validate,
+};
 
 const NO_MODE: &str = r#"{"activity":"VERIFICA"}"#;
 const WITH_MODE: &str = r#"{"mode":"ATTACHMENT","activity":"VERIFICA"}"#;
@@ -105,4 +108,124 @@ async fn regional_checks_never_block_and_errors_stay_national() {
     assert_eq!(s, 400);
     assert_eq!(b["type"], "/msg/cda-match");
     assert!(!b.to_string().contains("middlewarewarning"));
+}
+
+/// Regional warnings go only into answers whose `warning` is a note (validation,
+/// publication): never into status answers (`TransactionInspectResDTO` has no `warning`),
+/// nor into delete and metadata answers (`ResponseWifDTO`: a warning there means an INI
+/// retry). The producer's application differs from the registered one throughout, so the
+/// triplet check would fire everywhere. GovWay's answer headers come back unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_delete_and_metadata_answers_get_no_regional_warning() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let signed = pdf(SIGNED_LAB);
+    let other_app = json!({"subject_application_version": "9.9"});
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^NOTESONLY";
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &signed,
+        VALIDATION_BODY,
+        other_app.clone(),
+    )
+    .await;
+    let govway = r
+        .headers()
+        .get("govway-transaction-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let (s, _, v) = read(r).await;
+    assert_eq!(s, 201, "{v}");
+    assert!(v["warning"].as_str().unwrap().contains("[MW-APP]"), "{v}");
+    assert!(
+        govway.is_some_and(|g| uuid::Uuid::parse_str(&g).is_ok()),
+        "GovWay-Transaction-ID passed back"
+    );
+    let wii = v["workflowInstanceId"].as_str().unwrap().to_string();
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &publication_body(id),
+        other_app.clone(),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    assert!(b["warning"].as_str().unwrap().contains("[MW-APP]"), "{b}");
+
+    let (auth, _) = tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    for path in [
+        format!("/status/{wii}"),
+        format!("/status/search/{}", b["traceID"].as_str().unwrap()),
+    ] {
+        let r = stack
+            .call(Some("producer"), Method::GET, &path, None)
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        let (s, _, b) = read(r).await;
+        assert_eq!(s, 200, "{path}: {b}");
+        assert!(b.get("warning").is_none(), "{path}: {b}");
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["traceID", "spanID", "transactionData"], "{path}");
+    }
+
+    let enc = id.replace('^', "%5E");
+    let (auth, sig) = tokens(JwtOperation::Metadata, None, other_app.clone(), "producer");
+    let r = stack
+        .call(Some("producer"), Method::PUT, &format!("/documents/{enc}/metadata-iti-57"), Some((&auth, &sig)))
+        .json(&json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, tx, b) = read(r).await;
+    assert_eq!(s, 200, "metadata: {b}");
+    assert!(b.get("warning").is_none(), "metadata: {b}");
+    let rows = stack.transactions(&format!("id={tx}")).await;
+    assert!(rows[0]["local_warnings"].is_null(), "{}", rows[0]);
+
+    let (auth, sig) = tokens(JwtOperation::Delete, None, other_app, "producer");
+    let r = stack
+        .call(
+            Some("producer"),
+            Method::DELETE,
+            &format!("/documents/{enc}"),
+            Some((&auth, &sig)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 200, "delete: {b}");
+    assert!(b.get("warning").is_none(), "delete: {b}");
+}
+
+/// A refusal of GovWay's front end keeps its identifiers: the error type and the
+/// transaction id the body names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn govway_refusals_keep_their_headers() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let r = stack
+        .call(Some("producer"), Method::GET, "/status/search/abc", None)
+        .send()
+        .await
+        .unwrap();
+    let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+    let (kind, id) = (
+        header("govway-transaction-errortype"),
+        header("govway-transaction-id"),
+    );
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(kind.as_deref(), Some("AuthenticationRequired"));
+    assert_eq!(id.as_deref(), b["govway_id"].as_str(), "{b}");
 }

@@ -73,6 +73,10 @@ impl RegionalChecks {
             claims.string("subject_application_vendor"),
             claims.string("subject_application_version"),
         );
+        // Only where the token declares an application (the bearer token never does).
+        if sent.0.is_none() && sent.1.is_none() && sent.2.is_none() {
+            return;
+        }
         let registered = (
             &p.application_id,
             &p.application_vendor,

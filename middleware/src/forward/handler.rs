@@ -22,6 +22,7 @@ use crate::front_door::{Caller, Transaction, hand_back};
 use crate::problem::MwError;
 use crate::server::identity::ClientIdentity;
 use crate::startup::AppState;
+use gateway_contract::headers::GOVWAY_ANSWER_HEADERS;
 
 /// Request headers forwarded besides the tokens.
 const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
@@ -333,6 +334,7 @@ pub async fn send(
     }
     Ok(respond(
         state,
+        op,
         producer,
         &tokens.claims,
         facts,
@@ -400,6 +402,7 @@ async fn local_status(
 #[allow(clippy::too_many_arguments)]
 fn respond(
     state: &AppState,
+    op: Operation,
     producer: &Producer,
     claims: &Option<hsm::jwt::RawClaims>,
     facts: BodyFacts,
@@ -441,7 +444,13 @@ fn respond(
         claims: claims.as_ref(),
         request: request.as_ref(),
     };
-    let local = state.checks.run(&input);
+    // Only answers whose `warning` is a note get regional ones (status answers have no
+    // such field; on delete and metadata a warning means an INI retry).
+    let local = if op.answer_takes_notes() {
+        state.checks.run(&input)
+    } else {
+        Vec::new()
+    };
     for w in &local {
         state
             .metrics
@@ -464,8 +473,11 @@ fn respond(
     )));
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    for name in std::iter::once(header::CONTENT_TYPE.as_str()).chain(GOVWAY_ANSWER_HEADERS) {
+        if let Some(v) = headers.get(name) {
+            resp.headers_mut()
+                .insert(http::HeaderName::from_static(name), v.clone());
+        }
     }
     resp
 }

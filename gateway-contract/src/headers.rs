@@ -1,0 +1,10 @@
+//! Headers of the gateway's answers that belong to its contract with producers.
+
+/// GovWay's identifiers of an answer, which producers quote to national support
+/// (it-fse-support #62, #76, #524 via `gateway-fidelity-review.md` row M4): the middleware
+/// passes them back unchanged.
+pub const GOVWAY_ANSWER_HEADERS: [&str; 3] = [
+    "govway-transaction-id",
+    "govway-message-id",
+    "govway-transaction-errortype",
+];
