@@ -60,6 +60,21 @@ pub fn read_form(content_type: &str, body: &Bytes) -> Result<Form, FormError> {
     })
 }
 
+/// A gateway form of a `requestBody` (JSON text) and a PDF `file`: its Content-Type and body.
+pub fn write_form(request_body: &str, pdf: &[u8]) -> (String, Bytes) {
+    let boundary = format!("fsemw-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::with_capacity(pdf.len() + 1024);
+    body.extend_from_slice(format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\nContent-Type: application/json\r\n\r\n{request_body}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"documento.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    ).as_bytes());
+    body.extend_from_slice(pdf);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        Bytes::from(body),
+    )
+}
+
 /// Where the parts that count lie: (offset, length).
 #[derive(Default)]
 struct Parts {
@@ -117,6 +132,17 @@ mod tests {
         let form = read_form(CT, &body).unwrap();
         assert_eq!(form.request_body.as_deref(), Some("{\"a\":1}"));
         assert_eq!(form.file.as_deref(), Some(&b"%PDF-1.7"[..]));
+    }
+
+    #[test]
+    fn a_written_form_reads_back() {
+        let (ct, body) = write_form("{\"mode\":\"ATTACHMENT\"}", b"%PDF-1.7 x");
+        let form = read_form(&ct, &body).unwrap();
+        assert_eq!(
+            form.request_body.as_deref(),
+            Some("{\"mode\":\"ATTACHMENT\"}")
+        );
+        assert_eq!(form.file.as_deref(), Some(&b"%PDF-1.7 x"[..]));
     }
 
     #[test]

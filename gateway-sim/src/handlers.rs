@@ -20,7 +20,9 @@ use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, err};
 use gateway_contract::steps::{
     change_workflow_instance_id, check_pdf, publication_warning, read_cda, validation_warning,
 };
-const FIVE_DAYS: i64 = 5 * 24 * 3600;
+const DAY: i64 = 24 * 3600;
+/// Days a validation may be published after (`days.allow-publish-after-validation`).
+const ALLOWED_DAYS: i64 = 5;
 
 /// An early exit: a dispatcher error or a frontier refusal.
 pub enum Stop {
@@ -267,6 +269,14 @@ async fn publication_flow(
         ans.path = ErrPath::B;
     }
     let mut store = state.store.lock().expect("store lock");
+    if validate_first {
+        // A validate-and-* makes its own validation record, then publishes against it.
+        let record = ValidationRecord {
+            wii: ans.wii.clone().unwrap_or_default(),
+            at: state.now(),
+        };
+        store.validations.insert(validation_hash(&xml), record);
+    }
     if replace
         && !store
             .documents
@@ -275,13 +285,12 @@ async fn publication_flow(
         let detail = "IniException: documento da sostituire non trovato su INI";
         return Err(err(Kind::RecordNotFound, detail, "/record-not-found").into());
     }
-    if !validate_first {
-        let validated = consume_validation(&mut store, &xml, req.str("workflowInstanceId"))?;
-        ans.wii = Some(validated.wii.clone());
-        if state.now() - validated.at > FIVE_DAYS {
-            let detail = "Error: cannot publish documents older than 5 days";
-            return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
-        }
+    let validated = consume_validation(&mut store, &xml, req.str("workflowInstanceId"))?;
+    ans.wii = Some(validated.wii.clone());
+    // Whole days, as the dispatcher counts them: refused from the sixth day on.
+    if (state.now() - validated.at) / DAY > ALLOWED_DAYS {
+        let detail = "Error: cannot publish documents older than 5 days";
+        return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
     }
     check_attachment_hash(&claims, &file)?;
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
@@ -305,8 +314,9 @@ async fn publication_flow(
     ))
 }
 
-/// The validation record of this CDA, consumed by the first publication that finds it;
-/// `/msg/cda-match` when there is none or its workflowInstanceId is not the request's.
+/// The validation record of this CDA, consumed by the publication that matches it;
+/// `/msg/cda-match` when there is none, or when its workflowInstanceId is not the request's
+/// (the record then stays: the refusal comes before the consumption).
 fn consume_validation(
     store: &mut super::store::Store,
     xml: &str,
@@ -319,14 +329,12 @@ fn consume_validation(
             "/cda-validation",
         )
     };
-    let rec = store
-        .validations
-        .remove(&validation_hash(xml))
-        .ok_or_else(not_validated)?;
+    let hash = validation_hash(xml);
+    let rec = store.validations.get(&hash).ok_or_else(not_validated)?;
     if requested_wii.is_some_and(|w| w != rec.wii) {
         return Err(not_validated());
     }
-    Ok(rec)
+    store.validations.remove(&hash).ok_or_else(not_validated)
 }
 
 /// The signature token's `attachment_hash` must be the PDF's SHA-256 (`/msg/document-hash`).

@@ -70,3 +70,39 @@ async fn attachment_hash_must_match_the_file() {
         (400, Some("/msg/document-hash"), Some("/jwt-hash-match"))
     );
 }
+
+/// The validation record (dispatcher `CdaSRV`, `ValidationUtility.checkDayAfterValidation`,
+/// review row S14): a publication naming another workflowInstanceId is refused without
+/// consuming the record, and the limit counts whole days (five days and an hour are
+/// still within it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mismatched_id_leaves_the_record_and_the_limit_counts_whole_days() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^RECORD";
+    let mut body: serde_json::Value = serde_json::from_str(&publication_body(id)).unwrap();
+    body["workflowInstanceId"] =
+        json!("2.16.840.1.113883.2.9.2.160.4.4.ffff^^^^urn:ihe:iti:xdw:2013:workflowInstanceId");
+    let (signed, text) = (pdf(SIGNED_LAB), body.to_string());
+    let r = send_multipart(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &signed,
+        &text,
+        json!({}),
+    );
+    let (s, _, b) = read(r.await).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (400, Some("/msg/cda-match")),
+        "{b}"
+    );
+    set_clock(&stack, 5 * 24 * 3600 + 3600).await;
+    let (s, b) = create(&stack, id, json!({})).await;
+    assert_eq!(
+        s, 202,
+        "the record is still there and within the limit: {b}"
+    );
+}

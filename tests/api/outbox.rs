@@ -391,3 +391,58 @@ async fn two_replicas_deliver_each_queued_publication_once() {
         .get(0);
     assert_eq!(delivered, 40);
 }
+
+/// An outage longer than the validation window: the queued create still carries the old
+/// validation's workflowInstanceId. The gateway refuses the create (past the window), and
+/// the validate-and-create the outbox sends instead makes its own validation record, so it
+/// must go without the old id (with it, the gateway answers `/msg/cda-match`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_the_validation_window_recovers_the_publication() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    assert_eq!(s, 201, "{v}");
+    let mut body: Value = serde_json::from_str(&publication_body(
+        "2.16.840.1.113883.2.9.2.160.4.4^LONG-OUTAGE",
+    ))
+    .unwrap();
+    body["workflowInstanceId"] = v["workflowInstanceId"].clone();
+    stack.fault(json!({"mode": "down"})).await;
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents",
+        JwtOperation::Create,
+        &pdf(SIGNED_LAB),
+        &body.to_string(),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 202, "queued: {b}");
+    // Six whole days pass on the gateway's clock before it is reachable again.
+    let r = reqwest::Client::new()
+        .post(format!("{}/clock", stack.sim_admin_url))
+        .json(&json!({"offset_secs": 6 * 24 * 3600}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    stack.fault(json!({"mode": "none"})).await;
+    drained(&stack).await;
+    assert_eq!(
+        requests(&stack.observed().await),
+        [
+            ("POST /v1/documents".to_string(), 400),
+            ("POST /v1/documents/validate-and-create".to_string(), 202),
+        ]
+    );
+    let client = db(&stack).await;
+    let row = client
+        .query_one("SELECT operation, state, final_status FROM outbox", &[])
+        .await
+        .unwrap();
+    let got: (String, String, Option<i32>) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        got,
+        ("validate_and_create".into(), "delivered".into(), Some(202))
+    );
+}

@@ -254,21 +254,36 @@ pub async fn reschedule(
 }
 
 /// Rewrites the request of a delivery (create → validate-and-create…).
-pub async fn convert(
-    pool: &Pool,
-    id: i64,
-    operation: &str,
-    path: &str,
-    ev: Value,
-) -> Result<(), DbError> {
+pub async fn convert(pool: &Pool, id: i64, to: &Converted<'_>, ev: Value) -> Result<(), DbError> {
     let client = pool.get().await?;
     client
         .execute(
-            "UPDATE outbox SET operation = $2, path = $3, events = events || $4::jsonb WHERE id = $1",
-            &[&id, &operation, &path, &json!([ev])],
+            "UPDATE outbox SET operation = $2, path = $3, headers = $4, body = $5, \
+             events = events || $6::jsonb WHERE id = $1",
+            &[
+                &id,
+                &to.operation,
+                &to.path,
+                &to.headers,
+                &to.body,
+                &json!([ev]),
+            ],
         )
         .await?;
     Ok(())
+}
+
+/// A queued publication sent again as another operation (validate-and-*).
+#[derive(Debug)]
+pub struct Converted<'a> {
+    /// The new operation's name.
+    pub operation: &'a str,
+    /// Its path.
+    pub path: &'a str,
+    /// The stored request headers (a new Content-Type when the body changed).
+    pub headers: &'a Value,
+    /// The body it takes.
+    pub body: &'a [u8],
 }
 
 /// How a delivery ended.

@@ -138,11 +138,20 @@ async fn deliver(
                 "ASYNC_RETRY",
                 &format!("{}: inviata di nuovo come {op}", answer.kind),
             );
-            store::convert(&state.pool, q.id, op, &path, ev)
+            let (headers, body) = revalidation_request(&q, op);
+            let converted = store::Converted {
+                operation: op,
+                path: &path,
+                headers: &headers,
+                body: &body,
+            };
+            store::convert(&state.pool, q.id, &converted, ev)
                 .await
                 .map_err(|e| Failure::Store(e.to_string()))?;
             q.operation = op.to_string();
             q.path = path;
+            q.headers = headers;
+            q.body = body;
             state
                 .metrics
                 .outbox_deliveries
@@ -346,6 +355,37 @@ fn revalidating(operation: &str, path: &str) -> Option<(&'static str, String)> {
         }
         _ => None,
     }
+}
+
+/// What a validate-and-* takes of a queued create or replace: the same file and fields,
+/// without the old validation's `workflowInstanceId` (the gateway makes a new validation
+/// record and would refuse the old id with `/msg/cda-match`) and, for a replace, without
+/// `priorita` (gone from contract 2.6.3). A body that cannot be read is sent as it is.
+fn revalidation_request(q: &Queued, op: &str) -> (Value, Vec<u8>) {
+    let content_type = q
+        .headers
+        .get("content-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = bytes::Bytes::from(q.body.clone());
+    let Ok(form) = gateway_contract::form::read_form(content_type, &body) else {
+        return (q.headers.clone(), q.body.clone());
+    };
+    let (Some(text), Some(file)) = (form.request_body, form.file) else {
+        return (q.headers.clone(), q.body.clone());
+    };
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(&text) else {
+        return (q.headers.clone(), q.body.clone());
+    };
+    fields.remove("workflowInstanceId");
+    if op == "validate_and_replace" {
+        fields.remove("priorita");
+    }
+    let (content_type, body) =
+        gateway_contract::form::write_form(&Value::Object(fields).to_string(), &file);
+    let mut headers = q.headers.clone();
+    headers["content-type"] = Value::String(content_type);
+    (headers, body.to_vec())
 }
 
 fn replace_tail(path: &str, from: &str, to: &str) -> String {

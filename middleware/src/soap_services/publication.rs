@@ -262,20 +262,6 @@ fn segment(id: &str) -> String {
     out
 }
 
-fn multipart(request: &Value, pdf: &[u8]) -> (String, Bytes) {
-    let boundary = format!("fsemw-{}", uuid::Uuid::new_v4().simple());
-    let mut body = Vec::with_capacity(pdf.len() + 1024);
-    body.extend_from_slice(format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\nContent-Type: application/json\r\n\r\n{request}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"documento.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
-    ).as_bytes());
-    body.extend_from_slice(pdf);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (
-        format!("multipart/form-data; boundary={boundary}"),
-        Bytes::from(body),
-    )
-}
-
 async fn publish(
     call: &Call<'_>,
     payload: Node<'_, '_>,
@@ -516,7 +502,7 @@ async fn publish_at_gateway(
             format!("/documents/validate-and-replace/{}", segment(old)),
         ),
     };
-    let (content_type, body) = multipart(request, pdf);
+    let (content_type, body) = gateway_contract::form::write_form(&request.to_string(), pdf);
     let call_spec = GatewayCall {
         op,
         method,
@@ -736,7 +722,8 @@ mod tests {
 
     #[test]
     fn the_multipart_body_carries_request_and_file() {
-        let (ct, body) = multipart(&json!({"mode": "ATTACHMENT"}), b"%PDF-1.7");
+        let request = json!({"mode": "ATTACHMENT"}).to_string();
+        let (ct, body) = gateway_contract::form::write_form(&request, b"%PDF-1.7");
         let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with(&format!("--{boundary}\r\n")));
