@@ -6,7 +6,7 @@ use http::StatusCode;
 use crate::engine::Rules;
 use crate::stage::ValidatorVerdict;
 use gateway_contract::cda::ExtractionMode;
-use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, err};
+use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
 use gateway_contract::steps::{check_pdf, read_cda, read_facts, validation_warning};
 
 /// Status and body the gateway would return.
@@ -33,7 +33,7 @@ pub fn judge(
             } else {
                 StatusCode::OK
             };
-            let body = ans.success_body(ans.wii.as_deref(), warning.as_deref());
+            let body = ans.success_body(Shape::Validation, ans.wii.as_deref(), warning.as_deref());
             Verdict { status, body }
         }
         Err(e) => {

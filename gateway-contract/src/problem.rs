@@ -137,11 +137,24 @@ pub fn err(kind: Kind, detail: impl Into<String>, instance: impl Into<String>) -
     }
 }
 
+/// Which success DTO an answer is: the field order differs (Jackson writes the fields in
+/// declaration order, after `traceID` and `spanID` of `ResponseDTO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `ValidationResDTO`: `workflowInstanceId`, then `warning`.
+    Validation,
+    /// `PublicationResDTO` (create, replace, validate-and-*) and `ResponseWifDTO` (delete,
+    /// metadata): `warning`, then `workflowInstanceId`.
+    Publication,
+}
+
 /// Where the error is being answered.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// `traceID` (also `spanID`: first operation of the request).
+    /// `traceID`: 32 hex characters (an OpenTelemetry trace id).
     pub trace_id: String,
+    /// `spanID`: 16 hex characters, another id than the trace's.
+    pub span_id: String,
     /// Error path.
     pub path: ErrPath,
     /// `workflowInstanceId` for path A errors.
@@ -155,6 +168,7 @@ impl Answer {
     pub fn new(path: ErrPath) -> Self {
         Self {
             trace_id: new_trace_id(),
+            span_id: new_span_id(),
             path,
             wii: None,
         }
@@ -165,7 +179,7 @@ impl Answer {
         let (kind, title) = e.kind.type_title();
         let status = e.kind.status(self.path);
         let mut body = serde_json::json!({
-            "traceID": self.trace_id, "spanID": self.trace_id, "type": kind, "title": title,
+            "traceID": self.trace_id, "spanID": self.span_id, "type": kind, "title": title,
             "detail": e.detail, "status": status.as_u16(), "instance": e.instance,
         });
         if self.path == ErrPath::A {
@@ -178,20 +192,33 @@ impl Answer {
         (status, body)
     }
 
-    /// A success body.
-    pub fn success_body(&self, wii: Option<&str>, warning: Option<&str>) -> serde_json::Value {
-        let mut body = serde_json::json!({ "traceID": self.trace_id, "spanID": self.trace_id });
-        if let Some(w) = wii {
-            body["workflowInstanceId"] = w.into();
-        }
-        if let Some(w) = warning {
-            body["warning"] = w.into();
+    /// A success body of `shape`; absent values are left out (the dispatcher omits nulls).
+    pub fn success_body(
+        &self,
+        shape: Shape,
+        wii: Option<&str>,
+        warning: Option<&str>,
+    ) -> serde_json::Value {
+        let mut body = serde_json::json!({ "traceID": self.trace_id, "spanID": self.span_id });
+        let fields = match shape {
+            Shape::Validation => [("workflowInstanceId", wii), ("warning", warning)],
+            Shape::Publication => [("warning", warning), ("workflowInstanceId", wii)],
+        };
+        for (name, value) in fields {
+            if let Some(v) = value {
+                body[name] = v.into();
+            }
         }
         body
     }
 }
 
-/// 16 hex characters, like the gateway's OpenTelemetry ids.
+/// 32 hex characters, like the gateway's OpenTelemetry trace ids.
 pub fn new_trace_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// 16 hex characters, like the gateway's OpenTelemetry span ids.
+pub fn new_span_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
 }

@@ -16,7 +16,7 @@ use super::store::{DocumentRecord, Event, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict};
 use gateway_contract::cda::document::validation_hash;
 use gateway_contract::cda::{CdaFacts, pdf};
-use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, err};
+use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
 use gateway_contract::steps::{
     change_workflow_instance_id, check_pdf, publication_warning, read_cda, validation_warning,
 };
@@ -204,6 +204,7 @@ async fn validation_flow(
     Ok(respond::success(
         ans,
         status,
+        Shape::Validation,
         Some(&wii),
         warning.as_deref(),
     ))
@@ -309,6 +310,7 @@ async fn publication_flow(
     Ok(respond::success(
         ans,
         StatusCode::ACCEPTED,
+        Shape::Publication,
         Some(&wii),
         warning.as_deref(),
     ))
@@ -415,7 +417,13 @@ fn change_flow(
         .events
         .push(event(ans, kind, Some(&claims), Some(id), None));
     let wii = ans.wii.clone();
-    Ok(respond::success(ans, StatusCode::OK, wii.as_deref(), None))
+    Ok(respond::success(
+        ans,
+        StatusCode::OK,
+        Shape::Publication,
+        wii.as_deref(),
+        None,
+    ))
 }
 
 /// `GET /status/{wii}` and `GET /status/search/{traceId}`.
@@ -476,7 +484,7 @@ fn status_flow(
             .into());
         }
     }
-    let body = serde_json::json!({ "traceID": ans.trace_id, "spanID": ans.trace_id, "transactionData": events });
+    let body = serde_json::json!({ "traceID": ans.trace_id, "spanID": ans.span_id, "transactionData": events });
     Ok(respond::json_response(
         StatusCode::OK,
         &body,

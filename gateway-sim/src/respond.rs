@@ -2,7 +2,7 @@
 //! ([`gateway_contract::problem`]) as responses, and the GovWay frontier's own errors.
 
 use axum::response::{IntoResponse, Response};
-use gateway_contract::problem::{Answer, GtwError};
+use gateway_contract::problem::{Answer, GtwError, Shape};
 use http::{HeaderValue, StatusCode, header};
 
 /// The problem response for `e`.
@@ -15,10 +15,12 @@ pub fn error(ans: &Answer, e: &GtwError) -> Response {
 pub fn success(
     ans: &Answer,
     status: StatusCode,
+    shape: Shape,
     wii: Option<&str>,
     warning: Option<&str>,
 ) -> Response {
-    json_response(status, &ans.success_body(wii, warning), "application/json")
+    let body = ans.success_body(shape, wii, warning);
+    json_response(status, &body, "application/json")
 }
 
 /// A JSON response with the given content type.

@@ -16,7 +16,20 @@ async fn validation_returns_the_gateway_answer_with_a_transaction_id() {
     let (status, tx, body) = read(validate(&stack, &pdf(LAB_OK)).await).await;
     assert_eq!(status, 201, "{body}");
     assert!(!tx.is_empty());
-    assert_eq!(body["traceID"].as_str().unwrap().len(), 16);
+    // OpenTelemetry ids, as the live gateway gives them (it-fse-support #2488, #3043): a
+    // 32-hex trace and another, 16-hex span.
+    let (trace, span) = (
+        body["traceID"].as_str().unwrap(),
+        body["spanID"].as_str().unwrap(),
+    );
+    assert_eq!((trace.len(), span.len()), (32, 16), "{body}");
+    assert!(
+        trace
+            .bytes()
+            .chain(span.bytes())
+            .all(|b| b.is_ascii_hexdigit())
+    );
+    assert!(!trace.starts_with(span), "{body}");
     assert!(
         body["workflowInstanceId"]
             .as_str()
@@ -54,6 +67,9 @@ async fn the_whole_document_lifecycle_goes_through() {
         wii.as_str(),
         "publication is linked to its validation"
     );
+    // PublicationResDTO declares `warning` before `workflowInstanceId` (live: #3043).
+    let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["traceID", "spanID", "warning", "workflowInstanceId"]);
 
     // Status by workflowInstanceId: the visibility rule needs a region after '#' in the bearer sub.
     let (auth, _) = tokens(

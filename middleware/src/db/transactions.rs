@@ -220,7 +220,11 @@ pub async fn search(pool: &Pool, q: &TransactionQuery) -> Result<Vec<Transaction
     };
     if let Some(id) = &q.id {
         match uuid::Uuid::parse_str(id) {
-            Ok(u) => push("tx_id = ?", Box::new(u)),
+            // A transaction id, or the gateway's traceID: 32 hex characters read as a UUID too.
+            Ok(_) => push(
+                "(tx_id = (?::text)::uuid OR gtw_trace_id = ?::text)",
+                Box::new(id.clone()),
+            ),
             Err(_) => push(
                 "(gtw_trace_id = ? OR workflow_instance_id = ?)",
                 Box::new(id.clone()),
