@@ -446,9 +446,19 @@ fn status_flow(
     ans: &Answer,
 ) -> Result<Response, Stop> {
     let bearer = tokens(state, headers, None)?;
-    if !by_trace && id == "UNKNOWN_WORKFLOW_ID" {
-        return Err(err(Kind::Wii, "Workflow instance id non valido", "/invalid-id").into());
-    }
+    // By workflowInstanceId: the id, then the bearer's region, both before the lookup.
+    let mine = if by_trace {
+        None
+    } else {
+        if id == "UNKNOWN_WORKFLOW_ID" {
+            return Err(err(Kind::Wii, "Il wii non è valido", "/invalid-id").into());
+        }
+        let sub = bearer.string("sub").unwrap_or_default();
+        let Some(mine) = region_of(&sub) else {
+            return Err(unverifiable_sub(ans));
+        };
+        Some(mine)
+    };
     let store = state.store.lock().expect("store lock");
     let events = if by_trace {
         store.events_for_trace(id)
@@ -456,33 +466,19 @@ fn status_flow(
         store.events_for_wii(id)
     };
     if events.is_empty() {
-        return Err(err(Kind::RecordNotFound, "No Record Found", "").into());
+        return Err(Stop::Ready(Box::new(status_not_found())));
     }
-    if !by_trace {
-        let sub = bearer.string("sub").unwrap_or_default();
-        let region = |s: &str| {
-            s.split_once('#')
-                .map(|(_, r)| r.chars().take(3).collect::<String>())
-        };
-        let Some(mine) = region(&sub) else {
-            return Err(err(
-                Kind::MandatoryElementToken,
-                "Il campo sub del token non consente la verifica",
-                "/missing-jwt",
-            )
-            .into());
-        };
-        if !events
+    if let Some(mine) = mine
+        && !events
             .iter()
-            .any(|e| e.issuer.as_deref().and_then(region).as_deref() == Some(mine.as_str()))
-        {
-            return Err(err(
-                Kind::Unauthorized,
-                "Issuer non autorizzato",
-                "/msg/invalid-issuer-sub",
-            )
-            .into());
-        }
+            .any(|e| e.issuer.as_deref().and_then(region_of).as_deref() == Some(mine.as_str()))
+    {
+        return Err(err(
+            Kind::Unauthorized,
+            "Mismatch sub/issuer",
+            "/msg/invalid-issuer-sub",
+        )
+        .into());
     }
     let body = serde_json::json!({ "traceID": ans.trace_id, "spanID": ans.span_id, "transactionData": events });
     Ok(respond::json_response(
@@ -490,6 +486,40 @@ fn status_flow(
         &body,
         "application/json",
     ))
+}
+
+/// The region of a `sub` or `iss`: the first three characters of its second `#` field.
+fn region_of(s: &str) -> Option<String> {
+    s.split('#')
+        .nth(1)
+        .map(|r| r.chars().take(3).collect::<String>())
+}
+
+/// A bearer `sub` without a region: HTTP 401 whose body says `status` 400 (review S5,
+/// live it-fse-support #2508).
+fn unverifiable_sub(ans: &Answer) -> Stop {
+    let e = err(
+        Kind::MandatoryElementToken,
+        "Token JWT non valido.",
+        "/missing-jwt",
+    );
+    let (status, mut body) = ans.error_body(&e);
+    body["status"] = 400.into();
+    Stop::Ready(Box::new(respond::json_response(
+        status,
+        &body,
+        "application/problem+json",
+    )))
+}
+
+/// No event for the id: the status service's own 404, passed on by the dispatcher (review
+/// S4, live it-fse-support #1493).
+fn status_not_found() -> Response {
+    let body = serde_json::json!({
+        "type": "/err/resource", "title": "Resource error", "detail": "Record non trovato",
+        "status": 404, "instance": "/not-found",
+    });
+    respond::json_response(StatusCode::NOT_FOUND, &body, "application/problem+json")
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {

@@ -15,6 +15,7 @@ mod forwarding;
 mod front_door;
 mod gateway_failures;
 mod gateway_rules;
+mod gateway_status;
 mod hsm;
 mod internal_errors;
 mod outbox;

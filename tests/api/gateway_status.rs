@@ -1,0 +1,77 @@
+//! The status answers as the gateway gives them (docs/gateway-fidelity.md rows S4, S5),
+//! through the middleware: the checks before the lookup, the status service's own 404, the
+//! visibility rule, and no regional warning anywhere.
+
+use dev_tools::dev_jwt::JwtOperation;
+use integration_tests::stack::{StackOptions, TestStack, tokens};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{LAB_OK, pdf, read, validate};
+
+async fn status(stack: &TestStack, path: &str, sub: &str) -> (u16, Value) {
+    let (auth, _) = tokens(
+        JwtOperation::Validation,
+        None,
+        json!({ "sub": sub }),
+        "producer",
+    );
+    let r = stack
+        .call(Some("producer"), Method::GET, path, None)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    (s, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_checks_come_before_the_lookup_and_unknown_ids_get_the_status_services_404() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let ours = "S1#160#80017210727FSEMW";
+    let unknown = "2.16.840.1.113883.2.9.2.160.4.4.abc^^^^urn:ihe:iti:xdw:2013:workflowInstanceId";
+
+    let (s, b) = status(&stack, "/status/search/0123456789abcdef", ours).await;
+    assert_eq!(s, 404, "{b}");
+    assert_eq!(
+        b,
+        json!({"type": "/err/resource", "title": "Resource error", "detail": "Record non trovato", "status": 404, "instance": "/not-found"})
+    );
+    let (s, b) = status(&stack, &format!("/status/{unknown}"), ours).await;
+    assert_eq!((s, b["type"].as_str()), (404, Some("/err/resource")), "{b}");
+
+    // A sub without a region is refused before the lookup: 401, with `status` 400 in the body.
+    let (s, b) = status(&stack, &format!("/status/{unknown}"), "RSSMRA22A01A399Z").await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["status"], 400, "{b}");
+    assert_eq!(b["type"], "/msg/mandatory-element-token");
+    assert_eq!(b["detail"], "Token JWT non valido.");
+    assert_eq!(b["instance"], "/missing-jwt");
+
+    let (s, b) = status(&stack, "/status/UNKNOWN_WORKFLOW_ID", ours).await;
+    assert_eq!((s, b["type"].as_str()), (400, Some("/msg/wii")), "{b}");
+    assert_eq!(b["detail"], "Il wii non è valido");
+
+    // The events of a workflow are visible to its region only.
+    let (s, _, v) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(s, 201, "{v}");
+    let wii = v["workflowInstanceId"].as_str().unwrap();
+    let (s, b) = status(&stack, &format!("/status/{wii}"), "S1#150#80017210727OTHER").await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(
+        (
+            b["type"].as_str(),
+            b["detail"].as_str(),
+            b["instance"].as_str()
+        ),
+        (
+            Some("/msg/unauthorized"),
+            Some("Mismatch sub/issuer"),
+            Some("/msg/invalid-issuer-sub")
+        )
+    );
+    let (s, b) = status(&stack, &format!("/status/{wii}"), ours).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b.get("warning").is_none(), "{b}");
+}
