@@ -13,6 +13,20 @@ use gateway_contract::problem::{GtwError, Kind, err};
 
 const MEF_OID: &str = "2.16.840.1.113883.2.9.4.3.2";
 const TEAM_OID: &str = "2.16.840.1.113883.2.9.4.3.7";
+/// `ActionEnum`.
+const ACTIONS: [&str; 4] = ["CREATE", "READ", "UPDATE", "DELETE"];
+/// `PurposeOfUseEnum` displays (compared without case).
+const PURPOSES: [&str; 9] = [
+    "TREATMENT",
+    "EMERGENCY",
+    "PUBEMERGENCY",
+    "SYSADMIN",
+    "PERSONAL",
+    "UPDATE",
+    "ACCESS UPDATE",
+    "CONSENT",
+    "ADMINISTRATIVE",
+];
 const ROLES: [&str; 22] = [
     "AAS", "APR", "PSS", "INF", "FAR", "DSA", "DAM", "OAM", "ASS", "TUT", "ING", "GEN", "NOR",
     "DRS", "RSA", "MRP", "INI", "OGC", "OPI", "MDS", "GTW", "DAP",
@@ -95,13 +109,11 @@ fn malformed(detail: impl Into<String>) -> GtwError {
     )
 }
 
-/// The dispatcher's claim checks for `op` (contract §4.3–4.4).
+/// The dispatcher's claim checks for `op` (contract §4.3–4.4), in its order (`JwtSRV` @
+/// de019846): mandatory claims, the `sub` fiscal code, the enumerated values, the
+/// operation's coherence, and `resource_hl7_type` last (not for a delete).
 pub fn dispatcher(claims: &RawClaims, op: SimOp) -> Result<(), GtwError> {
-    let mut required = claims::MANDATORY.to_vec();
-    if op != SimOp::Delete {
-        required.push(claims::RESOURCE_HL7_TYPE);
-    }
-    for c in &required {
+    for c in &claims::MANDATORY {
         if claims.string(c).is_none_or(|v| v.is_empty()) {
             return Err(missing(c));
         }
@@ -109,32 +121,66 @@ pub fn dispatcher(claims: &RawClaims, op: SimOp) -> Result<(), GtwError> {
     if claims.raw("patient_consent") == Some("null") {
         return Err(missing("patient_consent"));
     }
-    if let Some(sub) = claims.string("sub") {
-        check_sub(&sub)?;
+    check_sub(claims.string("sub").as_deref())?;
+    field_values(claims)?;
+    coherence(claims, op)?;
+    if op != SimOp::Delete
+        && claims
+            .string(claims::RESOURCE_HL7_TYPE)
+            .is_none_or(|v| v.is_empty())
+    {
+        return Err(missing(claims::RESOURCE_HL7_TYPE));
     }
-    let role = claims.string("subject_role").unwrap_or_default();
-    if !ROLES.contains(&role.as_str()) {
-        return Err(malformed("Il campo subject_role non è corretto"));
-    }
-    let org_id = claims.string("subject_organization_id").unwrap_or_default();
-    let org = claims.string("subject_organization").unwrap_or_default();
-    match ORGANIZATIONS.iter().find(|(id, _)| *id == org_id) {
-        None => return Err(malformed("Il campo subject_organization_id non è corretto")),
-        Some((_, name)) if !name.eq_ignore_ascii_case(&org) => {
-            return Err(malformed(
-                "I campi subject_organization_id e subject_organization non sono coerenti",
-            ));
-        }
-        Some(_) => {}
-    }
-    coherence(claims, op)
+    Ok(())
 }
 
-fn check_sub(sub: &str) -> Result<(), GtwError> {
-    let (cf, rest) = sub.split_once("^^^").unwrap_or((sub, ""));
-    let mef = rest.is_empty() || rest.contains(MEF_OID);
+/// `action_id`, `purpose_of_use` (any case), `subject_role`, `subject_organization_id` and
+/// `subject_organization` (any case) must be known values, the organisation's id and name
+/// the same entry.
+fn field_values(claims: &RawClaims) -> Result<(), GtwError> {
+    let value = |c: &str| claims.string(c).unwrap_or_default();
+    if !ACTIONS.contains(&value("action_id").as_str()) {
+        return Err(malformed("Il campo action_id non è corretto"));
+    }
+    let purpose = value("purpose_of_use");
+    if !PURPOSES.iter().any(|p| p.eq_ignore_ascii_case(&purpose)) {
+        return Err(malformed("Il campo purpose_of_use non è corretto"));
+    }
+    if !ROLES.contains(&value("subject_role").as_str()) {
+        return Err(malformed("Il campo subject_role non è corretto"));
+    }
+    let org_id = value("subject_organization_id");
+    let Some(by_id) = ORGANIZATIONS.iter().position(|(id, _)| *id == org_id) else {
+        return Err(malformed("Il campo subject_organization_id non è corretto"));
+    };
+    let org = value("subject_organization");
+    let Some(by_name) = ORGANIZATIONS
+        .iter()
+        .position(|(_, name)| name.eq_ignore_ascii_case(&org))
+    else {
+        return Err(malformed("Il campo subject_organization non è corretto"));
+    };
+    if by_id != by_name {
+        return Err(malformed(
+            "I campi subject_organization_id e subject_organization non sono coerenti",
+        ));
+    }
+    Ok(())
+}
+
+/// The `sub` must be a valid fiscal code when it is one (alone, or with the MEF OID as the
+/// assigning authority); an absent `sub` is refused with the same text.
+fn check_sub(sub: Option<&str>) -> Result<(), GtwError> {
+    let refused = || malformed("Il codice fiscale nel campo sub non è corretto");
+    let sub = sub.ok_or_else(refused)?;
+    let mut chunks = sub.split("^^^");
+    let cf = chunks.next().unwrap_or_default();
+    let mef = match chunks.next() {
+        None => true,
+        Some(authority) => authority.split('&').nth(1) == Some(MEF_OID),
+    };
     if mef && !fiscal_code::is_valid(cf) {
-        return Err(malformed("Il codice fiscale nel campo sub non è corretto"));
+        return Err(refused());
     }
     Ok(())
 }

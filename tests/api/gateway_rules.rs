@@ -106,3 +106,52 @@ async fn a_mismatched_id_leaves_the_record_and_the_limit_counts_whole_days() {
         "the record is still there and within the limit: {b}"
     );
 }
+
+/// The dispatcher's claim checks in its order (`JwtSRV` @ de019846, review row S7): the
+/// enumerated values are checked before the operation's coherence, `resource_hl7_type`
+/// last, an absent `sub` is refused, `purpose_of_use` in any case is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_values_are_checked_in_the_dispatchers_order() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let lab = pdf(SIGNED_LAB);
+    let validate_with = |claims: serde_json::Value| {
+        send_multipart(
+            &stack,
+            Method::POST,
+            "/documents/validation",
+            JwtOperation::Validation,
+            &lab,
+            crate::VALIDATION_BODY,
+            claims,
+        )
+    };
+    let cases = [
+        (
+            json!({"action_id": "WRITE", "resource_hl7_type": ""}),
+            "Il campo action_id non è corretto",
+        ),
+        (
+            json!({"purpose_of_use": "CURIOSITY"}),
+            "Il campo purpose_of_use non è corretto",
+        ),
+        (
+            json!({"subject_organization": "Regione Atlantide"}),
+            "Il campo subject_organization non è corretto",
+        ),
+        (
+            json!({"sub": null}),
+            "Il codice fiscale nel campo sub non è corretto",
+        ),
+        (
+            json!({"resource_hl7_type": ""}),
+            "Il campo resource_hl7_type non è valorizzato",
+        ),
+    ];
+    for (claims, detail) in cases {
+        let (s, _, b) = read(validate_with(claims.clone()).await).await;
+        assert_eq!(s, 403, "{claims}: {b}");
+        assert_eq!(b["detail"], detail, "{claims}: {b}");
+    }
+    let (s, _, b) = read(validate_with(json!({"purpose_of_use": "treatment"})).await).await;
+    assert_eq!(s, 201, "purpose_of_use in lower case: {b}");
+}
