@@ -4,18 +4,16 @@ const ODD: [u8; 26] = [
     1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
 ];
 
-/// Whether `cf` is a 16-character personal fiscal code with a correct check
-/// character (omocodia letters accepted in the digit positions).
+/// Whether `cf` is a personal fiscal code as the dispatcher checks one (`CfUtility.validaCF`
+/// with special codes not allowed, its default): compared in upper case, 16 characters, the
+/// first six letters, every character a digit or a letter, and the check character right.
+/// Omocodia letters are therefore accepted anywhere the digits are.
 pub fn is_valid(cf: &str) -> bool {
-    let b = cf.as_bytes();
-    if b.len() != 16 {
-        return false;
-    }
-    let digit_like = |c: u8| c.is_ascii_digit() || b"LMNPQRSTUV".contains(&c);
-    let letters = [0, 1, 2, 3, 4, 5, 8, 11, 15];
-    let digits = [6, 7, 9, 10, 12, 13, 14];
-    if !letters.iter().all(|&i| b[i].is_ascii_uppercase())
-        || !digits.iter().all(|&i| digit_like(b[i]))
+    let upper = cf.to_ascii_uppercase();
+    let b = upper.as_bytes();
+    if b.len() != 16
+        || !b[..6].iter().all(u8::is_ascii_alphabetic)
+        || !b.iter().all(u8::is_ascii_alphanumeric)
     {
         return false;
     }
@@ -40,6 +38,19 @@ pub fn is_valid(cf: &str) -> bool {
     b[15] == b'A' + (sum % 26) as u8
 }
 
+/// Whether a CX value (`CF^^^&authority&ISO`) carries a valid fiscal code where it must: when
+/// it is a bare code, or when its assigning authority (the second `&` field) is `mef_oid`;
+/// any other authority is not a fiscal code and passes (`JwtSRV.isValidOid`).
+pub fn valid_where_required(value: &str, mef_oid: &str) -> bool {
+    let mut chunks = value.split("^^^");
+    let cf = chunks.next().unwrap_or_default();
+    match chunks.next() {
+        None => is_valid(cf),
+        Some(authority) if authority.split('&').nth(1) == Some(mef_oid) => is_valid(cf),
+        Some(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,9 +69,25 @@ mod tests {
             "LCNLDE90L47H501Q",
             "RSSMRA22A01A399A",
             "RSSMRA22A01A399",
-            "rssmra22a01a399z",
+            "RSSMRA22A01A3-9Z",
         ] {
             assert!(!is_valid(ko), "{ko}");
         }
+        // Read in upper case, as the dispatcher does.
+        assert!(is_valid("rssmra22a01a399z"));
+        let mef = "2.16.840.1.113883.2.9.4.3.2";
+        assert!(valid_where_required(
+            "RSSMRA22A01A399Z^^^&2.16.840.1.113883.2.9.4.3.2&ISO",
+            mef
+        ));
+        assert!(!valid_where_required(
+            "RSSMRA22A01A399A^^^&2.16.840.1.113883.2.9.4.3.2&ISO",
+            mef
+        ));
+        assert!(valid_where_required(
+            "ANYTHING^^^&2.16.840.1.113883.2.9.4.3.7&ISO",
+            mef
+        ));
+        assert!(!valid_where_required("RSSMRA22A01A399A", mef));
     }
 }

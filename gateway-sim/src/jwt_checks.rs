@@ -173,13 +173,7 @@ fn field_values(claims: &RawClaims) -> Result<(), GtwError> {
 fn check_sub(sub: Option<&str>) -> Result<(), GtwError> {
     let refused = || malformed("Il codice fiscale nel campo sub non è corretto");
     let sub = sub.ok_or_else(refused)?;
-    let mut chunks = sub.split("^^^");
-    let cf = chunks.next().unwrap_or_default();
-    let mef = match chunks.next() {
-        None => true,
-        Some(authority) => authority.split('&').nth(1) == Some(MEF_OID),
-    };
-    if mef && !fiscal_code::is_valid(cf) {
+    if !fiscal_code::valid_where_required(sub, MEF_OID) {
         return Err(refused());
     }
     Ok(())
@@ -243,8 +237,12 @@ pub fn against_cda(claims: &RawClaims, facts: &CdaFacts) -> Result<(), GtwError>
         .iter()
         .find(|(_, ext)| ext == cf)
         .ok_or_else(person_error)?;
-    if matched.0 != TEAM_OID && !fiscal_code::is_valid(cf) {
-        return Err(person_error());
+    // The patient's code is checked like the operator's, unless the CDA names it with the
+    // TEAM OID (`AbstractCTL.validatePersonId`).
+    if matched.0 != TEAM_OID && !fiscal_code::valid_where_required(&person, MEF_OID) {
+        return Err(malformed(
+            "Il codice fiscale nel campo person_id non è corretto",
+        ));
     }
     Ok(())
 }

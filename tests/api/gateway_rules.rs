@@ -154,4 +154,13 @@ async fn token_values_are_checked_in_the_dispatchers_order() {
     }
     let (s, _, b) = read(validate_with(json!({"purpose_of_use": "treatment"})).await).await;
     assert_eq!(s, 201, "purpose_of_use in lower case: {b}");
+    // Fiscal codes are read in upper case (`CfUtility.validaCF`, review row S6), and a `sub`
+    // whose authority is not the MEF is not a fiscal code.
+    for sub in [
+        "rssmra22a01a399z^^^&2.16.840.1.113883.2.9.4.3.2&ISO",
+        "OPERATORE-42^^^&2.16.840.1.113883.2.9.2.160.4.99&ISO",
+    ] {
+        let (s, _, b) = read(validate_with(json!({ "sub": sub })).await).await;
+        assert_eq!(s, 201, "{sub}: {b}");
+    }
 }
