@@ -237,22 +237,7 @@ async fn delivered(
         answer.field("spanID"),
         answer.field("workflowInstanceId"),
     );
-    end(
-        state,
-        q,
-        worker,
-        "delivered",
-        answer.status,
-        &answer.text,
-        ids,
-        ev,
-    )
-    .await?;
-    state
-        .metrics
-        .outbox_deliveries
-        .with_label_values(&["delivered"])
-        .inc();
+    end(state, q, worker, "delivered", answer, ids, ev).await?;
     Ok(())
 }
 
@@ -273,41 +258,26 @@ async fn refused(
         ),
     );
     let ids = (answer.field("traceID"), answer.field("spanID"), None);
-    end(
-        state,
-        q,
-        worker,
-        "failed",
-        answer.status,
-        &answer.text,
-        ids,
-        ev,
-    )
-    .await?;
-    state
-        .metrics
-        .outbox_deliveries
-        .with_label_values(&["failed"])
-        .inc();
+    end(state, q, worker, "failed", answer, ids, ev).await?;
     tracing::warn!(tx = %q.tx_id, status = answer.status, %kind, "queued publication refused by the gateway");
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Records how a delivery ended (`delivered` or `failed`) with the gateway's answer, and
+/// counts it.
 async fn end(
     state: &AppState,
     q: &Queued,
     worker: &str,
-    outcome: &str,
-    status: u16,
-    body: &str,
+    outcome: &'static str,
+    answer: &GatewayAnswer,
     trace: (Option<String>, Option<String>, Option<String>),
     event: Value,
 ) -> Result<(), Failure> {
     let ending = Ending {
         state: outcome,
-        status: Some(i32::from(status)),
-        body,
+        status: Some(i32::from(answer.status)),
+        body: &answer.text,
         trace,
         event,
     };
@@ -317,6 +287,11 @@ async fn end(
     if !done {
         tracing::warn!(tx = %q.tx_id, "outbox lease lost before the delivery was recorded");
     }
+    state
+        .metrics
+        .outbox_deliveries
+        .with_label_values(&[outcome])
+        .inc();
     Ok(())
 }
 
