@@ -117,8 +117,14 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
         warning.starts_with("--middlewarewarning--[MW-QUEUED]"),
         "{b}"
     );
-    let wii = b["workflowInstanceId"].as_str().unwrap().to_string();
-    assert!(wii.ends_with("^^^^urn:ihe:iti:xdw:2013:workflowInstanceId"));
+    // Only the region's ids: its transaction as traceID (hyphenated, never a gateway
+    // trace), no spanID, no workflowInstanceId (the request carried none, and the
+    // gateway's has a random part), and where the gateway's will be found.
+    assert_eq!(b["traceID"], tx.as_str(), "{b}");
+    assert_eq!(tx.len(), 36);
+    assert!(b.get("spanID").is_none(), "{b}");
+    assert!(b.get("workflowInstanceId").is_none(), "{b}");
+    assert!(warning.contains(&format!("/v1/status/search/{tx}")), "{b}");
 
     // Indexed locally, provisionally, with the metadata INI would get.
     let client = db(&stack).await;
@@ -165,19 +171,15 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
         json!({"sub": "S1#160#80017210727FSEMW"}),
         "producer",
     );
-    let status = |stack: &TestStack, wii: String| {
+    let status = |stack: &TestStack, path: String| {
         let r = stack
-            .call(
-                Some("producer"),
-                Method::GET,
-                &format!("/status/{wii}"),
-                None,
-            )
+            .call(Some("producer"), Method::GET, &path, None)
             .header("Authorization", &auth)
             .send();
         async move { read(r.await.unwrap()).await }
     };
-    let (s, _, events) = status(&stack, wii.clone()).await;
+    let search = format!("/status/search/{tx}");
+    let (s, status_tx, events) = status(&stack, search.clone()).await;
     assert_eq!(s, 200, "{events}");
     let kinds: Vec<&str> = events["transactionData"]
         .as_array()
@@ -188,11 +190,20 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
     // The worker may already have tried again (RETRY events follow).
     assert_eq!(kinds[..2], ["QUEUED", "INDEXED"], "{events}");
     assert!(kinds[2..].iter().all(|k| *k == "RETRY"), "{events}");
+    // The gateway's schema (closed): no warning, no spanID; the status call's own trace;
+    // the middleware's events name the regional transaction and the document.
+    assert_eq!(
+        events.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["traceID", "transactionData"],
+        "{events}"
+    );
+    assert_eq!(events["traceID"], status_tx.as_str());
+    assert_eq!(events["transactionData"][0]["traceId"], tx.as_str());
+    assert_eq!(events["transactionData"][0]["identificativoDocumento"], id);
     assert!(
-        events["warning"]
-            .as_str()
-            .unwrap()
-            .contains("[MW-LOCAL-STATUS]")
+        events["transactionData"][0]
+            .get("workflowInstanceId")
+            .is_none()
     );
 
     // The gateway is back: delivered once, the transaction records it.
@@ -213,19 +224,37 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
     );
     assert!(metrics.contains("fsemw_outbox_rows{state=\"delivered\"} 1"));
     assert!(metrics.contains("fsemw_outbox_queued_total 1"));
-    // The transaction now carries the gateway's workflowInstanceId (the validation's: the
-    // one given at queuing time shares its document part), and the gateway answers for it.
+    // The transaction now carries the gateway's ids, and so does the regional trail
+    // (answered here, never asked of the gateway: the id is the region's).
     let delivered_wii = rows[0]["workflow_instance_id"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(
-        delivered_wii.rsplit_once('.').unwrap().0,
-        wii.rsplit_once('.').unwrap().0
-    );
-    let (s, _, events) = status(&stack, delivered_wii).await;
+    let gtw_trace = rows[0]["gtw_trace_id"].as_str().unwrap().to_string();
+    assert_eq!(gtw_trace.len(), 32, "{gtw_trace}");
+    let (s, _, events) = status(&stack, search).await;
     assert_eq!(s, 200, "{events}");
-    assert!(!events.to_string().contains("MW-LOCAL-STATUS"), "{events}");
+    let forwarded = events["transactionData"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(forwarded["eventType"], "FORWARDED", "{events}");
+    assert_eq!(forwarded["eventStatus"], "SUCCESS", "{events}");
+    assert_eq!(forwarded["traceId"], gtw_trace.as_str(), "{events}");
+    assert_eq!(forwarded["workflowInstanceId"], delivered_wii.as_str());
+    // Earlier events now name the publication's workflowInstanceId too.
+    assert_eq!(
+        events["transactionData"][0]["workflowInstanceId"],
+        delivered_wii.as_str()
+    );
+    let seen = requests(&stack.observed().await);
+    assert_eq!(seen, [("POST /v1/documents".to_string(), 202)], "{seen:?}");
+    // The gateway answers for its own workflowInstanceId.
+    let (s, _, events) = status(&stack, format!("/status/{delivered_wii}")).await;
+    assert_eq!(s, 200, "{events}");
+    assert_eq!(events["traceID"].as_str().unwrap().len(), 32, "{events}");
     assert_eq!(
         events["transactionData"][1]["eventType"], "PUBLICATION",
         "{events}"
@@ -418,6 +447,32 @@ async fn an_outage_past_the_validation_window_recovers_the_publication() {
     )
     .await;
     assert_eq!(s, 202, "queued: {b}");
+    // The validation's id is the gateway's: the queued answer gives it back, and while the
+    // gateway is down its status is the middleware's trail.
+    let wii = v["workflowInstanceId"].as_str().unwrap();
+    assert_eq!(b["workflowInstanceId"], wii, "{b}");
+    let (auth, _) = integration_tests::stack::tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    let r = stack
+        .call(
+            Some("producer"),
+            Method::GET,
+            &format!("/status/{wii}"),
+            None,
+        )
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, events) = read(r).await;
+    assert_eq!(s, 200, "{events}");
+    assert_eq!(events["transactionData"][0]["eventType"], "QUEUED");
+    assert_eq!(events["transactionData"][0]["workflowInstanceId"], wii);
+    assert!(events.get("warning").is_none(), "{events}");
     // Six whole days pass on the gateway's clock before it is reachable again.
     let r = reqwest::Client::new()
         .post(format!("{}/clock", stack.sim_admin_url))

@@ -313,9 +313,18 @@ pub async fn finish(
     let updated = tx
         .execute(
             "UPDATE outbox SET state = $3, final_status = $4, final_body = $5, finished_at = now(), \
-             lease_until = NULL, events = events || $6::jsonb, last_error = NULL \
+             lease_until = NULL, events = events || $6::jsonb, last_error = NULL, \
+             workflow_instance_id = COALESCE($7, workflow_instance_id) \
              WHERE id = $1 AND leased_by = $2 AND state = 'sending'",
-            &[&q.id, &worker, &end.state, &end.status, &end.body, &json!([end.event])],
+            &[
+                &q.id,
+                &worker,
+                &end.state,
+                &end.status,
+                &end.body,
+                &json!([end.event]),
+                &end.trace.2,
+            ],
         )
         .await?;
     if updated == 1 {
@@ -361,41 +370,70 @@ pub async fn oldest_open_age(pool: &Pool) -> Result<f64, DbError> {
     Ok(row.get(0))
 }
 
-/// The middleware's events for a workflowInstanceId (exact, or same document prefix).
-/// Only the producer that queued the publication sees them.
-pub async fn events_for(
+/// How a producer names a publication the middleware queued.
+#[derive(Debug, Clone, Copy)]
+pub enum TrailKey<'a> {
+    /// The `workflowInstanceId`: the validation's it came with, or the gateway's once
+    /// delivered.
+    Workflow(&'a str),
+    /// The regional transaction that queued it (the `traceID` of the queued answer), or
+    /// one that sent the same request again.
+    Transaction(uuid::Uuid),
+}
+
+/// The middleware's own trail of a queued publication.
+#[derive(Debug)]
+pub struct Trail {
+    /// The transaction that queued it.
+    pub tx_id: uuid::Uuid,
+    /// The validation's, replaced by the gateway's once delivered.
+    pub workflow_instance_id: Option<String>,
+    /// `identificativoDoc` or the path id.
+    pub document_id: Option<String>,
+    /// Events in order, each as the middleware wrote it.
+    pub events: Vec<Value>,
+}
+
+/// The trail of the latest publication `key` names; only the producer that queued it
+/// sees it.
+pub async fn trail(
     pool: &Pool,
-    wii: &str,
+    key: TrailKey<'_>,
     producer_id: i64,
-) -> Result<Option<(uuid::Uuid, Vec<Value>)>, DbError> {
+) -> Result<Option<Trail>, DbError> {
     let client = pool.get().await?;
-    let prefix = wii
-        .rsplit_once('.')
-        .map(|(p, _)| format!("{p}.%"))
-        .unwrap_or_default();
-    let row = client
-        .query_opt(
-            "SELECT tx_id, events, document_id FROM outbox WHERE producer_id = $3 AND \
-             (workflow_instance_id = $1 OR ($2 <> '' AND workflow_instance_id LIKE $2)) \
-             ORDER BY id DESC LIMIT 1",
-            &[&wii, &prefix, &producer_id],
-        )
-        .await?;
+    let columns = "SELECT tx_id, workflow_instance_id, document_id, events FROM outbox";
+    let row = match key {
+        TrailKey::Workflow(wii) => {
+            client
+                .query_opt(
+                    &format!(
+                        "{columns} WHERE producer_id = $2 AND workflow_instance_id = $1 \
+                         ORDER BY id DESC LIMIT 1"
+                    ),
+                    &[&wii, &producer_id],
+                )
+                .await?
+        }
+        TrailKey::Transaction(tx) => {
+            client
+                .query_opt(
+                    &format!(
+                        "{columns} WHERE producer_id = $2 AND tx_ids @> ARRAY[$1::uuid] \
+                         ORDER BY id DESC LIMIT 1"
+                    ),
+                    &[&tx, &producer_id],
+                )
+                .await?
+        }
+    };
     Ok(row.map(|r| {
-        let (tx, events, doc): (uuid::Uuid, Value, Option<String>) = (r.get(0), r.get(1), r.get(2));
-        let list = events
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut e| {
-                e["workflowInstanceId"] = json!(wii);
-                if let Some(d) = &doc {
-                    e["identificativoDocumento"] = json!(d);
-                }
-                e
-            })
-            .collect();
-        (tx, list)
+        let events: Value = r.get(3);
+        Trail {
+            tx_id: r.get(0),
+            workflow_instance_id: r.get(1),
+            document_id: r.get(2),
+            events: events.as_array().cloned().unwrap_or_default(),
+        }
     }))
 }

@@ -9,7 +9,7 @@ pub enum Outcome {
     Pending,
     /// REST: the gateway's answer was relayed (whatever its status).
     Forwarded,
-    /// SOAP / XDS: served.
+    /// SOAP / XDS, or a status answered from the middleware's trail: served.
     Success,
     /// XDS: some documents stored, others refused.
     Partial,

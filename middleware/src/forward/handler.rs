@@ -208,7 +208,15 @@ impl Unanswered<'_> {
             return crate::outbox::queue(state, hold, rec).await;
         }
         if self.op == Operation::StatusByWorkflow {
-            return local_status(state, self.gateway_path, self.producer.id, describe(&e)).await;
+            let why = describe(&e);
+            return super::local_status::while_unreachable(
+                state,
+                self.gateway_path,
+                self.producer.id,
+                why,
+                rec,
+            )
+            .await;
         }
         Err(MwError::GatewayUnreachable(describe(&e)))
     }
@@ -266,6 +274,12 @@ pub async fn send(
     let gateway_route = gateway_path.split('?').next().unwrap_or_default();
     if !plain_segments(gateway_route) {
         return Err(MwError::NotFound(gateway_route.to_string()));
+    }
+    // The region's own trace ids are answered here: the gateway never issued them.
+    if let Some(local) =
+        super::local_status::by_regional_trace(state, op, &gateway_path, producer.id, rec).await?
+    {
+        return Ok(local);
     }
     // REST and SOAP alike: the document type names the request in reports and metrics.
     rec.document_type = tokens
@@ -363,40 +377,6 @@ fn keep_document(state: &AppState, body: super::spool::Held, facts: &BodyFacts, 
         file: start..start + len,
         mode,
     });
-}
-
-/// `GET /status/{wii}` while the gateway cannot answer: the middleware's own events
-/// for a publication it queued, else the usual 504.
-async fn local_status(
-    state: &AppState,
-    path: &str,
-    producer_id: i64,
-    why: String,
-) -> Result<Response, MwError> {
-    let wii = path
-        .trim_start_matches("/status/")
-        .split('?')
-        .next()
-        .map(xds::messages::submit::percent_decode)
-        .unwrap_or_default();
-    let found = crate::db::outbox::events_for(&state.pool, &wii, producer_id)
-        .await
-        .map_err(|e| MwError::from_db("outbox", e))?;
-    let Some((tx, events)) = found else {
-        return Err(MwError::GatewayUnreachable(why));
-    };
-    let trace = tx.simple().to_string();
-    let body = serde_json::json!({
-        "traceID": trace,
-        "spanID": &trace[..16],
-        "transactionData": events,
-        "warning": format!("--middlewarewarning--[MW-LOCAL-STATUS] Gateway nazionale non raggiungibile: eventi registrati dal middleware regionale ({why})"),
-    });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("valid response"))
 }
 
 #[allow(clippy::too_many_arguments)]

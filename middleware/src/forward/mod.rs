@@ -9,6 +9,7 @@
 //! - [`warnings`]: the `--middlewarewarning--` merge rule.
 //! - [`gateway_client`]: the mTLS client towards the gateway.
 //! - [`handler`]: one request, from producer to gateway and back, with its audit row.
+//! - [`local_status`]: status answers from the trail of the publications queued here.
 //! - [`spool`]: a publication's whole body, on disk while it is forwarded.
 //! - [`document_keeper`]: the CDA of each publication, kept for the support bundle.
 
@@ -17,6 +18,7 @@ pub mod document_keeper;
 pub mod gateway_client;
 pub mod handler;
 pub mod inspect;
+pub mod local_status;
 pub mod spool;
 pub mod tokens;
 pub mod warnings;

@@ -138,7 +138,7 @@ struct QueueIds {
     document_id: Option<String>,
     /// Publications of one document are delivered in order.
     ordering_key: String,
-    /// The validation's, or a new one from the CDA.
+    /// The validation's (create, replace), when the request carries it.
     workflow_instance_id: Option<String>,
 }
 
@@ -155,18 +155,13 @@ impl QueueIds {
             .clone()
             .or(body_doc)
             .unwrap_or_else(|| tx_id.to_string());
+        // Only an id the gateway issued (the validation's): its own for this publication
+        // has a random part and is learnt when the publication is delivered.
         let wii = parsed
             .request
             .get("workflowInstanceId")
             .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| {
-                parsed
-                    .cda
-                    .as_deref()
-                    .and_then(|c| gateway_contract::cda::CdaFacts::parse(c).ok())
-                    .map(|f| f.new_workflow_instance_id())
-            });
+            .map(str::to_string);
         Self {
             document_id,
             ordering_key,
@@ -193,17 +188,20 @@ fn headers_to_keep(headers: &HeaderMap) -> serde_json::Map<String, Value> {
     stored_headers
 }
 
-/// The producer's answer: 202, the transaction as trace, the queued warning.
+/// The producer's answer: 202 with the region's ids only. `traceID` is the regional
+/// transaction (a hyphenated UUID, never mistaken for the gateway's 32-hex trace), there
+/// is no `spanID`, and `workflowInstanceId` only when the gateway issued it (the
+/// validation's). The warning says where the gateway's ids will be found once delivered.
 fn queued_answer(tx_id: uuid::Uuid, wii: Option<String>) -> Value {
-    let trace = tx_id.simple().to_string();
-    let mut body = json!({
-        "traceID": trace,
-        "spanID": &trace[..16],
-        "warning": format!("--middlewarewarning--{QUEUED_WARNING} (transazione {})", tx_id),
-    });
+    let trace = tx_id.hyphenated().to_string();
+    let mut body = json!({ "traceID": trace });
     if let Some(w) = wii {
         body["workflowInstanceId"] = json!(w);
     }
+    body["warning"] = json!(format!(
+        "--middlewarewarning--{QUEUED_WARNING} (transazione {trace}; identificativi del gateway \
+         su GET /v1/status/search/{trace} dopo la consegna)"
+    ));
     body
 }
 

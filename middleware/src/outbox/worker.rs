@@ -227,16 +227,19 @@ async fn delivered(
     worker: &str,
     answer: &GatewayAnswer,
 ) -> Result<(), Failure> {
-    let ev = store::event(
-        "FORWARDED",
-        "SUCCESS",
-        &format!("consegnato al gateway nazionale (HTTP {})", answer.status),
-    );
     let ids = (
         answer.field("traceID"),
         answer.field("spanID"),
         answer.field("workflowInstanceId"),
     );
+    // The gateway's ids, where the producer reads them (GET /status/search/{its traceID}).
+    let mut ev = store::event(
+        "FORWARDED",
+        "SUCCESS",
+        &format!("consegnato al gateway nazionale (HTTP {})", answer.status),
+    );
+    stamp(&mut ev, "traceId", &ids.0);
+    stamp(&mut ev, "workflowInstanceId", &ids.2);
     end(state, q, worker, "delivered", answer, ids, ev).await?;
     Ok(())
 }
@@ -249,7 +252,7 @@ async fn refused(
     answer: &GatewayAnswer,
 ) -> Result<(), Failure> {
     let kind = &answer.kind;
-    let ev = store::event(
+    let mut ev = store::event(
         "FORWARDED",
         "BLOCKING_ERROR",
         &format!(
@@ -258,9 +261,17 @@ async fn refused(
         ),
     );
     let ids = (answer.field("traceID"), answer.field("spanID"), None);
+    stamp(&mut ev, "traceId", &ids.0);
     end(state, q, worker, "failed", answer, ids, ev).await?;
     tracing::warn!(tx = %q.tx_id, status = answer.status, %kind, "queued publication refused by the gateway");
     Ok(())
+}
+
+/// Puts one of the gateway's ids on an event, when the gateway gave it.
+fn stamp(event: &mut Value, field: &str, id: &Option<String>) {
+    if let Some(id) = id {
+        event[field] = Value::from(id.as_str());
+    }
 }
 
 /// Records how a delivery ended (`delivered` or `failed`) with the gateway's answer, and
