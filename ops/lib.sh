@@ -37,6 +37,9 @@ ensure_cargo_deny() {
 dependency_audit() {
   # cargo-deny's folder for deny.toml's db-urls under its db-path.
   local db=$ROOT/target/advisory-dbs/advisory-db-3157b0e258782691
+  # cargo-deny reads the metadata of every platform's dependencies offline: on a fresh
+  # machine those of other targets (Windows, wasm) are not downloaded yet.
+  cargo fetch --locked --quiet
   if ! timeout 120 cargo deny fetch db >/dev/null 2>&1 && [ -n "${FSEMW_ADVISORY_DB:-}" ]; then
     rm -rf "$db"; mkdir -p "$(dirname "$db")"; git clone -q "$FSEMW_ADVISORY_DB" "$db"
   fi

@@ -17,6 +17,7 @@
 
 pub mod cda;
 pub mod claims;
+pub mod fhir;
 pub mod form;
 pub mod form_scanner;
 pub mod headers;

@@ -1,5 +1,7 @@
-//! The gateway's endpoint catalogue (contract §2): what the middleware serves under its
-//! base paths and forwards, and what the simulator serves.
+//! The gateway's endpoint catalogue (contract §2, OpenAPI 2.6.3): the operations, the paths
+//! the Ministry publishes ([`Operation::PUBLISHED`], what the middleware serves unless
+//! configured otherwise) and those the dispatcher's code maps ([`Operation::ROUTES`], what
+//! the simulator serves).
 
 use http::Method;
 
@@ -16,7 +18,8 @@ pub enum Operation {
     Replace,
     /// `DELETE /documents/{id}`
     Delete,
-    /// `PUT /documents/{id}/metadata`
+    /// `PUT /documents/{id}/metadata`: gone from OpenAPI 2.6.3, still mapped by the
+    /// dispatcher (`IPublicationCTL.updateMetadata` @ de019846).
     Metadata,
     /// `PUT /documents/{id}/metadata-iti-57`
     MetadataIti57,
@@ -28,13 +31,21 @@ pub enum Operation {
     StatusByWorkflow,
     /// `GET /status/search/{traceId}`
     StatusByTrace,
+    /// `POST /fhir-documents` (OpenAPI 2.6.3)
+    FhirCreate,
+    /// `PUT /fhir-documents/{id}` (OpenAPI 2.6.3)
+    FhirReplace,
+    /// A path of the gateway the middleware forwards without reading its body or answer
+    /// (configured: a national endpoint newer than this release).
+    PassThrough,
 }
 
 // === impl Operation ===
 
 impl Operation {
-    /// Every operation, with its method and axum route (relative to the base path).
-    pub const ROUTES: [(Operation, Method, &'static str); 11] = [
+    /// Every endpoint the dispatcher maps, with its method and axum route (relative to the
+    /// base path).
+    pub const ROUTES: [(Operation, Method, &'static str); 13] = [
         (Self::Validation, Method::POST, "/documents/validation"),
         (
             Self::FhirValidation,
@@ -62,7 +73,26 @@ impl Operation {
         ),
         (Self::StatusByWorkflow, Method::GET, "/status/{id}"),
         (Self::StatusByTrace, Method::GET, "/status/search/{id}"),
+        (Self::FhirCreate, Method::POST, "/fhir-documents"),
+        (Self::FhirReplace, Method::PUT, "/fhir-documents/{id}"),
     ];
+
+    /// The operations of the Ministry's OpenAPI 2.6.3 (`swagger_gtw.yaml`): every route but
+    /// the `/metadata` update it dropped.
+    pub fn published() -> impl Iterator<Item = (Operation, Method, &'static str)> {
+        Self::ROUTES
+            .into_iter()
+            .filter(|(op, _, _)| *op != Self::Metadata)
+    }
+
+    /// The operation of a stable name ([`Operation::name`]).
+    pub fn from_name(name: &str) -> Option<Operation> {
+        Self::ROUTES
+            .iter()
+            .map(|r| r.0)
+            .chain([Self::PassThrough])
+            .find(|op| op.name() == name)
+    }
 
     /// Whether the operation publishes or changes a document (queued when the gateway
     /// cannot be reached).
@@ -76,6 +106,8 @@ impl Operation {
                 | Self::MetadataIti57
                 | Self::ValidateAndCreate
                 | Self::ValidateAndReplace
+                | Self::FhirCreate
+                | Self::FhirReplace
         )
     }
 
@@ -93,6 +125,9 @@ impl Operation {
             Self::ValidateAndReplace => "validate_and_replace",
             Self::StatusByWorkflow => "status",
             Self::StatusByTrace => "status_search",
+            Self::FhirCreate => "fhir_create",
+            Self::FhirReplace => "fhir_replace",
+            Self::PassThrough => "pass_through",
         }
     }
 
@@ -105,6 +140,7 @@ impl Operation {
                 | Self::Metadata
                 | Self::MetadataIti57
                 | Self::ValidateAndReplace
+                | Self::FhirReplace
         )
     }
 
@@ -121,14 +157,33 @@ impl Operation {
                 | Self::Replace
                 | Self::ValidateAndCreate
                 | Self::ValidateAndReplace
+                | Self::FhirCreate
+                | Self::FhirReplace
         )
     }
+}
 
-    /// Whether the operation publishes (create/replace and their validate-and- forms).
-    pub fn publishes(self) -> bool {
-        matches!(
-            self,
-            Self::Create | Self::Replace | Self::ValidateAndCreate | Self::ValidateAndReplace
-        )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_found_by_its_name() {
+        for (op, _, _) in Operation::ROUTES {
+            assert_eq!(Operation::from_name(op.name()), Some(op));
+        }
+        assert_eq!(
+            Operation::from_name("pass_through"),
+            Some(Operation::PassThrough)
+        );
+        assert_eq!(Operation::from_name("nothing"), None);
+    }
+
+    #[test]
+    fn the_published_contract_has_no_metadata_update() {
+        let paths: Vec<&str> = Operation::published().map(|r| r.2).collect();
+        assert!(paths.contains(&"/fhir-documents/{id}"));
+        assert!(!paths.contains(&"/documents/{id}/metadata"));
+        assert_eq!(paths.len(), 12);
     }
 }

@@ -47,6 +47,10 @@ pub enum Kind {
     Unauthorized,
     /// `/msg/wii`
     Wii,
+    /// `/msg/validator` (the FHIR validator's refusal)
+    FhirValidator,
+    /// `/msg/workflow-id-error-extraction`
+    WorkflowIdExtraction,
 }
 
 /// Which exception path of the dispatcher produced the error (contract §5.4).
@@ -96,6 +100,11 @@ impl Kind {
             Self::GenericError => ("/msg/generic-error", "Errore generico."),
             Self::Unauthorized => ("/msg/unauthorized", "Unauthorized access"),
             Self::Wii => ("/msg/wii", "Campo worflow instance id non valido"),
+            Self::FhirValidator => ("/msg/validator", "Errore di validazione fhir"),
+            Self::WorkflowIdExtraction => (
+                "/msg/workflow-id-error-extraction",
+                "Errore in fase di estrazione del workflow id.",
+            ),
         }
     }
 

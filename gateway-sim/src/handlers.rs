@@ -38,7 +38,7 @@ impl From<GtwError> for Stop {
     }
 }
 
-fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
+pub(crate) fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
     match r {
         Ok(resp) => resp,
         Err(Stop::Gtw(e)) => respond::error(ans, &e),
@@ -51,7 +51,11 @@ fn refuse(status: StatusCode, title: &str, detail: &str) -> Stop {
 }
 
 /// Frontier and dispatcher checks of the tokens; returns the signature claims.
-fn tokens(state: &SimState, headers: &HeaderMap, op: Option<SimOp>) -> Result<RawClaims, Stop> {
+pub(crate) fn tokens(
+    state: &SimState,
+    headers: &HeaderMap,
+    op: Option<SimOp>,
+) -> Result<RawClaims, Stop> {
     // GovWay keeps real time; only the dispatcher's records follow the simulated clock.
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let audience = state.audience.as_deref();
@@ -119,7 +123,7 @@ fn validator(
     }
 }
 
-fn event(
+pub(crate) fn event(
     ans: &Answer,
     kind: &str,
     claims: Option<&RawClaims>,
@@ -164,11 +168,7 @@ async fn validation_flow(
     body: Bytes,
     ans: &mut Answer,
 ) -> Result<Response, Stop> {
-    let form = parse_form(content_type(headers), &body)?;
-    let claims = tokens(state, headers, Some(SimOp::Validation))?;
-    let req = parse_body(form.request_body.as_deref(), Dto::Validation)?;
-    check_validation(&req)?;
-    let file = form.file.unwrap_or_default();
+    let (file, claims, req) = validation_request(state, headers, &body, Dto::Validation)?;
     check_pdf(&file)?;
     let (xml, facts) = read_cda(&file, req.mode)?;
     ans.wii = Some(facts.new_workflow_instance_id());
@@ -208,6 +208,21 @@ async fn validation_flow(
         Some(&wii),
         warning.as_deref(),
     ))
+}
+
+/// A validation's form, token claims and `requestBody` (with its `activity`), read in the
+/// dispatcher's order; the file may still be empty.
+pub(crate) fn validation_request(
+    state: &SimState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    dto: Dto,
+) -> Result<(Bytes, RawClaims, crate::request::Body), Stop> {
+    let form = parse_form(content_type(headers), body)?;
+    let claims = tokens(state, headers, Some(SimOp::Validation))?;
+    let req = parse_body(form.request_body.as_deref(), dto)?;
+    check_validation(&req)?;
+    Ok((form.file.unwrap_or_default(), claims, req))
 }
 
 /// `POST /documents`, `PUT /documents/{id}`, and the validate-and- forms.
@@ -324,6 +339,15 @@ fn consume_validation(
     xml: &str,
     requested_wii: Option<&str>,
 ) -> Result<ValidationRecord, GtwError> {
+    consume_record(store, &validation_hash(xml), requested_wii)
+}
+
+/// The validation record under `hash`, consumed as [`consume_validation`] says.
+pub(crate) fn consume_record(
+    store: &mut super::store::Store,
+    hash: &str,
+    requested_wii: Option<&str>,
+) -> Result<ValidationRecord, GtwError> {
     let not_validated = || {
         err(
             Kind::CdaMatch,
@@ -331,16 +355,15 @@ fn consume_validation(
             "/cda-validation",
         )
     };
-    let hash = validation_hash(xml);
-    let rec = store.validations.get(&hash).ok_or_else(not_validated)?;
-    if requested_wii.is_some_and(|w| w != rec.wii) {
+    let rec = store.validations.get(hash).ok_or_else(not_validated)?;
+    if requested_wii.is_some_and(|w| !w.is_empty() && w != rec.wii) {
         return Err(not_validated());
     }
-    store.validations.remove(&hash).ok_or_else(not_validated)
+    store.validations.remove(hash).ok_or_else(not_validated)
 }
 
 /// The signature token's `attachment_hash` must be the PDF's SHA-256 (`/msg/document-hash`).
-fn check_attachment_hash(claims: &RawClaims, file: &[u8]) -> Result<(), GtwError> {
+pub(crate) fn check_attachment_hash(claims: &RawClaims, file: &[u8]) -> Result<(), GtwError> {
     let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, file).as_ref());
     if claims
         .string("attachment_hash")
@@ -522,7 +545,7 @@ fn status_not_found() -> Response {
     respond::json_response(StatusCode::NOT_FOUND, &body, "application/problem+json")
 }
 
-fn content_type(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

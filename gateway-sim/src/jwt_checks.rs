@@ -239,10 +239,19 @@ pub fn against_cda(claims: &RawClaims, facts: &CdaFacts) -> Result<(), GtwError>
         .ok_or_else(person_error)?;
     // The patient's code is checked like the operator's, unless the CDA names it with the
     // TEAM OID (`AbstractCTL.validatePersonId`).
-    if matched.0 != TEAM_OID && !fiscal_code::valid_where_required(&person, MEF_OID) {
-        return Err(malformed(
-            "Il codice fiscale nel campo person_id non è corretto",
-        ));
+    if matched.0 != TEAM_OID {
+        return patient_fiscal_code(&person);
     }
     Ok(())
+}
+
+/// The token's patient checked as a fiscal code where the dispatcher checks one.
+pub fn patient_fiscal_code(person: &str) -> Result<(), GtwError> {
+    if fiscal_code::valid_where_required(person, MEF_OID) {
+        Ok(())
+    } else {
+        Err(malformed(
+            "Il codice fiscale nel campo person_id non è corretto",
+        ))
+    }
 }

@@ -20,6 +20,7 @@
 //! - [`fiscal_code`]: Italian fiscal-code check character.
 
 pub mod faults;
+pub mod fhir;
 pub mod fiscal_code;
 pub mod handlers;
 pub mod jwt_checks;
@@ -277,7 +278,8 @@ async fn serve(
 ) -> Response {
     let id_or_empty = || id.clone().unwrap_or_default();
     match op {
-        Operation::Validation | Operation::FhirValidation => handlers::validation(s, h, b).await,
+        Operation::Validation => handlers::validation(s, h, b).await,
+        Operation::FhirValidation => fhir::validation(s, h, b).await,
         Operation::Create => handlers::publication(s, SimOp::Create, None, h, b).await,
         Operation::ValidateAndCreate => {
             handlers::publication(s, SimOp::ValidateAndCreate, None, h, b).await
@@ -292,6 +294,10 @@ async fn serve(
         }
         Operation::StatusByWorkflow => handlers::status(s, false, id_or_empty(), h).await,
         Operation::StatusByTrace => handlers::status(s, true, id_or_empty(), h).await,
+        Operation::FhirCreate => fhir::publication(s, None, h, b).await,
+        Operation::FhirReplace => fhir::publication(s, id, h, b).await,
+        // Not a gateway endpoint: the middleware's rule for paths it does not read.
+        Operation::PassThrough => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

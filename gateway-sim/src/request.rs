@@ -38,6 +38,8 @@ pub enum Dto {
     Creation,
     /// `PublicationUpdateReqDTO` (replace, validate-and-replace)
     Update,
+    /// `ValidationFHIRReqDTO` (`activity`, `mode`)
+    FhirValidation,
 }
 
 /// A parsed body: the JSON object, with the mode read out.
@@ -69,6 +71,9 @@ fn class_name(dto: Dto) -> &'static str {
         Dto::Update => {
             "it.finanze.sanita.fse2.ms.gtw.dispatcher.dto.request.PublicationUpdateReqDTO"
         }
+        Dto::FhirValidation => {
+            "it.finanze.sanita.fse2.ms.gtw.dispatcher.dto.request.ValidationFHIRReqDTO"
+        }
     }
 }
 
@@ -91,6 +96,7 @@ pub fn parse_body(text: Option<&str>, dto: Dto) -> Result<Body, GtwError> {
             .chain(["priorita"])
             .collect(),
         Dto::Update => PUBLICATION_FIELDS.to_vec(),
+        Dto::FhirValidation => vec!["activity", "mode"],
     };
     if fields.keys().any(|k| !allowed.contains(&k.as_str())) {
         return Err(mandatory(format!(

@@ -11,6 +11,9 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub mod routes;
+pub use routes::RouteConfig;
+
 /// The whole configuration of `fsemw serve`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -271,6 +274,9 @@ pub struct GatewayConfig {
     /// Clock skew tolerated on producer tokens' `exp`, seconds.
     #[serde(default = "default_skew")]
     pub jwt_clock_skew_secs: i64,
+    /// Paths added to (or changing the rule of) those of OpenAPI 2.6.3: see [`routes`].
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
 }
 
 /// Where the regional keys are.
@@ -585,7 +591,7 @@ impl Config {
         if self.gateway.jwt_lifetime_secs <= 0 {
             return bad("gateway.jwt_lifetime_secs", "must be positive".into());
         }
-        Ok(())
+        routes::resolve(&self.gateway.routes).map(|_| ())
     }
 
     /// `[region]`: CN and id patterns that compile, a valid transaction header name.

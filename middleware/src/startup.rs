@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::audit::CfHasher;
 use crate::config::Config;
-use crate::forward::Operation;
+use crate::config::routes::Route;
 use crate::forward::checks::RegionalChecks;
 use crate::forward::gateway_client::GatewayClient;
 use crate::forward::handler::handle;
@@ -245,8 +245,10 @@ impl App {
         };
         let mut bases = vec![config.server.base_path.clone()];
         bases.extend(config.server.alias_base_paths.iter().cloned());
+        let routes = crate::config::routes::resolve(&config.gateway.routes)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         Ok(Self {
-            router: producer_router(state.clone(), &bases),
+            router: producer_router(state.clone(), &bases, &routes),
             producer_listener: bind(config.server.listen.clone()).await?,
             admin_listener: bind(config.server.admin_listen.clone()).await?,
             tls: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
@@ -357,32 +359,32 @@ impl ConnectionHooks for ProducerConnections {
     }
 }
 
-/// The gateway-identical API under every configured base path, the XDS endpoints and the
-/// legacy SOAP services, all behind the one front door.
-fn producer_router(state: Arc<AppState>, bases: &[String]) -> Router {
+/// The gateway-identical API (the allow-list of `routes`) under every configured base
+/// path, the XDS endpoints and the legacy SOAP services, all behind the one front door.
+fn producer_router(state: Arc<AppState>, bases: &[String], routes: &[Route]) -> Router {
     let mut router = Router::new();
     for base in bases {
         let base: &'static str = Box::leak(base.clone().into_boxed_str());
-        for (op, method, path) in Operation::ROUTES {
-            let state = state.clone();
+        for route in routes {
+            let (state, op) = (state.clone(), route.op);
             let handler = move |txn: Transaction, caller: Caller, req: Request<Body>| {
                 handle(state, Some(op), base, txn, caller, req)
             };
-            router = router.route(
-                &format!("{base}{path}"),
-                on(method.try_into().expect("known method"), handler),
-            );
+            let filter = route.method.clone().try_into().expect("known method");
+            router = router.route(&format!("{base}{}", route.path), on(filter, handler));
         }
     }
     router = crate::xds_service::routes(router, state.clone());
     router = crate::soap_services::routes(router, state.clone(), &state.soap_asl);
+    // Outside the allow-list, also a listed path with another method: a problem document,
+    // never axum's bare 405.
     let fallback_state = state.clone();
+    let unlisted = move |txn: Transaction, caller: Caller, req: Request<Body>| {
+        handle(fallback_state, None, "", txn, caller, req)
+    };
     router
-        .fallback(
-            move |txn: Transaction, caller: Caller, req: Request<Body>| {
-                handle(fallback_state, None, "", txn, caller, req)
-            },
-        )
+        .fallback(unlisted.clone())
+        .method_not_allowed_fallback(unlisted)
         .layer(axum::middleware::from_fn_with_state(state, front_door))
 }
 

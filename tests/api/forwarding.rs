@@ -213,7 +213,7 @@ async fn fhir_validation_and_the_alias_base_are_forwarded() {
         Method::POST,
         "/documents/fhir-validation",
         JwtOperation::Validation,
-        &lab,
+        &crate::fhir::pdf_with(&crate::fhir::bundle("alias")),
         r#"{"mode":"ATTACHMENT","activity":"VERIFICA"}"#,
         json!({}),
     )

@@ -11,6 +11,7 @@ mod database_outage;
 mod database_tls;
 mod deployment;
 mod differential;
+mod fhir;
 mod forwarding;
 mod front_door;
 mod gateway_failures;

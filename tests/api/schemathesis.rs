@@ -75,7 +75,7 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
         counts.len() == 2 && counts[0] == counts[1] && counts[0] > 300,
         "{text}"
     );
-    assert!(text.contains("Tested: 11"), "{text}");
+    assert!(text.contains("Tested: 12"), "{text}");
     // The requests really went through: the simulator answered many of them.
     assert!(stack.observed().await.len() > 100, "{text}");
 }

@@ -11,7 +11,7 @@ use gateway_sim::{CdaValidator, GatewaySim, NoSchemaValidation, SimOptions};
 use middleware::config::{
     AdminConfig, AdminToken, AuditConfig, Config, ConsoleConfig, ConsoleUser, DatabaseConfig,
     Environment, GatewayConfig, KeyBackend, KeysConfig, LogConfig, OutboxConfig, Pkcs11Config,
-    RegionConfig, RepositoryConfig, ServerConfig, SoapConfig, XdsConfig,
+    RegionConfig, RepositoryConfig, RouteConfig, ServerConfig, SoapConfig, XdsConfig,
 };
 use serde_json::{Map, Value};
 use tokio::sync::watch;
@@ -380,6 +380,22 @@ pub fn keys_config(token: &HsmToken) -> KeysConfig {
     }
 }
 
+/// The paths a test stack adds to the published ones: the `/metadata` update OpenAPI 2.6.3
+/// dropped (the dispatcher still maps it), and a pass-through to a path the simulator
+/// does not know, to show that a configured path reaches the gateway untouched.
+fn test_routes() -> Vec<RouteConfig> {
+    [
+        ("PUT", "/documents/{id}/metadata", "metadata"),
+        ("POST", "/not-yet-published", "pass_through"),
+    ]
+    .map(|(method, path, inspect)| RouteConfig {
+        method: method.into(),
+        path: path.into(),
+        inspect: inspect.into(),
+    })
+    .into()
+}
+
 /// The middleware configuration of a test stack.
 pub fn config(
     pki: &DevPki,
@@ -416,6 +432,7 @@ pub fn config(
             certificate_case: opts.case,
             jwt_lifetime_secs: 300,
             jwt_clock_skew_secs: 60,
+            routes: test_routes(),
         },
         keys: keys_config(token),
         database: DatabaseConfig {

@@ -64,14 +64,47 @@ fn deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
     doc.dereference(o).ok().map(|(_, o)| o)
 }
 
+/// The FHIR bundle of a PDF, as the dispatcher finds it (`AbstractCTL.extractFHIR` @
+/// de019846): the embedded file `bundle.json` (`fhir.attachment.name`), or the first
+/// balanced `{…}` of the PDF's text; without a mode, the text first.
+pub fn extract_fhir(pdf: &[u8], mode: Option<ExtractionMode>) -> Result<String, CdaError> {
+    let doc = Document::load_mem(pdf).map_err(|e| CdaError::Pdf(e.to_string()))?;
+    let in_text = || {
+        let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+        let text = doc.extract_text(&pages).unwrap_or_default();
+        crate::fhir::first_bundle_in_text(&text)
+            .map(str::to_string)
+            .ok_or(CdaError::NotFound("no bundle in the PDF's text"))
+    };
+    let attached = || {
+        let names = names_dictionary(&doc).ok_or(CdaError::NotFound("no /Names in the catalog"))?;
+        let bytes = embedded(&doc, names, BUNDLE_FILE)?;
+        String::from_utf8(bytes).map_err(|e| CdaError::Xml(e.to_string()))
+    };
+    match mode {
+        Some(ExtractionMode::Attachment) => attached(),
+        Some(ExtractionMode::Resource) => in_text(),
+        None => in_text().or_else(|_| attached()),
+    }
+}
+
+/// The name the dispatcher looks for a bundle under.
+const BUNDLE_FILE: &[u8] = b"bundle.json";
+
 fn attachment(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
+    decode_xml_text(&embedded(doc, names, b"cda.xml")?)
+}
+
+/// The bytes of the embedded file `name`.
+fn embedded(doc: &Document, names: &Dictionary, name: &[u8]) -> Result<Vec<u8>, CdaError> {
     let tree = names
         .get(b"EmbeddedFiles")
         .ok()
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_dict().ok())
         .ok_or(CdaError::NotFound("no /EmbeddedFiles"))?;
-    let spec = find_in_name_tree(doc, tree, 0).ok_or(CdaError::NotFound("no embedded cda.xml"))?;
+    let spec =
+        find_in_name_tree(doc, tree, name, 0).ok_or(CdaError::NotFound("no such embedded file"))?;
     let stream = spec
         .get(b"EF")
         .ok()
@@ -80,15 +113,15 @@ fn attachment(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
         .and_then(|ef| ef.get(b"F").ok())
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_stream().ok())
-        .ok_or(CdaError::NotFound("cda.xml has no /EF /F stream"))?;
-    let bytes = stream_bytes(stream)?;
-    decode_xml_text(&bytes)
+        .ok_or(CdaError::NotFound("embedded file without /EF /F stream"))?;
+    stream_bytes(stream)
 }
 
-/// Walks a name tree for the `cda.xml` file specification.
+/// Walks a name tree for the file specification of `name`.
 fn find_in_name_tree<'a>(
     doc: &'a Document,
     node: &'a Dictionary,
+    name: &[u8],
     depth: u8,
 ) -> Option<&'a Dictionary> {
     if depth > 8 {
@@ -103,11 +136,11 @@ fn find_in_name_tree<'a>(
         for pair in arr.chunks(2) {
             let [key, value] = pair else { continue };
             let spec = deref(doc, value).and_then(|o| o.as_dict().ok());
-            let key_is_cda = key.as_str().map(|k| k == b"cda.xml").unwrap_or(false);
+            let key_is_cda = key.as_str().map(|k| k == name).unwrap_or(false);
             let f_is_cda = spec
                 .and_then(|d| d.get(b"F").ok())
                 .and_then(|o| o.as_str().ok())
-                .map(|f| f == b"cda.xml")
+                .map(|f| f == name)
                 .unwrap_or(false);
             if key_is_cda || f_is_cda {
                 return spec;
@@ -121,7 +154,7 @@ fn find_in_name_tree<'a>(
         .and_then(|o| o.as_array().ok())?;
     kids.iter()
         .filter_map(|k| deref(doc, k).and_then(|o| o.as_dict().ok()))
-        .find_map(|kid| find_in_name_tree(doc, kid, depth + 1))
+        .find_map(|kid| find_in_name_tree(doc, kid, name, depth + 1))
 }
 
 fn resource(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {

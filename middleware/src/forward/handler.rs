@@ -295,12 +295,12 @@ pub async fn send(
         (None, Some(body)) => body.into_data_stream(),
         (None, None) => Body::empty().into_data_stream(),
     };
-    let (outbound, facts_task, body_flags) = tee(
-        stream,
-        BodyKind::from_content_type(ct),
-        state.max_body,
-        op.is_publication(),
-    );
+    // A configured pass-through is forwarded as it came, its body not read.
+    let kind = match op {
+        Operation::PassThrough => BodyKind::Other,
+        _ => BodyKind::from_content_type(ct),
+    };
+    let (outbound, facts_task, body_flags) = tee(stream, kind, state.max_body, op.is_publication());
     let upstream = state.gateway.request(
         method.clone(),
         &gateway_path,

@@ -308,11 +308,7 @@ async fn end(
 
 /// The provisional indexing a crash prevented at queuing time.
 async fn index_late(state: &AppState, q: &Queued) {
-    let op = Operation::ROUTES
-        .iter()
-        .map(|r| r.0)
-        .find(|o| o.name() == q.operation)
-        .unwrap_or(Operation::Create);
+    let op = Operation::from_name(&q.operation).unwrap_or(Operation::Create);
     let headers = stored_headers(&q.headers);
     let claims = headers
         .get(header::AUTHORIZATION)
