@@ -51,6 +51,10 @@ pub enum Kind {
     FhirValidator,
     /// `/msg/workflow-id-error-extraction`
     WorkflowIdExtraction,
+    /// `/msg/simulation-error` (the test environment's accreditation simulation)
+    SimulationError,
+    /// `/msg/generic-timeout`
+    GenericTimeout,
 }
 
 /// Which exception path of the dispatcher produced the error (contract §5.4).
@@ -91,7 +95,8 @@ impl Kind {
             Self::JwtValidation => ("/msg/jwt-validation", "Campo token JWT non valido."),
             Self::MissingToken => ("/msg/missing-token", "Token non fornito."),
             Self::IdDoc => ("/msg/id-doc", "Campo id documento non valido"),
-            Self::SignError => ("/msg/sign-error", "/msg/sign-error"),
+            // The handler re-derives the title from `RestExecutionResultEnum.SIGN_EXCEPTION`.
+            Self::SignError => ("/msg/sign-error", "Sign error"),
             Self::MaxDayLimit => (
                 "/msg/max-day-limit-exceed",
                 "Error: document exceeded the maximum period to be published.",
@@ -101,6 +106,8 @@ impl Kind {
             Self::Unauthorized => ("/msg/unauthorized", "Unauthorized access"),
             Self::Wii => ("/msg/wii", "Campo worflow instance id non valido"),
             Self::FhirValidator => ("/msg/validator", "Errore di validazione fhir"),
+            Self::SimulationError => ("/msg/simulation-error", "Simulation Error."),
+            Self::GenericTimeout => ("/msg/generic-timeout", "Generic timeout."),
             Self::WorkflowIdExtraction => (
                 "/msg/workflow-id-error-extraction",
                 "Errore in fase di estrazione del workflow id.",
@@ -113,6 +120,7 @@ impl Kind {
         use Kind::*;
         let code = match (path, self) {
             (_, RecordNotFound) => 404,
+            (_, GenericTimeout) => 504,
             (_, Unauthorized) => 401,
             (ErrPath::A, Semantic) | (ErrPath::C, Semantic) => 422,
             (ErrPath::A, MandatoryElementToken | JwtValidation | MissingToken) => 403,
@@ -191,7 +199,8 @@ impl Answer {
             "traceID": self.trace_id, "spanID": self.span_id, "type": kind, "title": title,
             "detail": e.detail, "status": status.as_u16(), "instance": e.instance,
         });
-        if self.path == ErrPath::A {
+        // Generic errors are not `ValidationException`s: the plain `ErrorResponseDTO`.
+        if self.path == ErrPath::A && e.kind != Kind::GenericError {
             body["workflowInstanceId"] = self
                 .wii
                 .clone()

@@ -13,7 +13,7 @@ use super::request::{
 };
 use super::respond::{self, frontier_error};
 use super::store::{DocumentRecord, Event, ValidationRecord};
-use super::{SimOp, SimState, ValidatorVerdict};
+use super::{SimOp, SimState, ValidatorVerdict, accreditation};
 use gateway_contract::cda::document::validation_hash;
 use gateway_contract::cda::{CdaFacts, pdf};
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
@@ -254,17 +254,19 @@ async fn publication_flow(
     let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
     let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
     let form = parse_form(content_type(headers), &body)?;
+    // The replaced id first, before the tokens (`PublicationCTL.replace`).
+    if op == SimOp::Replace {
+        check_document_id(path_id.as_deref().unwrap_or_default(), "/invalid-req-id")?;
+    }
     let claims = tokens(state, headers, Some(op))?;
     let req = parse_body(
         form.request_body.as_deref(),
         if replace { Dto::Update } else { Dto::Creation },
     )?;
     check_publication(&req, replace)?;
-    if op == SimOp::Replace {
-        check_document_id(path_id.as_deref().unwrap_or_default(), "/invalid-req-id")?;
-    }
     let file = form.file.unwrap_or_default();
     check_pdf(&file)?;
+    let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)?;
     let ts_issuer = claims
         .string("iss")
         .is_some_and(|i| i.starts_with("integrity:S1#TS"));
@@ -293,15 +295,8 @@ async fn publication_flow(
         };
         store.validations.insert(validation_hash(&xml), record);
     }
-    if replace
-        && !store
-            .documents
-            .contains_key(path_id.as_deref().unwrap_or_default())
-    {
-        let detail = "IniException: documento da sostituire non trovato su INI";
-        return Err(err(Kind::RecordNotFound, detail, "/record-not-found").into());
-    }
-    let validated = consume_validation(&mut store, &xml, req.str("workflowInstanceId"))?;
+    let requested_wii = simulated_wii.as_deref().or(req.str("workflowInstanceId"));
+    let validated = consume_validation(&mut store, &xml, requested_wii)?;
     ans.wii = Some(validated.wii.clone());
     // Whole days, as the dispatcher counts them: refused from the sixth day on.
     if (state.now() - validated.at) / DAY > ALLOWED_DAYS {
@@ -309,6 +304,16 @@ async fn publication_flow(
         return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
     }
     check_attachment_hash(&claims, &file)?;
+    // INI's reference of the replaced document, after the record was consumed
+    // (`IniException` → `handleIniException`: no instance). The text is INI's, unverified.
+    if replace
+        && !store
+            .documents
+            .contains_key(path_id.as_deref().unwrap_or_default())
+    {
+        let detail = "IniException: documento da sostituire non trovato su INI";
+        return Err(err(Kind::RecordNotFound, detail, "").into());
+    }
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = ans.wii.clone().unwrap_or_default();
     if let (true, Some(old)) = (replace, path_id.as_deref()) {
@@ -329,6 +334,40 @@ async fn publication_flow(
         Some(&wii),
         warning.as_deref(),
     ))
+}
+
+/// The test environment's accreditation simulation of a create or replace (not of the
+/// validate-and- forms): refusals, or the workflowInstanceId of the validation record a
+/// `SKIP_VALIDATION`/`CRASH_*` id makes from the attached CDA.
+fn simulate(
+    state: &SimState,
+    op: SimOp,
+    path_id: Option<&str>,
+    req: &crate::request::Body,
+    file: &[u8],
+) -> Result<Option<String>, Stop> {
+    if !state.accreditation_check || !matches!(op, SimOp::Create | SimOp::Replace) {
+        return Ok(None);
+    }
+    let id = path_id.or(req.str("identificativoDoc")).unwrap_or_default();
+    let mut store = state.store.lock().expect("store lock");
+    let simulation = accreditation::run(&store, id, op == SimOp::Replace)?;
+    if simulation != accreditation::Simulation::SkipValidation {
+        return Ok(None);
+    }
+    let Ok((xml, facts)) = read_cda(
+        file,
+        Some(gateway_contract::cda::ExtractionMode::Attachment),
+    ) else {
+        return Ok(None);
+    };
+    let wii = facts.new_workflow_instance_id();
+    let record = ValidationRecord {
+        wii: wii.clone(),
+        at: state.now(),
+    };
+    store.validations.insert(validation_hash(&xml), record);
+    Ok(Some(wii))
 }
 
 /// The validation record of this CDA, consumed by the publication that matches it;
@@ -423,10 +462,11 @@ fn change_flow(
     ans.wii = Some(change_workflow_instance_id(id));
     let mut store = state.store.lock().expect("store lock");
     if !store.documents.contains_key(id) {
+        // `handleIniException`: no instance; INI's text is unverified.
         return Err(err(
             Kind::RecordNotFound,
             "IniException: documento non trovato su INI",
-            "/record-not-found",
+            "",
         )
         .into());
     }

@@ -19,6 +19,7 @@
 //! - [`faults`]: fault injection.
 //! - [`fiscal_code`]: Italian fiscal-code check character.
 
+pub mod accreditation;
 pub mod faults;
 pub mod fhir;
 pub mod fiscal_code;
@@ -133,6 +134,11 @@ pub struct SimOptions {
     /// without it those stages are skipped.
     #[arg(long, env = "FSEMW_RULES_DIR")]
     pub rules: Option<std::path::PathBuf>,
+    /// Turn off the test environment's accreditation simulation (`accreditation.enable-check`,
+    /// on by default as in the dispatcher: document-id prefixes, the replaced document's
+    /// events looked up first).
+    #[arg(long)]
+    pub no_accreditation_check: bool,
 }
 
 /// What the simulator saw of one request (for tests and operators).
@@ -173,6 +179,8 @@ pub struct SimState {
     pub clock_offset: AtomicI64,
     /// Last requests seen.
     pub observed: Mutex<VecDeque<Observed>>,
+    /// The accreditation simulation (`gateway_sim::accreditation`) is on.
+    pub accreditation_check: bool,
 }
 
 // === impl SimState ===
@@ -218,6 +226,7 @@ impl GatewaySim {
             faults: Faults::default(),
             clock_offset: AtomicI64::new(0),
             observed: Mutex::new(VecDeque::new()),
+            accreditation_check: !opts.no_accreditation_check,
         });
         Ok(Self {
             state,

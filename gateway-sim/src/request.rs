@@ -237,8 +237,8 @@ pub fn check_publication(body: &Body, replace: bool) -> Result<(), GtwError> {
 
 /// The document-id rule: 1–256 characters, a `^` and something after the last one.
 pub fn check_document_id(id: &str, instance: &str) -> Result<(), GtwError> {
+    // No length limit: `@Size(max = 256)` is not enforced (no `@Validated`, review S25).
     let ok = !id.is_empty()
-        && id.len() <= 256
         && id
             .rsplit_once('^')
             .is_some_and(|(_, after)| !after.is_empty());

@@ -1,5 +1,6 @@
 //! End-to-end tests over real TLS and a real PostgreSQL (one binary, a module per feature).
 
+mod accreditation;
 mod admin_surface;
 mod attacks;
 mod audit;
@@ -95,6 +96,15 @@ pub(crate) async fn send_read(
     overrides: Value,
 ) -> (u16, String, Value) {
     read(send_multipart(stack, method, path, op, pdf, body, overrides).await).await
+}
+
+/// Publishes the signed lab report as document `id` (`POST /documents`) with the token
+/// claims `claims` overridden, read as (status, transaction id, JSON body).
+pub(crate) async fn create(stack: &TestStack, id: &str, claims: Value) -> (u16, String, Value) {
+    let body = publication_body(id);
+    let signed = pdf(SIGNED_LAB);
+    let (m, op) = (reqwest::Method::POST, JwtOperation::Create);
+    send_read(stack, m, "/documents", op, &signed, &body, claims).await
 }
 
 /// Validates `pdf` presenting `cert` (`None`: no client certificate) with the token pair

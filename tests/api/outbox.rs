@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::xds_repository::soap;
-use crate::{SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+use crate::{SIGNED_LAB, create, pdf, publication_body, read, send_read, validate};
 
 async fn db(stack: &TestStack) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls)
@@ -19,19 +19,6 @@ async fn db(stack: &TestStack) -> tokio_postgres::Client {
         .unwrap();
     tokio::spawn(conn);
     client
-}
-
-async fn create(stack: &TestStack, id: &str, claims: Value) -> (u16, String, Value) {
-    send_read(
-        stack,
-        Method::POST,
-        "/documents",
-        JwtOperation::Create,
-        &pdf(SIGNED_LAB),
-        &publication_body(id),
-        claims,
-    )
-    .await
 }
 
 /// Waits until no queued publication is pending or being sent.

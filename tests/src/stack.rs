@@ -186,6 +186,7 @@ impl TestStack {
             audience: None,
             base_path: "/v1".into(),
             rules: None,
+            no_accreditation_check: false,
         };
         if opts.case == 1 {
             // In case 1 producers sign with their own (here: regionally issued) certificates.
