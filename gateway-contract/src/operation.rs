@@ -85,6 +85,11 @@ impl Operation {
             .filter(|(op, _, _)| *op != Self::Metadata)
     }
 
+    /// The route the dispatcher maps the operation at (`None` for [`Operation::PassThrough`]).
+    pub fn template(self) -> Option<&'static str> {
+        Self::ROUTES.iter().find(|r| r.0 == self).map(|r| r.2)
+    }
+
     /// The operation of a stable name ([`Operation::name`]).
     pub fn from_name(name: &str) -> Option<Operation> {
         Self::ROUTES
@@ -163,9 +168,35 @@ impl Operation {
     }
 }
 
+/// The raw segment of `path` (relative to the base, query ignored) that stands where
+/// `template` has `{id}`, when every literal segment matches.
+pub fn id_segment<'a>(template: &str, path: &'a str) -> Option<&'a str> {
+    let path = path.split('?').next().unwrap_or_default();
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    let mut id = None;
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return id,
+            (Some("{id}"), Some(seg)) if !seg.is_empty() => id = Some(seg),
+            (Some(lit), Some(seg)) if lit == seg => {}
+            _ => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_is_read_where_the_template_has_it() {
+        let t = "/documents/{id}/metadata";
+        assert_eq!(id_segment(t, "/documents/a%5Eb/metadata"), Some("a%5Eb"));
+        assert_eq!(id_segment(t, "/documents/a/metadata-iti-57"), None);
+        assert_eq!(id_segment(t, "/documents//metadata"), None);
+        assert_eq!(id_segment("/status/{id}", "/status/x?y=1"), Some("x"));
+        assert_eq!(id_segment("/documents", "/documents"), None);
+    }
 
     #[test]
     fn every_operation_is_found_by_its_name() {

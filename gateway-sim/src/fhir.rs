@@ -20,7 +20,9 @@ use super::handlers::{
     validation_request,
 };
 use super::jwt_checks::patient_fiscal_code;
-use super::request::{Dto, check_document_id, check_publication, parse_body, parse_form};
+use super::request::{
+    Dto, check_document_id, check_publication, check_repository_id, parse_body, parse_form,
+};
 use super::respond;
 use super::store::{DocumentRecord, ValidationRecord};
 use super::{SimOp, SimState};
@@ -134,25 +136,25 @@ fn publication_flow(
         return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
     }
     check_attachment_hash(&claims, &file)?;
+    check_repository_id(req.str("identificativoRep").unwrap_or_default())?;
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = validated.wii;
+    // A replace publishes first (`postExecutionCreate`), then asks INI for the old one.
+    let ev = event(ans, "PUBLICATION", Some(&claims), Some(&new_id), None);
+    store.events.push(ev);
+    let known = path_id
+        .as_deref()
+        .map(|old| store.documents.remove(old).is_some());
     store
         .documents
         .insert(new_id.clone(), DocumentRecord { wii: wii.clone() });
-    store.events.push(event(
-        ans,
-        "PUBLICATION",
-        Some(&claims),
-        Some(&new_id),
-        None,
-    ));
-    let status = match path_id.as_deref() {
+    let status = match known {
         None => StatusCode::CREATED,
-        Some(old) => {
-            if store.documents.remove(old).is_none() {
-                let detail = "IniException: documento da sostituire non trovato su INI";
-                return Err(err(Kind::RecordNotFound, detail, "").into());
-            }
+        Some(false) => {
+            let detail = "IniException: documento da sostituire non trovato su INI";
+            return Err(err(Kind::RecordNotFound, detail, "").into());
+        }
+        Some(true) => {
             let ev = event(ans, "REPLACE", Some(&claims), Some(&new_id), None);
             store.events.push(ev);
             StatusCode::OK

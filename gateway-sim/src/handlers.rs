@@ -9,7 +9,8 @@ use http::{HeaderMap, StatusCode};
 
 use super::jwt_checks::{against_cda, dispatcher, frontier};
 use super::request::{
-    Dto, check_document_id, check_publication, check_validation, parse_body, parse_form,
+    Dto, check_document_id, check_publication, check_repository_id, check_validation, parse_body,
+    parse_form,
 };
 use super::respond::{self, frontier_error};
 use super::store::{DocumentRecord, Event, ValidationRecord};
@@ -264,6 +265,11 @@ async fn publication_flow(
         if replace { Dto::Update } else { Dto::Creation },
     )?;
     check_publication(&req, replace)?;
+    // `isValidMasterId` on the body's id, also when a replace leaves it out.
+    check_document_id(
+        req.str("identificativoDoc").unwrap_or_default(),
+        "/invalid-id",
+    )?;
     let file = form.file.unwrap_or_default();
     check_pdf(&file)?;
     let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)?;
@@ -304,6 +310,7 @@ async fn publication_flow(
         return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
     }
     check_attachment_hash(&claims, &file)?;
+    check_repository_id(req.str("identificativoRep").unwrap_or_default())?;
     // INI's reference of the replaced document, after the record was consumed
     // (`IniException` → `handleIniException`: no instance). The text is INI's, unverified.
     if replace

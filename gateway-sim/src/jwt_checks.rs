@@ -31,7 +31,8 @@ const ROLES: [&str; 22] = [
     "AAS", "APR", "PSS", "INF", "FAR", "DSA", "DAM", "OAM", "ASS", "TUT", "ING", "GEN", "NOR",
     "DRS", "RSA", "MRP", "INI", "OGC", "OPI", "MDS", "GTW", "DAP",
 ];
-const ORGANIZATIONS: [(&str, &str); 26] = [
+/// `SubjectOrganizationEnum` (@ de019846): code and display.
+pub(crate) const ORGANIZATIONS: [(&str, &str); 26] = [
     ("010", "Regione Piemonte"),
     ("020", "Regione Valle d'Aosta"),
     ("030", "Regione Lombardia"),

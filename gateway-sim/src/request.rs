@@ -9,9 +9,12 @@ use gateway_contract::cda::ExtractionMode;
 use gateway_contract::form::{Form, FormError, read_form};
 use gateway_contract::problem::{GtwError, Kind, err};
 use gateway_contract::request_body::{
-    ADMINISTRATIVE_REQUEST as ADMIN_REQ, PUBLICATION_FIELDS, TIPO_ATTIVITA_CLINICA as ATTIVITA,
+    ADMINISTRATIVE_REQUEST as ADMIN_REQ, ASSETTO_ORGANIZZATIVO as ASSETTI, ATTI_CLINICI,
+    DESCRIPTION_OIDS, PUBLICATION_FIELDS, TIPO_ATTIVITA_CLINICA as ATTIVITA,
     TIPO_DOCUMENTO_LIV_ALTO as LIV_ALTO, TIPOLOGIA_STRUTTURA as STRUTTURE, VALIDATION_FIELDS,
 };
+
+use crate::jwt_checks::ORGANIZATIONS;
 
 /// Reads the multipart body with the contract's form reader; a broken form is a generic
 /// error, as in Spring, and so is a form without its `file` part.
@@ -115,13 +118,10 @@ pub fn parse_body(text: Option<&str>, dto: Dto) -> Result<Body, GtwError> {
         && enum_ok("tipologiaStruttura", &STRUTTURE)
         && enum_ok("tipoAttivitaClinica", &ATTIVITA)
         && enum_ok("tipoDocumentoLivAlto", &LIV_ALTO)
-        && match fields.get("administrativeRequest") {
-            None | Some(Value::Null) => true,
-            Some(Value::Array(a)) => a
-                .iter()
-                .all(|v| v.as_str().is_some_and(|s| ADMIN_REQ.contains(&s))),
-            _ => false,
-        };
+        && enum_ok("assettoOrganizzativo", &ASSETTI)
+        && strings(fields.get("administrativeRequest"), Some(&ADMIN_REQ))
+        && strings(fields.get("attiCliniciRegoleAccesso"), None)
+        && strings(fields.get("descriptions"), None);
     if !enums_valid {
         return Err(conversion());
     }
@@ -129,6 +129,19 @@ pub fn parse_body(text: Option<&str>, dto: Dto) -> Result<Body, GtwError> {
         .get("mode")
         .and_then(|m| serde_json::from_value(m.clone()).ok());
     Ok(Body { fields, mode })
+}
+
+/// Whether a list field binds as Jackson binds a `List<String>` (or a list of enum
+/// constants `allowed`): absent, null, or an array of such strings.
+fn strings(v: Option<&Value>, allowed: Option<&[&str]>) -> bool {
+    match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.iter().all(|v| {
+            v.as_str()
+                .is_some_and(|s| allowed.is_none_or(|values| values.contains(&s)))
+        }),
+        _ => false,
+    }
 }
 
 /// Validation body: `activity` is mandatory.
@@ -185,32 +198,10 @@ pub fn check_publication(body: &Body, replace: bool) -> Result<(), GtwError> {
             return Err(missing(detail));
         }
     }
-    let assetto = body.str("assettoOrganizzativo").unwrap_or_default();
-    if !(assetto.len() == 9
-        && assetto.starts_with("AD_PSC")
-        && assetto[6..].bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(err(
-            Kind::MandatoryElement,
-            "Errore durante la conversione da json a oggetto assettoOrganizzativo",
-            "/request-missing-field",
-        ));
+    let detail = descriptions_error(body).or_else(|| atti_clinici_error(body));
+    if let Some(d) = detail {
+        return Err(missing(&d));
     }
-    if let Some(Value::Array(descs)) = body.fields.get("descriptions") {
-        let shape = |d: &Value| {
-            d.as_str()
-                .is_some_and(|s| s.split('^').count() == 3 && !s.starts_with('^'))
-        };
-        if !descs.iter().all(shape) {
-            return Err(missing(
-                "Valorizzare correttamente il campo descriptions rispettando la forma: [CODICE]^[Descrizione]^[OID]",
-            ));
-        }
-    }
-    let date_ok = |k: &str| {
-        body.str(k)
-            .is_none_or(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()))
-    };
     for (k, detail) in [
         (
             "dataInizioPrestazione",
@@ -221,7 +212,7 @@ pub fn check_publication(body: &Body, replace: bool) -> Result<(), GtwError> {
             "Il campo data fine deve essere valorizzato correttamente",
         ),
     ] {
-        if !date_ok(k) {
+        if !body.str(k).is_none_or(lenient_date) {
             return Err(err(
                 Kind::InvalidFormat,
                 detail,
@@ -229,10 +220,58 @@ pub fn check_publication(body: &Body, replace: bool) -> Result<(), GtwError> {
             ));
         }
     }
-    if let Some(id) = body.str("identificativoDoc") {
-        check_document_id(id, "/invalid-id")?;
+    Ok(())
+}
+
+/// `validateDescriptions`: a shape refusal stops at once, an OID refusal is remembered
+/// and later entries are still read.
+fn descriptions_error(body: &Body) -> Option<String> {
+    let list = body.fields.get("descriptions")?.as_array()?;
+    let mut out = None;
+    for d in list.iter().filter_map(Value::as_str) {
+        let pieces = java_split(d, '^');
+        if pieces.len() != 3 {
+            return Some("Valorizzare correttamente il campo descriptions rispettando la forma: [CODICE]^[Descrizione]^[OID]".into());
+        }
+        if !description_oid_known(pieces[2]) {
+            out = Some("Valorizzare correttamente il campo descriptions rispettando i valori di riferimento per gli OID".into());
+        }
     }
-    check_repository_id(body.str("identificativoRep").unwrap_or_default())
+    out
+}
+
+/// `checkDescription`: the enum's OID must equal the entry's. `COD_REGIONE` was meant as a
+/// wildcard, but it is replaced inside `Pattern.quote`'s literal section, so the regional
+/// catalogue's OID matches only the text `2.16.840.1.113883.2.9.2.(.*).6.1.11` itself.
+fn description_oid_known(oid: &str) -> bool {
+    DESCRIPTION_OIDS
+        .iter()
+        .any(|known| known.replace("COD_REGIONE", "(.*)") == oid)
+}
+
+/// The atti clinici: every code is read and the last unknown one is reported.
+fn atti_clinici_error(body: &Body) -> Option<String> {
+    let list = body.fields.get("attiCliniciRegoleAccesso")?.as_array()?;
+    list.iter()
+        .rev()
+        .filter_map(Value::as_str)
+        .find(|a| !ATTI_CLINICI.iter().any(|c| c.eq_ignore_ascii_case(a)))
+        .map(|a| format!("Il campo atti clinici {a} non è consentito"))
+}
+
+/// Java's `String.split` on one character: trailing empty pieces are dropped.
+fn java_split(s: &str, sep: char) -> Vec<&str> {
+    let mut pieces: Vec<&str> = s.split(sep).collect();
+    while pieces.last().is_some_and(|p| p.is_empty()) {
+        pieces.pop();
+    }
+    pieces
+}
+
+/// A lenient `SimpleDateFormat("yyyyMMddHHmmss").parse`: abutting numeric fields take their
+/// widths, out-of-range values roll over, and text after the 14 digits is ignored.
+fn lenient_date(d: &str) -> bool {
+    d.len() >= 14 && d.as_bytes()[..14].iter().all(u8::is_ascii_digit)
 }
 
 /// The document-id rule: 1–256 characters, a `^` and something after the last one.
@@ -253,20 +292,25 @@ pub fn check_document_id(id: &str, instance: &str) -> Result<(), GtwError> {
     Err(err(Kind::IdDoc, detail, instance))
 }
 
-fn check_repository_id(rep: &str) -> Result<(), GtwError> {
+/// `ValidationUtility.repositoryUniqueIdValidation`, run inside the FHIR mapping (after the
+/// record, the five days and the hash) whose failures `callFhirMappingEngine` re-wraps as a
+/// generic error with the date-format instance (review S9, `PublicationCTL` @ de019846).
+pub fn check_repository_id(rep: &str) -> Result<(), GtwError> {
     let re = regex::Regex::new(r"^2\.16\.840\.1\.113883\.2\.9\.2\.(\d+)\.4\.5\..*$")
         .expect("valid regex");
     let known = re.captures(rep).and_then(|c| c.get(1)).is_some_and(|g| {
         let code = format!("{:0>3}", g.as_str());
-        code.len() == 3 && (code == "000" || (10..=200).contains(&code.parse::<u32>().unwrap_or(0)))
+        ORGANIZATIONS
+            .iter()
+            .any(|(c, _)| c.eq_ignore_ascii_case(&code))
     });
     if known {
         Ok(())
     } else {
         Err(err(
             Kind::GenericError,
-            "Errore generico: identificativo repository non valido",
-            "",
+            "Error: Invalid format for repositoryUniqueId",
+            "/request-invalid-date-format",
         ))
     }
 }

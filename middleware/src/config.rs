@@ -632,6 +632,15 @@ impl Config {
 
     /// `[server]`: base paths, the TLS files and revocation lists present, a body limit.
     fn validate_server(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for base in std::iter::once(&self.server.base_path).chain(&self.server.alias_base_paths) {
+            if !seen.insert(base.as_str()) {
+                return bad(
+                    "server.alias_base_paths",
+                    format!("{base:?} is given twice (base paths must differ)"),
+                );
+            }
+        }
         for (key, base) in std::iter::once(("server.base_path", &self.server.base_path)).chain(
             self.server
                 .alias_base_paths
@@ -1037,6 +1046,19 @@ mod tests {
         );
         let e = load_text(&sample("x", "")).unwrap_err().to_string();
         assert!(e.contains("certificate_case"), "{e}");
+    }
+
+    #[test]
+    fn base_paths_must_differ_and_routes_are_checked() {
+        let twice =
+            sample("2", "").replace("alias_base_paths = []", "alias_base_paths = [\"/v1\"]");
+        let e = load_text(&twice).unwrap_err().to_string();
+        assert!(e.contains("server.alias_base_paths"), "{e}");
+        let route =
+            "\n[[gateway.routes]]\nmethod = \"PUT\"\npath = \"/x\"\ninspect = \"replace\"\n";
+        let with_route = sample("2", "").replace("[keys]", &format!("{route}\n[keys]"));
+        let e = load_text(&with_route).unwrap_err().to_string();
+        assert!(e.contains("gateway.routes[0].path"), "{e}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::config::routes::Route;
 use crate::forward::checks::RegionalChecks;
 use crate::forward::gateway_client::GatewayClient;
-use crate::forward::handler::handle;
+use crate::forward::handler::{Served, handle};
 use crate::forward::tokens::TokenPolicy;
 use crate::front_door::{Caller, Transaction, front_door};
 use crate::keys::{KeyError, KeyStore};
@@ -366,9 +366,14 @@ fn producer_router(state: Arc<AppState>, bases: &[String], routes: &[Route]) -> 
     for base in bases {
         let base: &'static str = Box::leak(base.clone().into_boxed_str());
         for route in routes {
-            let (state, op) = (state.clone(), route.op);
+            let template: &'static str = Box::leak(route.path.clone().into_boxed_str());
+            let served = Served {
+                op: route.op,
+                template,
+            };
+            let state = state.clone();
             let handler = move |txn: Transaction, caller: Caller, req: Request<Body>| {
-                handle(state, Some(op), base, txn, caller, req)
+                handle(state, Some(served), base, txn, caller, req)
             };
             let filter = route.method.clone().try_into().expect("known method");
             router = router.route(&format!("{base}{}", route.path), on(filter, handler));

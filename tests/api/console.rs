@@ -19,20 +19,7 @@ const OTHER_PRODUCER: &str = "11111111111.ignoto.it";
 
 /// Traffic of two producers; the workflowInstanceId of a validated and published document.
 async fn traffic(stack: &TestStack) -> String {
-    middleware::db::producers::upsert(
-        &stack.state.pool,
-        &middleware::db::producers::NewProducer {
-            cert_cn: OTHER_PRODUCER.into(),
-            application_id: "ALTRO".into(),
-            application_vendor: "ALTRO SPA".into(),
-            application_version: "2.0".into(),
-            role: "producer".into(),
-            organization: "aslbt".into(),
-            signing_cert_pem: None,
-        },
-    )
-    .await
-    .unwrap();
+    stack.register_second_producer().await;
     let signed = pdf(SIGNED_LAB);
     let (s, _, v) = read(validate(stack, &signed).await).await;
     assert_eq!(s, 201, "{v}");

@@ -23,6 +23,7 @@ mod internal_errors;
 mod outbox;
 mod outbox_crash;
 mod prometheus;
+mod request_rules;
 mod revocation;
 mod saml;
 mod schemathesis;

@@ -111,7 +111,7 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
     assert_eq!(tx.len(), 36);
     assert!(b.get("spanID").is_none(), "{b}");
     assert!(b.get("workflowInstanceId").is_none(), "{b}");
-    assert!(warning.contains(&format!("/v1/status/search/{tx}")), "{b}");
+    assert!(warning.contains(&format!("/status/search/{tx}")), "{b}");
 
     // Indexed locally, provisionally, with the metadata INI would get.
     let client = db(&stack).await;
@@ -192,6 +192,23 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
             .get("workflowInstanceId")
             .is_none()
     );
+    // Another producer asking for the same id does not get the trail: its call goes to the
+    // gateway like any other, and the gateway is down.
+    stack.register_second_producer().await;
+    let (other, _) = integration_tests::stack::tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer-unregistered",
+    );
+    let r = stack
+        .call(Some("producer-unregistered"), Method::GET, &search, None)
+        .header("Authorization", &other)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!((s, b["type"].as_str()), (504, Some("mw/io_error")), "{b}");
 
     // The gateway is back: delivered once, the transaction records it.
     stack.fault(json!({"mode": "none"})).await;
@@ -486,5 +503,55 @@ async fn an_outage_past_the_validation_window_recovers_the_publication() {
     assert_eq!(
         got,
         ("validate_and_create".into(), "delivered".into(), Some(202))
+    );
+}
+
+/// A metadata update queued after the create of its document is delivered after it, under
+/// the document's id (the route's `{id}`, not the path's last segment `metadata-iti-57`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_metadata_update_follows_its_documents_create() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    assert_eq!(s, 201, "{v}");
+    stack.fault(json!({"mode": "down"})).await;
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-META";
+    let (s, _, b) = create(&stack, id, json!({})).await;
+    assert_eq!(s, 202, "{b}");
+    let (auth, sig) =
+        integration_tests::stack::tokens(JwtOperation::Metadata, None, json!({}), "producer");
+    let path = format!("/documents/{}/metadata-iti-57", id.replace('^', "%5E"));
+    let r = stack
+        .call(Some("producer"), Method::PUT, &path, Some((&auth, &sig)))
+        .json(&json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 202, "{b}");
+    let client = db(&stack).await;
+    let rows = client
+        .query(
+            "SELECT ordering_key, document_id, path_id FROM outbox ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let keys: Vec<(String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        keys[1],
+        (id.to_string(), Some(id.to_string()), Some(id.to_string()))
+    );
+    assert_eq!(keys[0].0, id, "one document, one ordering key: {keys:?}");
+    stack.fault(json!({"mode": "none"})).await;
+    drained(&stack).await;
+    assert_eq!(
+        requests(&stack.observed().await),
+        [
+            ("POST /v1/documents".to_string(), 202),
+            (format!("PUT /v1{path}"), 200),
+        ]
     );
 }

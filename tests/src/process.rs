@@ -6,8 +6,14 @@ use std::time::{Duration, Instant};
 
 use crate::stack::{HsmToken, TestStack, pki, shared_token};
 
-/// The `fsemw` binary of this build, built if missing.
+/// The `fsemw` binary of this build, brought up to date once per test run (a stale binary
+/// would test old code: `cargo test` builds the test crates, not the middleware's binary).
 pub fn fsemw_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_fsemw).clone()
+}
+
+fn build_fsemw() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
@@ -17,15 +23,13 @@ pub fn fsemw_binary() -> PathBuf {
         .and_then(|p| p.parent()?.parent()?.file_name().map(|n| n.to_owned()))
         .unwrap_or_else(|| "debug".into());
     let bin = target.join(&profile).join("fsemw");
-    if !bin.exists() {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "middleware", "--bin", "fsemw"]);
-        if profile == "release" {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo build");
-        assert!(status.success(), "building fsemw failed");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "-q", "-p", "middleware", "--bin", "fsemw"]);
+    if profile == "release" {
+        cmd.arg("--release");
     }
+    let status = cmd.status().expect("cargo build");
+    assert!(status.success(), "building fsemw failed");
     bin
 }
 

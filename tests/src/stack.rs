@@ -347,6 +347,25 @@ impl TestStack {
             .bearer_auth(admin_token("operator"))
     }
 
+    /// Registers a second producer (ASL BT) for the certificate `producer-unregistered`
+    /// (CN `11111111111.ignoto.it`), whose tokens it signs.
+    pub async fn register_second_producer(&self) {
+        middleware::db::producers::upsert(
+            &self.state.pool,
+            &middleware::db::producers::NewProducer {
+                cert_cn: "11111111111.ignoto.it".into(),
+                application_id: "ALTRO".into(),
+                application_vendor: "ALTRO SPA".into(),
+                application_version: "2.0".into(),
+                role: "producer".into(),
+                organization: "aslbt".into(),
+                signing_cert_pem: None,
+            },
+        )
+        .await
+        .expect("second producer registered");
+    }
+
     /// The Prometheus exposition.
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.admin_url))

@@ -20,6 +20,8 @@ pub struct Queued {
     pub method: String,
     /// Gateway path relative to its base URL.
     pub path: String,
+    /// The id the route's `{id}` stood for, decoded.
+    pub path_id: Option<String>,
     /// Content type and the producer's tokens.
     pub headers: Value,
     /// Request body.
@@ -43,6 +45,8 @@ pub struct NewQueued<'a> {
     pub method: &'a str,
     /// Gateway path relative to its base URL.
     pub path: &'a str,
+    /// The id the route's `{id}` stands for, decoded.
+    pub path_id: Option<&'a str>,
     /// Content type and the producer's tokens.
     pub headers: Value,
     /// Body.
@@ -97,8 +101,8 @@ pub async fn enqueue(
         .query_opt(
             "INSERT INTO outbox (tx_id, tx_ids, producer_id, operation, requested_operation, \
              request_sha256, method, path, headers, body, ordering_key, document_id, \
-             workflow_instance_id, events) \
-             VALUES ($1, ARRAY[$1::uuid], $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             workflow_instance_id, events, path_id) \
+             VALUES ($1, ARRAY[$1::uuid], $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT DO NOTHING RETURNING id",
             &[
                 &q.tx_id,
@@ -113,6 +117,7 @@ pub async fn enqueue(
                 &q.document_id,
                 &q.workflow_instance_id,
                 &events,
+                &q.path_id,
             ],
         )
         .await?;
@@ -163,13 +168,14 @@ pub async fn enqueue(
 
 /// Records that the provisional indexing ran, with its event; only the first to finish
 /// records one (the worker may index a row while the request that queued it does too).
-pub async fn mark_indexed(pool: &Pool, id: i64, ev: Value) -> Result<(), DbError> {
+pub async fn mark_indexed(pool: &Pool, id: i64, ev: Option<Value>) -> Result<(), DbError> {
     let client = pool.get().await?;
+    let events = json!(ev.into_iter().collect::<Vec<_>>());
     client
         .execute(
             "UPDATE outbox SET indexed = TRUE, events = events || $2::jsonb \
              WHERE id = $1 AND NOT indexed",
-            &[&id, &json!([ev])],
+            &[&id, &events],
         )
         .await?;
     Ok(())
@@ -209,7 +215,7 @@ pub async fn claim(
                lease_until = now() + make_interval(secs => $3) \
              FROM due WHERE outbox.id = due.id \
              RETURNING outbox.id, outbox.tx_id, outbox.operation, outbox.method, outbox.path, \
-               outbox.headers, outbox.body, outbox.attempts, outbox.indexed",
+               outbox.headers, outbox.body, outbox.attempts, outbox.indexed, outbox.path_id",
             &[&worker, &limit, &lease_secs],
         )
         .await?;
@@ -225,6 +231,7 @@ pub async fn claim(
             body: r.get(6),
             attempts: r.get(7),
             indexed: r.get(8),
+            path_id: r.get(9),
         })
         .collect();
     out.sort_by_key(|q| q.id);

@@ -27,25 +27,42 @@ use gateway_contract::headers::GOVWAY_ANSWER_HEADERS;
 /// Request headers forwarded besides the tokens.
 const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
 
+/// A configured path of the gateway: its rule and its route template (relative to the base).
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    /// How the call is read.
+    pub op: Operation,
+    /// The route, e.g. `/documents/{id}/metadata`.
+    pub template: &'static str,
+}
+
 /// Serves one gateway operation; `base` is the base path the request came in under. The
 /// front door has opened the transaction and named the caller.
 pub async fn handle(
     state: Arc<AppState>,
-    op: Option<Operation>,
+    served: Option<Served>,
     base: &'static str,
     txn: Transaction,
     caller: Caller,
     req: Request<Body>,
 ) -> Response {
     let Transaction { tx, mut row } = txn;
-    row.operation = op.map(Operation::name).unwrap_or("unknown").into();
-    let result = match (caller.producer, op) {
+    row.operation = served.map(|s| s.op.name()).unwrap_or("unknown").into();
+    let result = match (caller.producer, served) {
         // Refused at the front door (and counted there).
         (Err(e), _) => Err(e),
         (Ok(_), None) => Err(MwError::NotFound(req.uri().path().to_string())),
-        (Ok(producer), Some(op)) => {
-            let forwarded =
-                forward(&state, op, base, &caller.identity, &producer, req, &mut row).await;
+        (Ok(producer), Some(served)) => {
+            let forwarded = forward(
+                &state,
+                served,
+                base,
+                &caller.identity,
+                &producer,
+                req,
+                &mut row,
+            )
+            .await;
             if let Err(MwError::Unauthorized { reason, .. }) = &forwarded {
                 state.metrics.refusals.with_label_values(&[reason]).inc();
             }
@@ -80,13 +97,14 @@ pub async fn handle(
 
 async fn forward(
     state: &AppState,
-    op: Operation,
+    served: Served,
     base: &str,
     identity: &ClientIdentity,
     producer: &Producer,
     req: Request<Body>,
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
+    let op = served.op;
     let (parts, body) = req.into_parts();
     if let Some(len) = content_length(&parts.headers)
         && len > state.max_body
@@ -117,16 +135,18 @@ async fn forward(
             .string("person_id")
             .map(|p| state.cf_hasher.hash(&fiscal_code_of(&p)));
     }
-    if op.path_is_document_id() {
-        rec.document_id = document_id_from_path(parts.uri.path());
-    }
-
     let suffix = parts
         .uri
         .path_and_query()
         .map(|pq| pq.as_str())
         .unwrap_or("/");
     let gateway_path = suffix.strip_prefix(base).unwrap_or(suffix).to_string();
+    // The id where the route has it (a document, or a status id).
+    let path_id = gateway_contract::operation::id_segment(served.template, &gateway_path)
+        .map(xds::messages::submit::percent_decode);
+    if op.path_is_document_id() {
+        rec.document_id = path_id.clone();
+    }
     // Publications are held whole (spooled to disk) so that they can be queued if the
     // gateway is down.
     let (held, body) = if op.is_publication() {
@@ -139,6 +159,7 @@ async fn forward(
         op,
         method: parts.method,
         gateway_path,
+        path_id,
         headers: &parts.headers,
         tokens,
         held,
@@ -152,6 +173,7 @@ struct Unanswered<'a> {
     op: Operation,
     method: &'a http::Method,
     gateway_path: &'a str,
+    path_id: Option<&'a str>,
     headers: &'a HeaderMap,
     held: Option<super::spool::Held>,
     facts_task: super::inspect::FactsReceiver,
@@ -200,6 +222,7 @@ impl Unanswered<'_> {
                 op: self.op,
                 method: self.method,
                 path: self.gateway_path,
+                path_id: self.path_id,
                 headers: self.headers,
                 body: &body,
                 producer: self.producer,
@@ -209,14 +232,9 @@ impl Unanswered<'_> {
         }
         if self.op == Operation::StatusByWorkflow {
             let why = describe(&e);
-            return super::local_status::while_unreachable(
-                state,
-                self.gateway_path,
-                self.producer.id,
-                why,
-                rec,
-            )
-            .await;
+            let id = self.path_id.unwrap_or_default();
+            return super::local_status::while_unreachable(state, id, self.producer.id, why, rec)
+                .await;
         }
         Err(MwError::GatewayUnreachable(describe(&e)))
     }
@@ -229,7 +247,9 @@ impl Unanswered<'_> {
 fn plain_segments(path: &str) -> bool {
     path.split('/').all(|segment| {
         let decoded = xds::messages::submit::percent_decode(segment);
-        decoded != "." && decoded != ".." && !decoded.contains(['/', '\\'])
+        // Servlet containers drop a segment's `;` parameters before resolving dot segments.
+        let bare = decoded.split(';').next().unwrap_or_default();
+        bare != "." && bare != ".." && !decoded.contains(['/', '\\'])
     })
 }
 
@@ -242,6 +262,8 @@ pub struct Outbound<'a> {
     pub method: http::Method,
     /// Path (and query) relative to the gateway base URL.
     pub gateway_path: String,
+    /// The id the route's `{id}` stands for, decoded.
+    pub path_id: Option<String>,
     /// The request headers (content type, accept, callback are forwarded).
     pub headers: &'a HeaderMap,
     /// The tokens to send and their claims.
@@ -265,6 +287,7 @@ pub async fn send(
         op,
         method,
         gateway_path,
+        path_id,
         headers,
         tokens,
         held,
@@ -277,7 +300,8 @@ pub async fn send(
     }
     // The region's own trace ids are answered here: the gateway never issued them.
     if let Some(local) =
-        super::local_status::by_regional_trace(state, op, &gateway_path, producer.id, rec).await?
+        super::local_status::by_regional_trace(state, op, path_id.as_deref(), producer.id, rec)
+            .await?
     {
         return Ok(local);
     }
@@ -332,6 +356,7 @@ pub async fn send(
                 op,
                 method: &method,
                 gateway_path: &gateway_path,
+                path_id: path_id.as_deref(),
                 headers,
                 held,
                 facts_task,
@@ -497,14 +522,6 @@ fn loinc_code(resource_type: &str) -> String {
         .to_string()
 }
 
-/// The `identificativoDocUpdate` segment of a document path, percent-decoded.
-fn document_id_from_path(path: &str) -> Option<String> {
-    let after = path.split("/documents/").nth(1)?;
-    let after = after.strip_prefix("validate-and-replace/").unwrap_or(after);
-    let raw = after.split('/').next()?;
-    Some(xds::messages::submit::percent_decode(raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,22 +536,15 @@ mod tests {
             "/v1/documents/a%2Fb",
             "/v1/documents/a%5cb",
             "/v1/status/%2E",
+            "/v1/documents/..;/metadata-iti-57",
+            "/v1/documents/%2e%2e;x=1",
         ] {
             assert!(!plain_segments(bad), "{bad}");
         }
     }
 
     #[test]
-    fn document_ids_from_paths() {
-        assert_eq!(
-            document_id_from_path("/v1/documents/2.16.840.1.113883.2.9.2.160.4.4%5E1/metadata")
-                .as_deref(),
-            Some("2.16.840.1.113883.2.9.2.160.4.4^1")
-        );
-        assert_eq!(
-            document_id_from_path("/v1/documents/validate-and-replace/a^b").as_deref(),
-            Some("a^b")
-        );
+    fn loinc_codes_and_percent_decoding() {
         assert_eq!(xds::messages::submit::percent_decode("%5"), "%5");
         assert_eq!(loinc_code("('11502-2^^2.16.840.1.113883.6.1')"), "11502-2");
     }

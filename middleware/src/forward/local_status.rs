@@ -47,14 +47,14 @@ const EVENT_FIELDS: [&str; 14] = [
 pub async fn by_regional_trace(
     state: &AppState,
     op: Operation,
-    gateway_path: &str,
+    id: Option<&str>,
     producer_id: i64,
     rec: &mut TransactionRecord,
 ) -> Result<Option<Response>, MwError> {
     if op != Operation::StatusByTrace {
         return Ok(None);
     }
-    let Some(tx) = regional_trace(last_segment(gateway_path).as_str()) else {
+    let Some(tx) = id.and_then(regional_trace) else {
         return Ok(None);
     };
     let trail = find(state, TrailKey::Transaction(tx), producer_id).await?;
@@ -65,13 +65,12 @@ pub async fn by_regional_trace(
 /// under that id, else the usual 504.
 pub async fn while_unreachable(
     state: &AppState,
-    gateway_path: &str,
+    wii: &str,
     producer_id: i64,
     why: String,
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
-    let wii = last_segment(gateway_path);
-    match find(state, TrailKey::Workflow(&wii), producer_id).await? {
+    match find(state, TrailKey::Workflow(wii), producer_id).await? {
         Some(t) => Ok(answer(&t, rec)),
         None => Err(MwError::GatewayUnreachable(why)),
     }
@@ -83,11 +82,6 @@ fn regional_trace(id: &str) -> Option<uuid::Uuid> {
         return None;
     }
     uuid::Uuid::try_parse(id).ok()
-}
-
-fn last_segment(gateway_path: &str) -> String {
-    let route = gateway_path.split('?').next().unwrap_or_default();
-    xds::messages::submit::percent_decode(route.rsplit('/').next().unwrap_or_default())
 }
 
 async fn find(

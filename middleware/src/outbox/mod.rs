@@ -42,6 +42,8 @@ pub struct Held<'a> {
     pub method: &'a http::Method,
     /// Gateway path relative to its base URL.
     pub path: &'a str,
+    /// The id the route's `{id}` stands for (replace, delete, metadata), decoded.
+    pub path_id: Option<&'a str>,
     /// Request headers as received.
     pub headers: &'a HeaderMap,
     /// The whole body.
@@ -72,7 +74,7 @@ pub struct Parsed {
 pub async fn parse(
     cpu: &crate::cpu_pool::CpuPool,
     op: Operation,
-    path: &str,
+    path_id: Option<&str>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Parsed {
@@ -90,15 +92,9 @@ pub async fn parse(
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Value::Null);
     let pdf = form.as_ref().and_then(|f| f.file.clone());
-    let path_id = path
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches('/')
-        .split('/')
-        .next_back()
+    let path_id = path_id
         .filter(|_| op.path_is_document_id())
-        .map(xds::messages::submit::percent_decode);
+        .map(str::to_string);
     let mode = request.get("mode").and_then(Value::as_str).and_then(|m| {
         serde_json::from_value::<gateway_contract::cda::ExtractionMode>(json!(m)).ok()
     });
@@ -194,14 +190,17 @@ fn headers_to_keep(headers: &HeaderMap) -> serde_json::Map<String, Value> {
 /// validation's). The warning says where the gateway's ids will be found once delivered.
 fn queued_answer(tx_id: uuid::Uuid, wii: Option<String>) -> Value {
     let trace = tx_id.hyphenated().to_string();
-    let mut body = json!({ "traceID": trace });
+    // `PublicationResDTO`'s order: `warning` before `workflowInstanceId`.
+    let mut body = json!({
+        "traceID": trace,
+        "warning": format!(
+            "--middlewarewarning--{QUEUED_WARNING} (transazione {trace}; identificativi del \
+             gateway su GET …/status/search/{trace} dopo la consegna)"
+        ),
+    });
     if let Some(w) = wii {
         body["workflowInstanceId"] = json!(w);
     }
-    body["warning"] = json!(format!(
-        "--middlewarewarning--{QUEUED_WARNING} (transazione {trace}; identificativi del gateway \
-         su GET /v1/status/search/{trace} dopo la consegna)"
-    ));
     body
 }
 
@@ -211,7 +210,7 @@ pub async fn queue(
     held: Held<'_>,
     rec: &mut TransactionRecord,
 ) -> Result<Response, MwError> {
-    let parsed = parse(&state.cpu, held.op, held.path, held.headers, held.body).await;
+    let parsed = parse(&state.cpu, held.op, held.path_id, held.headers, held.body).await;
     let ids = QueueIds::of(&parsed, rec.tx_id);
     let stored_headers = headers_to_keep(held.headers);
 
@@ -229,6 +228,7 @@ pub async fn queue(
             operation: held.op.name(),
             method: held.method.as_str(),
             path: held.path,
+            path_id: parsed.path_id.as_deref(),
             headers: Value::Object(stored_headers),
             body: held.body,
             ordering_key: &ids.ordering_key,
@@ -272,7 +272,12 @@ pub async fn index_queued(
     parsed: &Parsed,
     claims: Option<&hsm::jwt::RawClaims>,
 ) {
+    // Nothing to index (delete, metadata, a FHIR bundle): marked, so that the worker does not
+    // read the request again at every attempt.
     let Some(indexed) = index_publication(state, op, parsed, claims).await else {
+        if let Err(e) = crate::db::outbox::mark_indexed(&state.pool, id, None).await {
+            tracing::warn!(outbox = id, error = %e, "outbox row not marked");
+        }
         return;
     };
     let ev = match &indexed {
@@ -291,7 +296,7 @@ pub async fn index_queued(
         }
     };
     // Marked indexed either way: a refusal by the registry does not change on retry.
-    if let Err(e) = crate::db::outbox::mark_indexed(&state.pool, id, ev).await {
+    if let Err(e) = crate::db::outbox::mark_indexed(&state.pool, id, Some(ev)).await {
         tracing::warn!(outbox = id, error = %e, "outbox event not written");
     }
 }

@@ -317,18 +317,22 @@ async fn index_late(state: &AppState, q: &Queued) {
         .and_then(|t| hsm::jwt::Jwt::parse(t).ok())
         .map(|j| j.claims);
     let body = bytes::Bytes::from(q.body.clone());
-    let parsed = super::parse(&state.cpu, op, &q.path, &headers, &body).await;
+    let parsed = super::parse(&state.cpu, op, q.path_id.as_deref(), &headers, &body).await;
     super::index_queued(state, q.id, op, &parsed, claims.as_ref()).await;
 }
 
-/// create → validate-and-create; replace → validate-and-replace.
+/// create → validate-and-create; replace → validate-and-replace; only on the contract's own
+/// paths (a configured path of another shape has no known validate-and- form).
 fn revalidating(operation: &str, path: &str) -> Option<(&'static str, String)> {
+    use gateway_contract::operation::id_segment;
+    let route = path.split('?').next().unwrap_or_default();
     match operation {
-        "create" => Some((
+        "create" if route == "/documents" => Some((
             "validate_and_create",
             replace_tail(path, "/documents", "/documents/validate-and-create"),
         )),
         "replace" => {
+            id_segment("/documents/{id}", path)?;
             let id = path.strip_prefix("/documents/")?;
             Some((
                 "validate_and_replace",

@@ -230,6 +230,10 @@ async fn gateway(
     let outbound = Outbound {
         op,
         method,
+        path_id: op
+            .template()
+            .and_then(|t| gateway_contract::operation::id_segment(t, &path))
+            .map(xds::messages::submit::percent_decode),
         gateway_path: path,
         headers: &headers,
         tokens,
