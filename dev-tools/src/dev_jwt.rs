@@ -42,7 +42,6 @@ pub fn claims_for(
         "sub": "RSSMRA22A01A399Z^^^&2.16.840.1.113883.2.9.4.3.2&ISO",
         "subject_role": "AAS",
         "purpose_of_use": purpose,
-        "iss": "integrity:01234567890.labdemo.it",
         "locality": "LABORATORIO DEMO^^^^^&2.16.840.1.113883.2.9.4.1.3&ISO^^^^160114123456",
         "subject_organization": "Regione Puglia",
         "subject_organization_id": "160",
@@ -81,6 +80,13 @@ pub fn claims_for(
 
 /// Signs the pair: the bearer token carries the reserved claims, the signature token all of them.
 pub fn mint(claims: &Map<String, Value>, signer: &dyn Signer) -> anyhow::Result<Value> {
+    // As the official generator: `iss` names the signing certificate, which GovWay checks.
+    let mut claims = claims.clone();
+    if !claims.contains_key("iss") {
+        let cn = signer.certificate().subject_cn().to_string();
+        claims.insert("iss".into(), format!("integrity:{cn}").into());
+    }
+    let claims = &claims;
     let bearer_keys = gateway_contract::claims::BEARER;
     let mut bearer: Map<String, Value> = claims
         .iter()

@@ -8,3 +8,14 @@ pub const GOVWAY_ANSWER_HEADERS: [&str; 3] = [
     "govway-message-id",
     "govway-transaction-errortype",
 ];
+
+/// The answer headers the middleware passes back: the content type, GovWay's ids, and
+/// GovWay's `WWW-Authenticate` of a refused token (live it-fse-support #742), which names
+/// the token that failed.
+pub const RELAYED_ANSWER_HEADERS: [&str; 5] = [
+    "content-type",
+    "govway-transaction-id",
+    "govway-message-id",
+    "govway-transaction-errortype",
+    "www-authenticate",
+];

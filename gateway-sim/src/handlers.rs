@@ -7,7 +7,7 @@ use bytes::Bytes;
 use hsm::jwt::{Jwt, RawClaims};
 use http::{HeaderMap, StatusCode};
 
-use super::jwt_checks::{against_cda, dispatcher, frontier};
+use super::jwt_checks::{FrontierRefusal, Token, against_cda, dispatcher, frontier};
 use super::request::{
     Dto, check_document_id, check_publication, check_repository_id, check_validation, parse_body,
     parse_form,
@@ -47,8 +47,18 @@ pub(crate) fn finish(ans: &Answer, r: Result<Response, Stop>) -> Response {
     }
 }
 
-fn refuse(status: StatusCode, title: &str, detail: &str) -> Stop {
-    Stop::Ready(Box::new(frontier_error(status, title, detail)))
+fn refuse(r: FrontierRefusal) -> Stop {
+    Stop::Ready(Box::new(frontier_error(&r)))
+}
+
+/// A bearer that is not a JWT at all: a token that fails validation.
+fn invalid_bearer() -> FrontierRefusal {
+    FrontierRefusal {
+        status: StatusCode::UNAUTHORIZED,
+        title: "TokenAuthenticationFailed",
+        detail: "Invalid token",
+        realm: None,
+    }
 }
 
 /// Frontier and dispatcher checks of the tokens; returns the signature claims.
@@ -65,20 +75,16 @@ pub(crate) fn tokens(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "AuthenticationRequired",
-                "token Authorization assente",
-            )
+            // GovWay's answer to a call without a token (live #53).
+            refuse(FrontierRefusal {
+                status: StatusCode::UNAUTHORIZED,
+                title: "TokenAuthenticationRequired",
+                detail: "A token is required",
+                realm: None,
+            })
         })?;
-    let bearer = Jwt::parse(bearer).map_err(|e| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            "InteroperabilityInvalidRequest",
-            &e.to_string(),
-        )
-    })?;
-    frontier(&bearer, &state.jwt_roots, audience, now).map_err(|(s, t, d)| refuse(s, t, &d))?;
+    let bearer = Jwt::parse(bearer).map_err(|_| refuse(invalid_bearer()))?;
+    frontier(&bearer, Token::Bearer, &state.jwt_roots, audience, now).map_err(refuse)?;
     let Some(op) = op else {
         return Ok(bearer.claims);
     };
@@ -102,7 +108,7 @@ pub(crate) fn tokens(
             "/jwt-mandatory-field-missing",
         )
     })?;
-    frontier(&jwt, &state.jwt_roots, audience, now).map_err(|(s, t, d)| refuse(s, t, &d))?;
+    frontier(&jwt, Token::Signature, &state.jwt_roots, audience, now).map_err(refuse)?;
     dispatcher(&jwt.claims, op)?;
     Ok(jwt.claims)
 }

@@ -61,37 +61,82 @@ pub(crate) const ORGANIZATIONS: [(&str, &str); 26] = [
     ("950", "GTW"),
 ];
 
-/// A frontier refusal: status, GovWay title, detail.
-pub type FrontierRefusal = (StatusCode, &'static str, String);
+/// Which of the two tokens GovWay checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    /// `Authorization: Bearer …`: `iss` is `auth:` + the CN of its `x5c`.
+    Bearer,
+    /// `FSE-JWT-Signature`: `iss` is `integrity:` + the CN of its `x5c`.
+    Signature,
+}
 
-/// GovWay's checks of one token: signature by `x5c`, `x5c` issued by a trusted
-/// CA and valid now, `exp` not passed, `aud` as expected (when configured).
+/// A refusal at GovWay's front end, in its own problem format.
+#[derive(Debug)]
+pub struct FrontierRefusal {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// GovWay's error type (the problem's `title`).
+    pub title: &'static str,
+    /// Its fixed detail.
+    pub detail: &'static str,
+    /// The `WWW-Authenticate` realm of a failed token (live #742: `FSE-JWT-Signature`).
+    pub realm: Option<&'static str>,
+}
+
+/// The token's signature, certificate or lifetime fails (live #742, #1054, #2081, #2279:
+/// 401 `TokenAuthenticationFailed` "Invalid token", nothing more).
+fn invalid_token(which: Token) -> FrontierRefusal {
+    FrontierRefusal {
+        status: StatusCode::UNAUTHORIZED,
+        title: "TokenAuthenticationFailed",
+        detail: "Invalid token",
+        realm: (which == Token::Signature).then_some("FSE-JWT-Signature"),
+    }
+}
+
+/// The token is valid but not as the ModI profile wants it (`aud`, `iss`, `iat`): live #295,
+/// #1391, #2486 give the fixed detail only.
+fn not_conform() -> FrontierRefusal {
+    FrontierRefusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "InteroperabilityInvalidRequest",
+        detail: "Received request is not conform to the required interoperability profile",
+        realm: None,
+    }
+}
+
+/// GovWay's checks of one token: signature by `x5c`, `x5c` issued by a trusted CA and valid
+/// now, `exp` not passed (401); then `iss` bound to the `x5c` CN, `iat` not in the future
+/// and `aud` as expected when configured (400).
 pub fn frontier(
     jwt: &Jwt,
+    which: Token,
     roots: &[Certificate],
     audience: Option<&str>,
     now: i64,
 ) -> Result<(), FrontierRefusal> {
-    let invalid = |d: String| (StatusCode::BAD_REQUEST, "InteroperabilityInvalidRequest", d);
-    let cert = jwt.x5c_leaf().map_err(|e| invalid(format!("x5c: {e}")))?;
-    if !cert.chains_to(roots, now) {
-        return Err(invalid(format!(
-            "certificato x5c non attendibile o scaduto: {}",
-            cert.subject_cn()
-        )));
+    let cert = jwt.x5c_leaf().map_err(|_| invalid_token(which))?;
+    if !cert.chains_to(roots, now) || jwt.verify_with(&cert).is_err() {
+        return Err(invalid_token(which));
     }
-    jwt.verify_with(&cert).map_err(|e| invalid(e.to_string()))?;
-    match jwt.claims.integer("exp") {
-        Some(exp) if exp >= now => {}
-        Some(_) => return Err(invalid("token scaduto (exp)".into())),
-        None => return Err(invalid("claim exp assente".into())),
+    if jwt.claims.integer("exp").is_none_or(|exp| exp < now) {
+        return Err(invalid_token(which));
     }
-    if let Some(aud) = audience
-        && jwt.claims.string("aud").as_deref() != Some(aud)
-    {
-        return Err(invalid(format!("audience non valida, attesa {aud}")));
+    let prefix = match which {
+        Token::Bearer => "auth:",
+        Token::Signature => "integrity:",
+    };
+    let iss_ok = jwt
+        .claims
+        .string("iss")
+        .is_some_and(|iss| iss.strip_prefix(prefix) == Some(cert.subject_cn()));
+    let iat_ok = jwt.claims.integer("iat").is_none_or(|iat| iat <= now);
+    let aud_ok = audience.is_none_or(|aud| jwt.claims.string("aud").as_deref() == Some(aud));
+    if iss_ok && iat_ok && aud_ok {
+        Ok(())
+    } else {
+        Err(not_conform())
     }
-    Ok(())
 }
 
 fn missing(claim: &str) -> GtwError {

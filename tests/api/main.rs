@@ -18,6 +18,7 @@ mod front_door;
 mod gateway_failures;
 mod gateway_rules;
 mod gateway_status;
+mod govway_frontier;
 mod hsm;
 mod internal_errors;
 mod outbox;

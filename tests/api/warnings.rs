@@ -226,6 +226,6 @@ async fn govway_refusals_keep_their_headers() {
     );
     let (s, _, b) = read(r).await;
     assert_eq!(s, 401, "{b}");
-    assert_eq!(kind.as_deref(), Some("AuthenticationRequired"));
+    assert_eq!(kind.as_deref(), Some("TokenAuthenticationRequired"));
     assert_eq!(id.as_deref(), b["govway_id"].as_str(), "{b}");
 }

@@ -22,7 +22,7 @@ use crate::front_door::{Caller, Transaction, hand_back};
 use crate::problem::MwError;
 use crate::server::identity::ClientIdentity;
 use crate::startup::AppState;
-use gateway_contract::headers::GOVWAY_ANSWER_HEADERS;
+use gateway_contract::headers::RELAYED_ANSWER_HEADERS;
 
 /// Request headers forwarded besides the tokens.
 const FORWARDED_HEADERS: [&str; 4] = ["content-type", "content-length", "accept", "x-callback-url"];
@@ -478,7 +478,7 @@ fn respond(
     )));
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
-    for name in std::iter::once(header::CONTENT_TYPE.as_str()).chain(GOVWAY_ANSWER_HEADERS) {
+    for name in RELAYED_ANSWER_HEADERS {
         if let Some(v) = headers.get(name) {
             resp.headers_mut()
                 .insert(http::HeaderName::from_static(name), v.clone());
