@@ -79,3 +79,91 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
     // The requests really went through: the simulator answered many of them.
     assert!(stack.observed().await.len() > 100, "{text}");
 }
+
+/// The Ministry's operations by the tokens they take: (operation ids of `swagger_gtw.yaml`,
+/// the token's operation, claims over the defaults).
+const MINISTRY_GROUPS: [(&[&str], JwtOperation, &str); 5] = [
+    (
+        &["validate", "fhirValidate", "health"],
+        JwtOperation::Validation,
+        "{}",
+    ),
+    (
+        &["create_1", "validateAndCreate", "create"],
+        JwtOperation::Create,
+        "{}",
+    ),
+    (
+        &["replace_1", "validateAndReplace", "replace"],
+        JwtOperation::Replace,
+        "{}",
+    ),
+    (
+        &["delete", "updateMetadataIti_57"],
+        JwtOperation::Delete,
+        "{}",
+    ),
+    (
+        &["getEvents", "getEventsByTraceId"],
+        JwtOperation::Validation,
+        r#"{"sub": "S1#160#80017210727FSEMW"}"#,
+    ),
+];
+
+/// schemathesis driven by the Ministry's own OpenAPI 2.6.3 (`swagger_gtw.yaml`, not ours)
+/// against the middleware in front of the simulator, one run per group of operations with
+/// the tokens they take: no 5xx, and every answer's status, content type and body as the
+/// Ministry's document declares them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ministrys_openapi_gets_answers_valid_for_its_schemas() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let spec =
+        integration_tests::shared_dir().join("reference/upstream/gtw-openapi/swagger_gtw.yaml");
+    let mut figures = Vec::new();
+    for (operations, op, claims) in MINISTRY_GROUPS {
+        let claims: serde_json::Value = serde_json::from_str(claims).unwrap();
+        let (bearer, signature) = tokens(op, Some(&pdf(LAB_OK)), claims, "producer");
+        let st = integration_tests::py_tools().join("bin/st");
+        let (pki, url, spec) = (pki(), stack.mw_url.clone(), spec.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(st);
+            cmd.arg("run")
+                .arg(spec)
+                .args(["--url", &url])
+                .args(["--tls-verify", &pki.cert("ca-bundle")])
+                .args(["--request-cert", &pki.cert("producer")])
+                .args(["--request-cert-key", &pki.key("producer")])
+                .args(["-H", &format!("Authorization: {bearer}")])
+                .args(["-H", &format!("FSE-JWT-Signature: {signature}")])
+                .args([
+                    "--checks",
+                    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                ])
+                .args(["--max-examples", "20", "--workers", "1"])
+                .env("NO_COLOR", "1");
+            for id in operations {
+                cmd.args(["--include-operation-id", id]);
+            }
+            cmd.output().expect("schemathesis")
+        })
+        .await
+        .unwrap();
+        let text = integration_tests::printed(&out);
+        assert!(out.status.success(), "{operations:?}\n{text}");
+        let counts: Vec<u64> = text
+            .lines()
+            .find(|l| l.contains(" generated, "))
+            .unwrap_or_default()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert!(
+            counts.len() == 2 && counts[0] == counts[1],
+            "{operations:?}\n{text}"
+        );
+        figures.push(format!("{operations:?}: {} cases", counts[0]));
+    }
+    // The figures for the note (`cargo test … -- --nocapture`).
+    println!("Ministry OpenAPI 2.6.3, all passed: {}", figures.join("; "));
+    assert!(stack.observed().await.len() > 200, "{figures:?}");
+}
