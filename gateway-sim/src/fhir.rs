@@ -24,7 +24,7 @@ use super::request::{
     Dto, check_document_id, check_publication, check_repository_id, parse_body, parse_form,
 };
 use super::respond;
-use super::store::{DocumentRecord, ValidationRecord};
+use super::store::{Crash, DocumentRecord, ValidationRecord};
 use super::{SimOp, SimState};
 use gateway_contract::cda::ExtractionMode;
 use gateway_contract::cda::pdf::extract_fhir;
@@ -63,7 +63,14 @@ fn validation_flow(
     let checked = against_bundle(&claims, &facts).and_then(|_| structure(&bundle));
     let mut store = state.store.lock().expect("store lock");
     if let Err(e) = checked {
-        let ev = event(ans, "VALIDATION", Some(&claims), None, Some(&e));
+        let ev = event(
+            state.now_ms(),
+            ans,
+            "VALIDATION",
+            Some(&claims),
+            None,
+            Some(&e),
+        );
         store.events.push(ev);
         return Err(e.into());
     }
@@ -74,7 +81,7 @@ fn validation_flow(
             at: state.now(),
         };
         store.validations.insert(validation_hash(&bundle), record);
-        let ev = event(ans, "VALIDATION", Some(&claims), None, None);
+        let ev = event(state.now_ms(), ans, "VALIDATION", Some(&claims), None, None);
         store.events.push(ev);
     }
     // Always 200 (the OpenAPI says 201): `ValidationCTL.fhirValidate`.
@@ -140,7 +147,14 @@ fn publication_flow(
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = validated.wii;
     // A replace publishes first (`postExecutionCreate`), then asks INI for the old one.
-    let ev = event(ans, "PUBLICATION", Some(&claims), Some(&new_id), None);
+    let ev = event(
+        state.now_ms(),
+        ans,
+        "PUBLICATION",
+        Some(&claims),
+        Some(&new_id),
+        None,
+    );
     store.events.push(ev);
     let known = path_id
         .as_deref()
@@ -155,11 +169,24 @@ fn publication_flow(
             return Err(err(Kind::RecordNotFound, detail, "").into());
         }
         Some(true) => {
-            let ev = event(ans, "REPLACE", Some(&claims), Some(&new_id), None);
+            let ev = event(
+                state.now_ms(),
+                ans,
+                "REPLACE",
+                Some(&claims),
+                Some(&new_id),
+                None,
+            );
             store.events.push(ev);
             StatusCode::OK
         }
     };
+    let last = store
+        .events
+        .last()
+        .cloned()
+        .expect("the publication's event");
+    store.schedule_outcome(&last, state.async_delay_ms, Crash::of(&new_id));
     let warning = publication_warning(false, Vec::new(), req.mode);
     Ok(respond::success(
         ans,

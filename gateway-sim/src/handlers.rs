@@ -13,7 +13,7 @@ use super::request::{
     parse_form,
 };
 use super::respond::{self, frontier_error};
-use super::store::{DocumentRecord, Event, ValidationRecord};
+use super::store::{Crash, DocumentRecord, Event, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict, accreditation};
 use gateway_contract::cda::document::validation_hash;
 use gateway_contract::cda::{CdaFacts, pdf};
@@ -131,20 +131,17 @@ fn validator(
 }
 
 pub(crate) fn event(
+    at_ms: i64,
     ans: &Answer,
     kind: &str,
     claims: Option<&RawClaims>,
     doc: Option<&str>,
     e: Option<&GtwError>,
 ) -> Event {
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
+    const FIVE_DAYS_MS: i64 = 5 * DAY * 1000;
     Event {
         event_type: kind.into(),
-        event_date: fmt(now),
+        event_date: crate::clock::rome_event_date(at_ms),
         event_status: if e.is_some() {
             "BLOCKING_ERROR"
         } else {
@@ -158,7 +155,8 @@ pub(crate) fn event(
         workflow_instance_id: ans.wii.clone().unwrap_or_default(),
         trace_id: ans.trace_id.clone(),
         issuer: claims.and_then(|c| c.string("iss")),
-        expiring_date: Some(fmt(now + time::Duration::days(5))),
+        expiring_date: Some(crate::clock::rome_event_date(at_ms + FIVE_DAYS_MS)),
+        at_ms,
     }
 }
 
@@ -185,9 +183,14 @@ async fn validation_flow(
     let semantic = match outcome {
         Ok(w) => w,
         Err(e) => {
-            store
-                .events
-                .push(event(ans, "VALIDATION", Some(&claims), None, Some(&e)));
+            store.events.push(event(
+                state.now_ms(),
+                ans,
+                "VALIDATION",
+                Some(&claims),
+                None,
+                Some(&e),
+            ));
             return Err(e.into());
         }
     };
@@ -205,9 +208,14 @@ async fn validation_flow(
     } else {
         StatusCode::OK
     };
-    store
-        .events
-        .push(event(ans, "VALIDATION", Some(&claims), None, None));
+    store.events.push(event(
+        state.now_ms(),
+        ans,
+        "VALIDATION",
+        Some(&claims),
+        None,
+        None,
+    ));
     Ok(respond::success(
         ans,
         status,
@@ -336,9 +344,16 @@ async fn publication_flow(
         .documents
         .insert(new_id.clone(), DocumentRecord { wii: wii.clone() });
     let kind = if replace { "REPLACE" } else { "PUBLICATION" };
-    store
-        .events
-        .push(event(ans, kind, Some(&claims), Some(&new_id), None));
+    let published = event(
+        state.now_ms(),
+        ans,
+        kind,
+        Some(&claims),
+        Some(&new_id),
+        None,
+    );
+    store.events.push(published.clone());
+    store.schedule_outcome(&published, state.async_delay_ms, Crash::of(&new_id));
     let warning = publication_warning(validate_first, warnings, req.mode);
     Ok(respond::success(
         ans,
@@ -489,9 +504,14 @@ fn change_flow(
     } else {
         "UPDATE"
     };
-    store
-        .events
-        .push(event(ans, kind, Some(&claims), Some(id), None));
+    store.events.push(event(
+        state.now_ms(),
+        ans,
+        kind,
+        Some(&claims),
+        Some(id),
+        None,
+    ));
     let wii = ans.wii.clone();
     Ok(respond::success(
         ans,
@@ -537,9 +557,9 @@ fn status_flow(
     };
     let store = state.store.lock().expect("store lock");
     let events = if by_trace {
-        store.events_for_trace(id)
+        store.events_for_trace(id, state.now_ms())
     } else {
-        store.events_for_wii(id)
+        store.events_for_wii(id, state.now_ms())
     };
     if events.is_empty() {
         return Err(Stop::Ready(Box::new(status_not_found())));

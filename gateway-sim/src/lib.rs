@@ -20,6 +20,7 @@
 //! - [`fiscal_code`]: Italian fiscal-code check character.
 
 pub mod accreditation;
+pub mod clock;
 pub mod faults;
 pub mod fhir;
 pub mod fiscal_code;
@@ -139,6 +140,10 @@ pub struct SimOptions {
     /// events looked up first).
     #[arg(long)]
     pub no_accreditation_check: bool,
+    /// Milliseconds between the asynchronous steps of an accepted publication (`SEND_TO_INI`,
+    /// `SEND_TO_EDS`, `SEND_TO_UAR`, `UAR_FINAL_STATUS`), on the simulator's clock.
+    #[arg(long, default_value_t = 1000)]
+    pub async_delay_ms: i64,
 }
 
 /// What the simulator saw of one request (for tests and operators).
@@ -181,6 +186,8 @@ pub struct SimState {
     pub observed: Mutex<VecDeque<Observed>>,
     /// The accreditation simulation (`gateway_sim::accreditation`) is on.
     pub accreditation_check: bool,
+    /// Milliseconds between the asynchronous steps of a publication.
+    pub async_delay_ms: i64,
 }
 
 // === impl SimState ===
@@ -189,6 +196,12 @@ impl SimState {
     /// The simulator's clock, unix seconds.
     pub fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// The simulator's clock, unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        let real = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        real as i64 + self.clock_offset.load(Ordering::Relaxed) * 1000
     }
 }
 
@@ -227,6 +240,7 @@ impl GatewaySim {
             clock_offset: AtomicI64::new(0),
             observed: Mutex::new(VecDeque::new()),
             accreditation_check: !opts.no_accreditation_check,
+            async_delay_ms: opts.async_delay_ms,
         });
         Ok(Self {
             state,

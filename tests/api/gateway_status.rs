@@ -75,3 +75,85 @@ async fn status_checks_come_before_the_lookup_and_unknown_ids_get_the_status_ser
     assert_eq!(s, 200, "{b}");
     assert!(b.get("warning").is_none(), "{b}");
 }
+
+/// After an accepted publication the gateway's later steps appear in its status, each in
+/// its time (simulator clock): INI, EDS, the regional archive and its final status; a
+/// `CRASH_INI` document stops at INI. Dates are Rome's, with milliseconds (review S15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let ours = "S1#160#80017210727FSEMW";
+    let kinds = |b: &Value| -> Vec<(String, String)> {
+        b["transactionData"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let f = |k: &str| e[k].as_str().unwrap().to_string();
+                (f("eventType"), f("eventStatus"))
+            })
+            .collect()
+    };
+    let ok = |k: &str| (k.to_string(), "SUCCESS".to_string());
+    let (s, _, v) = read(validate(&stack, &pdf(crate::SIGNED_LAB)).await).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, _, b) = crate::create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^ASYNC", json!({})).await;
+    assert_eq!(s, 202, "{b}");
+    let wii = b["workflowInstanceId"].as_str().unwrap().to_string();
+    let (s, b) = status(&stack, &format!("/status/{wii}"), ours).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(kinds(&b), [ok("VALIDATION"), ok("PUBLICATION")], "{b}");
+    let date = b["transactionData"][1]["eventDate"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let parsed = time::OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc3339);
+    let rome_offset = date.ends_with("+01:00") || date.ends_with("+02:00");
+    assert!(
+        parsed.is_ok() && rome_offset && date.len() == 29 && &date[19..20] == ".",
+        "{date}"
+    );
+
+    // Ten seconds later on the gateway's clock, the chain is complete.
+    let r = reqwest::Client::new()
+        .post(format!("{}/clock", stack.sim_admin_url))
+        .json(&json!({ "offset_secs": 10 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (_, b) = status(&stack, &format!("/status/{wii}"), ours).await;
+    assert_eq!(
+        kinds(&b),
+        [
+            ok("VALIDATION"),
+            ok("PUBLICATION"),
+            ok("SEND_TO_INI"),
+            ok("SEND_TO_EDS"),
+            ok("SEND_TO_UAR"),
+            ok("UAR_FINAL_STATUS")
+        ],
+        "{b}"
+    );
+
+    // CRASH_INI: published without a validation (the accreditation prefix), refused by INI.
+    let (s, _, b) = crate::create(&stack, "CRASH_INI^ASYNC", json!({})).await;
+    assert_eq!(s, 202, "{b}");
+    let wii = b["workflowInstanceId"].as_str().unwrap().to_string();
+    let r = reqwest::Client::new()
+        .post(format!("{}/clock", stack.sim_admin_url))
+        .json(&json!({ "offset_secs": 20 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (_, b) = status(&stack, &format!("/status/{wii}"), ours).await;
+    assert_eq!(
+        kinds(&b),
+        [
+            ok("PUBLICATION"),
+            ("SEND_TO_INI".to_string(), "BLOCKING_ERROR".to_string())
+        ],
+        "{b}"
+    );
+}

@@ -187,6 +187,7 @@ impl TestStack {
             base_path: "/v1".into(),
             rules: None,
             no_accreditation_check: false,
+            async_delay_ms: 1000,
         };
         if opts.case == 1 {
             // In case 1 producers sign with their own (here: regionally issued) certificates.
