@@ -17,7 +17,7 @@ use http::{HeaderMap, StatusCode};
 
 use super::handlers::{
     Stop, check_attachment_hash, consume_record, content_type, event, finish, tokens,
-    validation_request,
+    validation_event, validation_request,
 };
 use super::jwt_checks::patient_fiscal_code;
 use super::request::{
@@ -63,14 +63,7 @@ fn validation_flow(
     let checked = against_bundle(&claims, &facts).and_then(|_| structure(&bundle));
     let mut store = state.store.lock().expect("store lock");
     if let Err(e) = checked {
-        let ev = event(
-            state.now_ms(),
-            ans,
-            "VALIDATION",
-            Some(&claims),
-            None,
-            Some(&e),
-        );
+        let ev = validation_event(state, ans, &claims, Some(&e));
         store.events.push(ev);
         return Err(e.into());
     }
@@ -81,7 +74,7 @@ fn validation_flow(
             at: state.now(),
         };
         store.validations.insert(validation_hash(&bundle), record);
-        let ev = event(state.now_ms(), ans, "VALIDATION", Some(&claims), None, None);
+        let ev = validation_event(state, ans, &claims, None);
         store.events.push(ev);
     }
     // Always 200 (the OpenAPI says 201): `ValidationCTL.fhirValidate`.

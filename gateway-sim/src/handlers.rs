@@ -160,6 +160,16 @@ pub(crate) fn event(
     }
 }
 
+/// The `VALIDATION` event of a validation, now, with its error if it failed.
+pub(crate) fn validation_event(
+    state: &SimState,
+    ans: &Answer,
+    claims: &RawClaims,
+    e: Option<&GtwError>,
+) -> Event {
+    event(state.now_ms(), ans, "VALIDATION", Some(claims), None, e)
+}
+
 /// `POST /documents/validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut ans = Answer::new(ErrPath::A);
@@ -183,14 +193,9 @@ async fn validation_flow(
     let semantic = match outcome {
         Ok(w) => w,
         Err(e) => {
-            store.events.push(event(
-                state.now_ms(),
-                ans,
-                "VALIDATION",
-                Some(&claims),
-                None,
-                Some(&e),
-            ));
+            store
+                .events
+                .push(validation_event(state, ans, &claims, Some(&e)));
             return Err(e.into());
         }
     };
@@ -208,14 +213,9 @@ async fn validation_flow(
     } else {
         StatusCode::OK
     };
-    store.events.push(event(
-        state.now_ms(),
-        ans,
-        "VALIDATION",
-        Some(&claims),
-        None,
-        None,
-    ));
+    store
+        .events
+        .push(validation_event(state, ans, &claims, None));
     Ok(respond::success(
         ans,
         status,
