@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::{SIGNED_LAB, pdf, publication_body, read, send_multipart, validate};
 
-async fn set_clock(stack: &TestStack, offset_secs: i64) {
+/// Moves the simulator's clock `offset_secs` ahead of real time.
+pub(crate) async fn set_clock(stack: &TestStack, offset_secs: i64) {
     let r = reqwest::Client::new()
         .post(format!("{}/clock", stack.sim_admin_url))
         .json(&json!({ "offset_secs": offset_secs }))

@@ -115,7 +115,7 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
     );
 
     // Ten seconds later on the gateway's clock, the chain is complete.
-    set_clock(&stack, 10).await;
+    crate::gateway_rules::set_clock(&stack, 10).await;
     let (_, b) = status(&stack, &format!("/status/{wii}"), ours).await;
     assert_eq!(
         kinds(&b),
@@ -134,7 +134,7 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
     let (s, _, b) = crate::create(&stack, "CRASH_INI^ASYNC", json!({})).await;
     assert_eq!(s, 202, "{b}");
     let wii = b["workflowInstanceId"].as_str().unwrap().to_string();
-    set_clock(&stack, 20).await;
+    crate::gateway_rules::set_clock(&stack, 20).await;
     let (_, b) = status(&stack, &format!("/status/{wii}"), ours).await;
     assert_eq!(
         kinds(&b),
@@ -144,15 +144,4 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
         ],
         "{b}"
     );
-}
-
-/// Moves the simulator's clock `offset_secs` ahead of real time.
-async fn set_clock(stack: &TestStack, offset_secs: i64) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/clock", stack.sim_admin_url))
-        .json(&json!({ "offset_secs": offset_secs }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
 }
