@@ -26,6 +26,7 @@ pub mod fhir;
 pub mod fiscal_code;
 pub mod handlers;
 pub mod jwt_checks;
+pub mod media;
 pub mod request;
 pub mod respond;
 pub mod store;
@@ -328,11 +329,22 @@ fn api_router(state: Arc<SimState>, base: &str) -> Router {
     let s = state.clone();
     let mut api = Router::new();
     for (op, method, path) in Operation::ROUTES {
-        let handler =
-            move |State(s): State<Arc<SimState>>, params: RawPathParams, h: HeaderMap, b: Bytes| {
-                let id = params.iter().next().map(|(_, v)| v.to_string());
-                serve(s, op, id, h, b)
-            };
+        let base = base.to_string();
+        let handler = move |State(s): State<Arc<SimState>>,
+                            uri: http::Uri,
+                            params: RawPathParams,
+                            h: HeaderMap,
+                            b: Bytes| {
+            let id = params.iter().next().map(|(_, v)| v.to_string());
+            // Inside the nest the path lost its base; the dispatcher sees it whole.
+            let refused = media::refusal(op, &h, &format!("{base}{}", uri.path()));
+            async move {
+                match refused {
+                    Some(r) => r,
+                    None => serve(s, op, id, h, b).await,
+                }
+            }
+        };
         api = api.route(path, on(method.try_into().expect("known method"), handler));
     }
     let api = api.with_state(state);

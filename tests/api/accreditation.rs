@@ -195,3 +195,52 @@ async fn handlers_print_the_enums_title_and_generic_errors_carry_no_workflow_id(
     );
     assert_eq!(b["workflowInstanceId"], "UNKNOWN_WORKFLOW_ID");
 }
+
+/// Spring's own refusals before the controller (row S10): a body of another type than the
+/// mapping consumes is 415 with Spring's ProblemDetail, an `Accept` without JSON on a
+/// mapping that produces JSON is 406, and a request without a body is not refused for its
+/// type (the handler runs and finds no multipart request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spring_refuses_media_types_before_the_dispatcher_reads_the_call() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (auth, sig) = tokens(JwtOperation::Validation, None, json!({}), "producer");
+    let call =
+        |path: &'static str| stack.call(Some("producer"), Method::POST, path, Some((&auth, &sig)));
+    let r = call("/documents/validation")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let content_type = r.headers().get("content-type").cloned();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 415, "{b}");
+    assert_eq!(content_type.unwrap(), "application/problem+json");
+    assert_eq!(
+        b,
+        json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415,
+               "detail": "Content-Type 'application/json' is not supported.",
+               "instance": "/v1/documents/validation"})
+    );
+    let r = call("/documents/validation")
+        .header("Accept", "application/xml")
+        .multipart(integration_tests::stack::form(
+            crate::VALIDATION_BODY,
+            pdf(LAB_OK),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!((s, b), (406, json!("")));
+    let r = call("/documents/validation").send().await.unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["detail"], "Current request is not a multipart request",
+        "{b}"
+    );
+    // What reached the gateway had no body either (not an empty chunked one).
+    let seen = stack.observed().await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}

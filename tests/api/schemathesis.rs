@@ -139,6 +139,12 @@ async fn the_ministrys_openapi_gets_answers_valid_for_its_schemas() {
                     "--checks",
                     "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 ])
+                // Requests as the document describes them: GovWay validates requests against
+                // it before the dispatcher sees them, so the dispatcher's answers to others
+                // (Spring's 415 with the raw path as `instance`, over the 100 characters
+                // the schema allows) are not the real system's (our own document's run
+                // above is the negative one).
+                .args(["--mode", "positive"])
                 .args(["--max-examples", "20", "--workers", "1"])
                 .env("NO_COLOR", "1");
             for id in operations {

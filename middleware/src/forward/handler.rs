@@ -325,13 +325,21 @@ pub async fn send(
         _ => BodyKind::from_content_type(ct),
     };
     let (outbound, facts_task, body_flags) = tee(stream, kind, state.max_body, op.is_publication());
-    let upstream = state.gateway.request(
+    let mut upstream = state.gateway.request(
         method.clone(),
         &gateway_path,
         headers,
         &FORWARDED_HEADERS,
         &tokens,
     );
+    // A request that came without a body goes without one: streamed, it would travel
+    // chunked, and Spring checks `consumes` only for requests with a body
+    // (`ConsumesRequestCondition`), so the gateway would answer otherwise.
+    let bodiless = !headers.contains_key(header::CONTENT_LENGTH)
+        && !headers.contains_key(header::TRANSFER_ENCODING);
+    if bodiless {
+        upstream = upstream.header(header::CONTENT_LENGTH, "0");
+    }
 
     let gtw_started = Instant::now();
     let sent = upstream
