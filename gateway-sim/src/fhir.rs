@@ -64,7 +64,7 @@ fn validation_flow(
     let mut store = state.store.lock().expect("store lock");
     if let Err(e) = checked {
         let ev = validation_event(state, ans, &claims, Some(&e));
-        store.events.push(ev);
+        store.record(ev);
         return Err(e.into());
     }
     let wii = ans.wii.clone().unwrap_or_default();
@@ -75,7 +75,7 @@ fn validation_flow(
         };
         store.validations.insert(validation_hash(&bundle), record);
         let ev = validation_event(state, ans, &claims, None);
-        store.events.push(ev);
+        store.record(ev);
     }
     // Always 200 (the OpenAPI says 201): `ValidationCTL.fhirValidate`.
     Ok(respond::success(
@@ -148,13 +148,13 @@ fn publication_flow(
         Some(&new_id),
         None,
     );
-    store.events.push(ev);
+    store.record(ev);
     let known = path_id
         .as_deref()
         .map(|old| store.documents.remove(old).is_some());
     store
         .documents
-        .insert(new_id.clone(), DocumentRecord { wii: wii.clone() });
+        .insert(new_id.clone(), DocumentRecord::new(wii.clone()));
     let status = match known {
         None => StatusCode::CREATED,
         Some(false) => {
@@ -170,7 +170,7 @@ fn publication_flow(
                 Some(&new_id),
                 None,
             );
-            store.events.push(ev);
+            store.record(ev);
             StatusCode::OK
         }
     };

@@ -13,7 +13,7 @@ use super::request::{
     parse_form,
 };
 use super::respond::{self, frontier_error};
-use super::store::{Crash, DocumentRecord, Event, ValidationRecord};
+use super::store::{Crash, DocumentRecord, Event, UNKNOWN_WII, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict, accreditation};
 use gateway_contract::cda::document::validation_hash;
 use gateway_contract::cda::{CdaFacts, pdf};
@@ -152,8 +152,9 @@ pub(crate) fn event(
         identificativo_documento: doc.map(str::to_owned),
         subject: claims.and_then(|c| c.string("sub")),
         organizzazione: claims.and_then(|c| c.string("subject_organization_id")),
-        workflow_instance_id: ans.wii.clone().unwrap_or_default(),
-        trace_id: ans.trace_id.clone(),
+        tipo_attivita: None,
+        workflow_instance_id: ans.wii.clone().unwrap_or_else(|| UNKNOWN_WII.into()),
+        trace_id: Some(ans.trace_id.clone()),
         issuer: claims.and_then(|c| c.string("iss")),
         expiring_date: Some(crate::clock::rome_event_date(at_ms + FIVE_DAYS_MS)),
         at_ms,
@@ -170,11 +171,36 @@ pub(crate) fn validation_event(
     event(state.now_ms(), ans, "VALIDATION", Some(claims), None, e)
 }
 
+/// The message of a VERIFICA's event (`ValidationCTL.validate` @ de019846).
+const VERIFICA_MESSAGE: &str =
+    "Attenzione - è stato chiamato l'endpoint di validazione con VERIFICA";
+
 /// `POST /documents/validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut ans = Answer::new(ErrPath::A);
     let r = validation_flow(&state, &headers, body, &mut ans).await;
+    // A refusal before the CDA's id is known: its event carries the placeholder id and
+    // none of the token's fields (later ones are recorded by the flow with them).
+    if ans.wii.is_none() {
+        early_failure_event(&state, &ans, "VALIDATION", &r);
+    }
     finish(&ans, r)
+}
+
+/// The event of a dispatcher refusal that came before anything was known: placeholder id,
+/// `UNDEFINED_JWT_ISSUER`, no token fields nor document (`ErrorHandlerSRV` with the
+/// placeholder object, review S15 notes). A timeout is a `NON_BLOCKING_ERROR`.
+fn early_failure_event(state: &SimState, ans: &Answer, kind: &str, r: &Result<Response, Stop>) {
+    let Err(Stop::Gtw(e)) = r else {
+        return;
+    };
+    let mut ev = event(state.now_ms(), ans, kind, None, None, Some(e));
+    ev.workflow_instance_id = UNKNOWN_WII.into();
+    ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
+    if e.kind == Kind::GenericTimeout {
+        ev.event_status = "NON_BLOCKING_ERROR".into();
+    }
+    state.store.lock().expect("store lock").record(ev);
 }
 
 async fn validation_flow(
@@ -193,9 +219,7 @@ async fn validation_flow(
     let semantic = match outcome {
         Ok(w) => w,
         Err(e) => {
-            store
-                .events
-                .push(validation_event(state, ans, &claims, Some(&e)));
+            store.record(validation_event(state, ans, &claims, Some(&e)));
             return Err(e.into());
         }
     };
@@ -213,9 +237,11 @@ async fn validation_flow(
     } else {
         StatusCode::OK
     };
-    store
-        .events
-        .push(validation_event(state, ans, &claims, None));
+    let mut ev = validation_event(state, ans, &claims, None);
+    if req.str("activity") == Some("VERIFICA") {
+        ev.message = Some(VERIFICA_MESSAGE.into());
+    }
+    store.record(ev);
     Ok(respond::success(
         ans,
         status,
@@ -255,7 +281,35 @@ pub async fn publication(
         ErrPath::B
     });
     let r = publication_flow(&state, op, path_id, &headers, body, &mut ans).await;
+    publication_failure_event(&state, op, &ans, &r);
     finish(&ans, r)
+}
+
+/// A refused create or replace is recorded as one `PUBLICATION`/`REPLACE` event with the
+/// placeholder object's fields (the catch blocks see the placeholder, review S15 notes); a
+/// validate-and-* refused in its validation phase as `VALIDATION`, in its publication
+/// phase as `PUBLICATION` (also for a replace). INI's refusal records nothing.
+fn publication_failure_event(
+    state: &SimState,
+    op: SimOp,
+    ans: &Answer,
+    r: &Result<Response, Stop>,
+) {
+    if let Err(Stop::Gtw(e)) = r
+        && e.kind == Kind::RecordNotFound
+    {
+        return;
+    }
+    let kind = match op {
+        SimOp::Replace => "REPLACE",
+        SimOp::ValidateAndCreate | SimOp::ValidateAndReplace if ans.path == ErrPath::A => {
+            "VALIDATION"
+        }
+        _ => "PUBLICATION",
+    };
+    // A timeout is always reported as a publication's.
+    let timeout = matches!(r, Err(Stop::Gtw(e)) if e.kind == Kind::GenericTimeout);
+    early_failure_event(state, ans, if timeout { "PUBLICATION" } else { kind }, r);
 }
 
 async fn publication_flow(
@@ -286,7 +340,18 @@ async fn publication_flow(
     )?;
     let file = form.file.unwrap_or_default();
     check_pdf(&file)?;
-    let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)?;
+    let simulated_wii =
+        simulate(state, op, path_id.as_deref(), &req, &file).inspect_err(|stop| {
+            // The status service's "not found": a `REPLACE` event with an empty id, also for a
+            // create (`PublicationCTL.publicationAndReplaceValidation` @ de019846).
+            if let Stop::Ready(_) = stop {
+                let mut ev = event(state.now_ms(), ans, "REPLACE", Some(&claims), None, None);
+                ev.event_status = "BLOCKING_ERROR".into();
+                ev.message = Some("Id documento non presente".into());
+                ev.workflow_instance_id = String::new();
+                state.store.lock().expect("store lock").record(ev);
+            }
+        })?;
     let ts_issuer = claims
         .string("iss")
         .is_some_and(|i| i.starts_with("integrity:S1#TS"));
@@ -342,9 +407,17 @@ async fn publication_flow(
     }
     store
         .documents
-        .insert(new_id.clone(), DocumentRecord { wii: wii.clone() });
+        .insert(new_id.clone(), DocumentRecord::new(wii.clone()));
+    if validate_first {
+        let phase = if replace {
+            "VALIDATION_FOR_REPLACE"
+        } else {
+            "VALIDATION_FOR_PUBLICATION"
+        };
+        store.record(event(state.now_ms(), ans, phase, Some(&claims), None, None));
+    }
     let kind = if replace { "REPLACE" } else { "PUBLICATION" };
-    let published = event(
+    let mut published = event(
         state.now_ms(),
         ans,
         kind,
@@ -352,7 +425,8 @@ async fn publication_flow(
         Some(&new_id),
         None,
     );
-    store.events.push(published.clone());
+    published.tipo_attivita = req.str("tipoAttivitaClinica").map(str::to_string);
+    store.record(published.clone());
     store.schedule_outcome(&published, state.async_delay_ms, Crash::of(&new_id));
     let warning = publication_warning(validate_first, warnings, req.mode);
     Ok(respond::success(
@@ -456,6 +530,18 @@ pub async fn document_change(
 ) -> Response {
     let mut ans = Answer::new(ErrPath::C);
     let r = change_flow(&state, op, &id, &headers, body, &mut ans);
+    // A metadata update refused for its token or body: `UPDATE` with an empty id (the
+    // wii is made only after those checks); a delete's token refusal records nothing.
+    if op == SimOp::Metadata
+        && ans.wii.is_none()
+        && let Err(Stop::Gtw(e)) = &r
+        && e.instance != "/invalid-id"
+    {
+        let mut ev = event(state.now_ms(), &ans, "UPDATE", None, None, Some(e));
+        ev.workflow_instance_id = String::new();
+        ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
+        state.store.lock().expect("store lock").record(ev);
+    }
     finish(&ans, r)
 }
 
@@ -489,29 +575,31 @@ fn change_flow(
     }
     ans.wii = Some(change_workflow_instance_id(id));
     let mut store = state.store.lock().expect("store lock");
-    if !store.documents.contains_key(id) {
-        // `handleIniException`: no instance; INI's text is unverified.
-        return Err(err(
-            Kind::RecordNotFound,
-            "IniException: documento non trovato su INI",
-            "",
-        )
-        .into());
-    }
-    let kind = if op == SimOp::Delete {
-        store.documents.remove(id);
-        "DELETE"
-    } else {
-        "UPDATE"
+    let steps = change_steps(op);
+    let step = |kind: &str, message: &str, failed: Option<&GtwError>| {
+        let mut ev = event(state.now_ms(), ans, kind, Some(&claims), Some(id), failed);
+        ev.message = Some(message.into());
+        ev.tipo_attivita = (op == SimOp::Delete).then(|| "PHR".into());
+        ev
     };
-    store.events.push(event(
-        state.now_ms(),
-        ans,
-        kind,
-        Some(&claims),
-        Some(id),
-        None,
-    ));
+    let Some(entry) = store.documents.get(id).map(|d| d.entry_uuid.clone()) else {
+        // `handleIniException`: no instance; INI's text is unverified.
+        let detail = "IniException: documento non trovato su INI";
+        let e = err(Kind::RecordNotFound, detail, "");
+        store.record(step("RIFERIMENTI_INI", detail, Some(&e)));
+        return Err(e.into());
+    };
+    let found = match op {
+        SimOp::Delete => format!("Riferimenti trovati: [{entry}]"),
+        _ => "Merge metadati effettuato correttamente".into(),
+    };
+    store.record(step("RIFERIMENTI_INI", &found, None));
+    for (kind, message) in steps {
+        store.record(step(kind, message, None));
+    }
+    if op == SimOp::Delete {
+        store.documents.remove(id);
+    }
     let wii = ans.wii.clone();
     Ok(respond::success(
         ans,
@@ -520,6 +608,21 @@ fn change_flow(
         wii.as_deref(),
         None,
     ))
+}
+
+/// The events after INI's references, with their texts (`PublicationCTL.delete`,
+/// `AbstractCTL.updateAbstract` @ de019846): EDS, then INI; no `DELETE` or `UPDATE` event.
+fn change_steps(op: SimOp) -> [(&'static str, &'static str); 2] {
+    match op {
+        SimOp::Delete => [
+            ("EDS_DELETE", "Delete effettuata su eds"),
+            ("INI_DELETE", "Delete effettuata su ini"),
+        ],
+        _ => [
+            ("EDS_UPDATE", "Update EDS effettuato correttamente"),
+            ("INI_UPDATE", "Update ini effettuato correttamente"),
+        ],
+    }
 }
 
 /// `GET /status/{wii}` and `GET /status/search/{traceId}`.

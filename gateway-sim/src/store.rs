@@ -4,6 +4,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+/// The dispatcher's placeholder while a request's workflowInstanceId is not known yet.
+pub const UNKNOWN_WII: &str = "UNKNOWN_WORKFLOW_ID";
+
 /// A VALIDATION outcome waiting for its publication.
 #[derive(Debug, Clone)]
 pub struct ValidationRecord {
@@ -18,6 +21,20 @@ pub struct ValidationRecord {
 pub struct DocumentRecord {
     /// workflowInstanceId of its publication.
     pub wii: String,
+    /// Its DocumentEntry's entryUUID on INI (`Riferimenti trovati: [...]`).
+    pub entry_uuid: String,
+}
+
+// === impl DocumentRecord ===
+
+impl DocumentRecord {
+    /// A document published under `wii`, with a new entryUUID.
+    pub fn new(wii: String) -> Self {
+        Self {
+            wii,
+            entry_uuid: format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        }
+    }
 }
 
 /// One status event (contract §5.6).
@@ -39,13 +56,17 @@ pub struct Event {
     /// `sub` of the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The body's `tipoAttivitaClinica` (publications), `PHR` (delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tipo_attivita: Option<String>,
     /// `subject_organization_id` of the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organizzazione: Option<String>,
     /// The workflowInstanceId.
     pub workflow_instance_id: String,
-    /// The traceID of the request.
-    pub trace_id: String,
+    /// The traceID of the request (none on the asynchronous steps: their services set none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// `iss` of the signature token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
@@ -109,7 +130,27 @@ impl Store {
 
     /// Events of a traceID that have happened by `now_ms`, in time order.
     pub fn events_for_trace(&self, trace: &str, now_ms: i64) -> Vec<Event> {
-        self.visible(now_ms, |e| e.trace_id == trace)
+        self.visible(now_ms, |e| e.trace_id.as_deref() == Some(trace))
+    }
+
+    /// Records an event as the status manager does: one per (workflowInstanceId, type,
+    /// status) — per (traceId, type, status) when the id is unknown — the later replacing
+    /// the earlier (`TransactionEventsRepo` upsert, review S15).
+    pub fn record(&mut self, event: Event) {
+        let unknown = event.workflow_instance_id == UNKNOWN_WII;
+        let same = |e: &Event| {
+            e.event_type == event.event_type
+                && e.event_status == event.event_status
+                && if unknown {
+                    e.workflow_instance_id == UNKNOWN_WII && e.trace_id == event.trace_id
+                } else {
+                    e.workflow_instance_id == event.workflow_instance_id
+                }
+        };
+        match self.events.iter().position(same) {
+            Some(i) => self.events[i] = event,
+            None => self.events.push(event),
+        }
     }
 
     fn visible(&self, now_ms: i64, keep: impl Fn(&Event) -> bool) -> Vec<Event> {
@@ -131,6 +172,7 @@ impl Store {
             Crash::None => &[
                 ("SEND_TO_INI", true),
                 ("SEND_TO_EDS", true),
+                ("EDS_WORKFLOW", true),
                 ("SEND_TO_UAR", true),
                 ("UAR_FINAL_STATUS", true),
             ],
@@ -142,6 +184,8 @@ impl Store {
                 ("EDS_WORKFLOW", false),
             ],
         };
+        // The indexer, the publisher, the status manager's scheduler and the UA-R callback
+        // set none of the caller's fields (review S15 notes: no traceId, issuer, subject).
         for (i, (kind, ok)) in steps.iter().enumerate() {
             let at_ms = published.at_ms + delay_ms * (i as i64 + 1);
             self.events.push(Event {
@@ -149,9 +193,15 @@ impl Store {
                 event_date: crate::clock::rome_event_date(at_ms),
                 event_status: if *ok { "SUCCESS" } else { "BLOCKING_ERROR" }.into(),
                 message: None,
+                identificativo_documento: None,
+                subject: None,
+                tipo_attivita: None,
+                organizzazione: None,
+                workflow_instance_id: published.workflow_instance_id.clone(),
+                trace_id: None,
+                issuer: None,
                 expiring_date: None,
                 at_ms,
-                ..published.clone()
             });
         }
     }

@@ -124,6 +124,7 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
             ok("PUBLICATION"),
             ok("SEND_TO_INI"),
             ok("SEND_TO_EDS"),
+            ok("EDS_WORKFLOW"),
             ok("SEND_TO_UAR"),
             ok("UAR_FINAL_STATUS")
         ],
@@ -144,4 +145,141 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
         ],
         "{b}"
     );
+}
+
+/// The events each operation leaves, as the dispatcher sends them (row S15): a VERIFICA's
+/// note, refusals under the placeholder id and issuer (found by their traceID), the
+/// validate-and-create's two phases, and a delete's INI and EDS steps without a `DELETE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_operation_leaves_the_dispatchers_events() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let trail = |b: &Value| -> Vec<Value> { b["transactionData"].as_array().unwrap().clone() };
+    let lab = pdf(LAB_OK);
+    // VERIFICA: one VALIDATION event with its note.
+    let verifica = r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VERIFICA"}"#;
+    let (s, _, v) = crate::send_read(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &lab,
+        verifica,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let b = of_trace(&stack, &v).await;
+    let events = trail(&b);
+    assert_eq!(events.len(), 1, "{b}");
+    assert_eq!(
+        events[0]["message"],
+        "Attenzione - è stato chiamato l'endpoint di validazione con VERIFICA"
+    );
+    // A body refusal: the placeholder id and issuer, no token fields.
+    let (s, _, v) = crate::send_read(
+        &stack,
+        Method::POST,
+        "/documents/validation",
+        JwtOperation::Validation,
+        &lab,
+        r#"{"mode":"ATTACHMENT"}"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    let b = of_trace(&stack, &v).await;
+    let e = &trail(&b)[0];
+    assert_eq!(
+        (e["eventType"].as_str(), e["eventStatus"].as_str()),
+        (Some("VALIDATION"), Some("BLOCKING_ERROR")),
+        "{b}"
+    );
+    assert_eq!(e["workflowInstanceId"], "UNKNOWN_WORKFLOW_ID");
+    assert_eq!(e["issuer"], "UNDEFINED_JWT_ISSUER");
+    assert!(e.get("subject").is_none(), "{b}");
+    assert_eq!(e["message"], "Il campo activity deve essere valorizzato.");
+    // A create of a CDA never validated: PUBLICATION refused, the same placeholder.
+    let (s, _, v) = crate::create(
+        &stack,
+        "2.16.840.1.113883.2.9.2.160.4.4^EV-NOVAL",
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    let b = of_trace(&stack, &v).await;
+    let e = &trail(&b)[0];
+    assert_eq!(
+        (e["eventType"].as_str(), e["workflowInstanceId"].as_str()),
+        (Some("PUBLICATION"), Some("UNKNOWN_WORKFLOW_ID")),
+        "{b}"
+    );
+    assert_eq!(e["message"], "Il CDA non risulta validato");
+    // Validate-and-create: its validation phase, then the publication.
+    let id = "2.16.840.1.113883.2.9.2.160.4.4^EV-VC";
+    let (s, _, v) = crate::send_read(
+        &stack,
+        Method::POST,
+        "/documents/validate-and-create",
+        JwtOperation::Create,
+        &pdf(crate::SIGNED_LAB),
+        &crate::publication_body(id),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 202, "{v}");
+    let b = of_workflow(&stack, &v).await;
+    let vc = trail(&b);
+    let kinds: Vec<&str> = vc
+        .iter()
+        .take(2)
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["VALIDATION_FOR_PUBLICATION", "PUBLICATION"], "{b}");
+    assert_eq!(vc[1]["tipoAttivita"], "CON");
+    // Delete: INI's references, EDS, INI; tipoAttivita PHR; no DELETE event.
+    let (auth, sig) = tokens(JwtOperation::Delete, None, json!({}), "producer");
+    let r = stack
+        .call(
+            Some("producer"),
+            Method::DELETE,
+            &format!("/documents/{}", id.replace('^', "%5E")),
+            Some((&auth, &sig)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (s, _, v) = read(r).await;
+    assert_eq!(s, 200, "{v}");
+    let b = of_workflow(&stack, &v).await;
+    let events = trail(&b);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["RIFERIMENTI_INI", "EDS_DELETE", "INI_DELETE"],
+        "{b}"
+    );
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Riferimenti trovati: [urn:uuid:"),
+        "{b}"
+    );
+    assert_eq!(events[2]["message"], "Delete effettuata su ini");
+    assert!(events.iter().all(|e| e["tipoAttivita"] == "PHR"), "{b}");
+}
+
+/// The status of the traceID of an answer.
+async fn of_trace(stack: &TestStack, answer: &Value) -> Value {
+    let path = format!("/status/search/{}", answer["traceID"].as_str().unwrap());
+    status(stack, &path, "S1#160#80017210727FSEMW").await.1
+}
+
+/// The status of the workflowInstanceId of an answer.
+async fn of_workflow(stack: &TestStack, answer: &Value) -> Value {
+    let path = format!("/status/{}", answer["workflowInstanceId"].as_str().unwrap());
+    status(stack, &path, "S1#160#80017210727FSEMW").await.1
 }

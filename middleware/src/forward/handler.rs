@@ -332,12 +332,16 @@ pub async fn send(
         &FORWARDED_HEADERS,
         &tokens,
     );
-    // A request that came without a body goes without one: streamed, it would travel
-    // chunked, and Spring checks `consumes` only for requests with a body
-    // (`ConsumesRequestCondition`), so the gateway would answer otherwise.
+    // A held body goes with its length; a request that came without a body goes without
+    // one. Streamed, either would travel chunked, and Spring checks `consumes` only for
+    // requests with a body (`ConsumesRequestCondition`): the gateway would answer otherwise.
     let bodiless = !headers.contains_key(header::CONTENT_LENGTH)
         && !headers.contains_key(header::TRANSFER_ENCODING);
-    if bodiless {
+    if let Some(h) = &held
+        && !headers.contains_key(header::CONTENT_LENGTH)
+    {
+        upstream = upstream.header(header::CONTENT_LENGTH, h.len());
+    } else if bodiless && held.is_none() {
         upstream = upstream.header(header::CONTENT_LENGTH, "0");
     }
 

@@ -25,6 +25,7 @@ pub enum Held {
 #[derive(Debug)]
 pub struct Spooled {
     path: PathBuf,
+    len: u64,
 }
 
 impl Drop for Spooled {
@@ -44,7 +45,7 @@ pub async fn receive(body: Body, dir: &Path, limit: u64) -> Result<Held, MwError
         .await
         .map_err(io)?;
     // From here the file goes away with `spooled`, whatever happens.
-    let spooled = Spooled { path };
+    let mut spooled = Spooled { path, len: 0 };
     let mut stream = body.into_data_stream();
     let mut written = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -64,10 +65,24 @@ pub async fn receive(body: Body, dir: &Path, limit: u64) -> Result<Held, MwError
         return Err(MwError::PayloadTooLarge { limit });
     }
     file.flush().await.map_err(io)?;
+    spooled.len = written;
     Ok(Held::Disk(spooled))
 }
 
 impl Held {
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Memory(b) => b.len() as u64,
+            Self::Disk(s) => s.len,
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The body as a stream, to forward.
     pub async fn stream(&self) -> Result<BodyDataStream, MwError> {
         match self {
