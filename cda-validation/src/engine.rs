@@ -91,8 +91,14 @@ impl Rules {
             .map(|f| format!("[{}]", f.text))
             .collect();
         if !outcome.failed.is_empty() {
-            let mut detail: Vec<String> = outcome.failed.iter().map(|f| f.text.clone()).collect();
-            detail.extend(outcome.reports.iter().map(|f| f.text.clone()));
+            // Every text is a Java list's `toString()`, bracketed, errors and warnings alike
+            // (review S12: the validator's `failedAssert.getText().getContent().toString()`).
+            let detail: Vec<String> = outcome
+                .failed
+                .iter()
+                .map(|f| format!("[{}]", f.text))
+                .chain(reports)
+                .collect();
             return ValidatorVerdict::Semantic(detail.join(","));
         }
         if !ts_issuer && let Err(e) = self.terminology.check(&doc) {

@@ -115,7 +115,8 @@ impl Terminology {
             )));
         }
         let mut unmanaged = Vec::new();
-        let mut unknown: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        // Keyed by the version the CDA declares: a null one is printed as nothing.
+        let mut unknown: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
         for c in relevant {
             let Some(versions) = self
                 .systems
@@ -133,7 +134,9 @@ impl Terminology {
                 continue;
             };
             if !codes.contains(&c.code) {
-                let slot = unknown.entry((c.system.clone(), version)).or_default();
+                let slot = unknown
+                    .entry((c.system.clone(), c.version.clone()))
+                    .or_default();
                 if !slot.contains(&c.code) {
                     slot.push(c.code.clone());
                 }
@@ -150,7 +153,9 @@ impl Terminology {
             let parts: Vec<String> = unknown
                 .iter()
                 .map(|((s, v), codes)| {
-                    format!("[CodeSystem: {s} v{v}, Codes: {}]", codes.join(", "))
+                    // Live (review §2a): `[CodeSystem: 2.16.840.1.113883.6.103, Codes: X401]`.
+                    let v = v.as_deref().map(|v| format!(" v{v}")).unwrap_or_default();
+                    format!("[CodeSystem: {s}{v}, Codes: {}]", codes.join(", "))
                 })
                 .collect();
             return Err(Refusal(format!(

@@ -227,6 +227,10 @@ fn every_shared_document_gets_the_gateways_class() {
                 if failed.is_empty() {
                     problems.push(format!("{doc}: semantic error, pyschematron none"));
                 }
+                // Every text bracketed, as the validator prints a Java list (review S12).
+                if !(detail.starts_with('[') && detail.ends_with(']')) {
+                    problems.push(format!("{doc}: semantic texts not bracketed: {detail}"));
+                }
                 for code in failed.iter().filter(|c| !carries(detail, c)) {
                     problems.push(format!("{doc}: {code} missing from the detail"));
                 }
