@@ -200,12 +200,13 @@ impl Answer {
             "detail": e.detail, "status": status.as_u16(), "instance": e.instance,
         });
         // Generic errors are not `ValidationException`s: the plain `ErrorResponseDTO`.
-        if self.path == ErrPath::A && e.kind != Kind::GenericError {
-            body["workflowInstanceId"] = self
-                .wii
-                .clone()
-                .unwrap_or_else(|| "UNKNOWN_WORKFLOW_ID".into())
-                .into();
+        // An empty id is left out (`ValidationErrorResponseDTO` sets null for an empty one).
+        let wii = self
+            .wii
+            .clone()
+            .unwrap_or_else(|| "UNKNOWN_WORKFLOW_ID".into());
+        if self.path == ErrPath::A && e.kind != Kind::GenericError && !wii.is_empty() {
+            body["workflowInstanceId"] = wii.into();
         }
         (status, body)
     }

@@ -524,16 +524,16 @@ pub(crate) fn check_attachment_hash(claims: &RawClaims, file: &[u8]) -> Result<(
 pub async fn document_change(
     state: Arc<SimState>,
     op: SimOp,
-    id: String,
+    (id, path): (String, String),
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut ans = Answer::new(ErrPath::C);
-    let r = change_flow(&state, op, &id, &headers, body, &mut ans);
+    let r = change_flow(&state, op, (&id, &path), &headers, body, &mut ans);
     // A metadata update refused for its token or body: `UPDATE` with an empty id (the
     // wii is made only after those checks); a delete's token refusal records nothing.
     if op == SimOp::Metadata
-        && ans.wii.is_none()
+        && ans.wii.as_deref().is_none_or(str::is_empty)
         && let Err(Stop::Gtw(e)) = &r
         && e.instance != "/invalid-id"
     {
@@ -548,31 +548,18 @@ pub async fn document_change(
 fn change_flow(
     state: &SimState,
     op: SimOp,
-    id: &str,
+    (id, path): (&str, &str),
     headers: &HeaderMap,
     body: Bytes,
     ans: &mut Answer,
 ) -> Result<Response, Stop> {
-    let claims = tokens(state, headers, Some(op))?;
-    check_document_id(id, "/invalid-id")?;
-    if op == SimOp::Metadata {
-        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&body)
-            .map_err(|_| {
-                err(
-                    Kind::MandatoryElement,
-                    "Il corpo della richiesta non è un JSON valido",
-                    "/request-missing-field",
-                )
-            })?;
-        if fields
-            .get("tipoDocumentoLivAlto")
-            .and_then(|v| v.as_str())
-            .is_none_or(str::is_empty)
-        {
-            let d = "Il campo tipo documento liv alto deve essere valorizzato.";
-            return Err(err(Kind::MandatoryElement, d, "/request-missing-field").into());
-        }
-    }
+    let claims = if op == SimOp::Metadata {
+        metadata_checks(state, id, headers, &body, path, ans)?
+    } else {
+        let claims = tokens(state, headers, Some(op))?;
+        check_document_id(id, "/invalid-id")?;
+        claims
+    };
     ans.wii = Some(change_workflow_instance_id(id));
     let mut store = state.store.lock().expect("store lock");
     let steps = change_steps(op);
@@ -608,6 +595,38 @@ fn change_flow(
         wii.as_deref(),
         None,
     ))
+}
+
+/// A metadata update's checks in `updateAbstract`'s order (review S17, @ de019846): Spring
+/// binds the body first (an unreadable one is its 400 ProblemDetail), then the path id
+/// (a plain validation error), then — answered on the validation path, without a
+/// workflowInstanceId (`wif` is still empty) — the tokens and the mandatory fields.
+fn metadata_checks(
+    state: &SimState,
+    id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    path: &str,
+    ans: &mut Answer,
+) -> Result<RawClaims, Stop> {
+    let Some(req) = crate::request::parse_metadata(body) else {
+        let problem = serde_json::json!({
+            "type": "about:blank", "title": "Bad Request", "status": 400,
+            "detail": "Failed to read request", "instance": path,
+        });
+        let r = respond::json_response(
+            StatusCode::BAD_REQUEST,
+            &problem,
+            "application/problem+json",
+        );
+        return Err(Stop::Ready(Box::new(r)));
+    };
+    check_document_id(id, "/invalid-id")?;
+    ans.path = ErrPath::A;
+    ans.wii = Some(String::new());
+    let claims = tokens(state, headers, Some(SimOp::Metadata))?;
+    crate::request::check_update(&req)?;
+    Ok(claims)
 }
 
 /// The events after INI's references, with their texts (`PublicationCTL.delete`,

@@ -292,14 +292,15 @@ impl GatewaySim {
     }
 }
 
-/// One operation of the contract, by the simulator's handler for it.
-async fn serve(
-    s: Arc<SimState>,
-    op: Operation,
+/// Where a call came: the path's id and the whole path as the dispatcher sees it.
+struct Call {
     id: Option<String>,
-    h: HeaderMap,
-    b: Bytes,
-) -> Response {
+    path: String,
+}
+
+/// One operation of the contract, by the simulator's handler for it.
+async fn serve(s: Arc<SimState>, op: Operation, call: Call, h: HeaderMap, b: Bytes) -> Response {
+    let Call { id, path } = call;
     let id_or_empty = || id.clone().unwrap_or_default();
     match op {
         Operation::Validation => handlers::validation(s, h, b).await,
@@ -312,9 +313,11 @@ async fn serve(
         Operation::ValidateAndReplace => {
             handlers::publication(s, SimOp::ValidateAndReplace, id, h, b).await
         }
-        Operation::Delete => handlers::document_change(s, SimOp::Delete, id_or_empty(), h, b).await,
+        Operation::Delete => {
+            handlers::document_change(s, SimOp::Delete, (id_or_empty(), path), h, b).await
+        }
         Operation::Metadata | Operation::MetadataIti57 => {
-            handlers::document_change(s, SimOp::Metadata, id_or_empty(), h, b).await
+            handlers::document_change(s, SimOp::Metadata, (id_or_empty(), path), h, b).await
         }
         Operation::StatusByWorkflow => handlers::status(s, false, id_or_empty(), h).await,
         Operation::StatusByTrace => handlers::status(s, true, id_or_empty(), h).await,
@@ -337,11 +340,12 @@ fn api_router(state: Arc<SimState>, base: &str) -> Router {
                             b: Bytes| {
             let id = params.iter().next().map(|(_, v)| v.to_string());
             // Inside the nest the path lost its base; the dispatcher sees it whole.
-            let refused = media::refusal(op, &h, &format!("{base}{}", uri.path()));
+            let path = format!("{base}{}", uri.path());
+            let refused = media::refusal(op, &h, &path);
             async move {
                 match refused {
                     Some(r) => r,
-                    None => serve(s, op, id, h, b).await,
+                    None => serve(s, op, Call { id, path }, h, b).await,
                 }
             }
         };

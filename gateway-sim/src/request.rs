@@ -107,12 +107,23 @@ pub fn parse_body(text: Option<&str>, dto: Dto) -> Result<Body, GtwError> {
             class_name(dto)
         )));
     }
+    if !binds(&fields) {
+        return Err(conversion());
+    }
+    let mode = fields
+        .get("mode")
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    Ok(Body { fields, mode })
+}
+
+/// Whether the fields bind to the DTOs' enumerations and lists as Jackson binds them.
+fn binds(fields: &Map<String, Value>) -> bool {
     let enum_ok = |k: &str, values: &[&str]| match fields.get(k) {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => values.contains(&s.as_str()),
         _ => false,
     };
-    let enums_valid = enum_ok("healthDataFormat", &["CDA"])
+    enum_ok("healthDataFormat", &["CDA"])
         && enum_ok("mode", &["ATTACHMENT", "RESOURCE"])
         && enum_ok("activity", &["VERIFICA", "VALIDATION"])
         && enum_ok("tipologiaStruttura", &STRUTTURE)
@@ -121,14 +132,34 @@ pub fn parse_body(text: Option<&str>, dto: Dto) -> Result<Body, GtwError> {
         && enum_ok("assettoOrganizzativo", &ASSETTI)
         && strings(fields.get("administrativeRequest"), Some(&ADMIN_REQ))
         && strings(fields.get("attiCliniciRegoleAccesso"), None)
-        && strings(fields.get("descriptions"), None);
-    if !enums_valid {
-        return Err(conversion());
+        && strings(fields.get("descriptions"), None)
+}
+
+/// The metadata update's body as Spring binds `@RequestBody PublicationMetadataReqDTO`
+/// (unknown properties ignored, Spring Boot's default): `None` when it cannot be read,
+/// which Spring answers before the controller runs.
+pub fn parse_metadata(body: &[u8]) -> Option<Body> {
+    let fields: Map<String, Value> = serde_json::from_slice(body).ok()?;
+    binds(&fields).then_some(Body { fields, mode: None })
+}
+
+/// `checkUpdateMandatoryElements` (@ de019846): the high-level type, the atti clinici, the
+/// dates, then the descriptions.
+pub fn check_update(body: &Body) -> Result<(), GtwError> {
+    let missing = |d: &str| err(Kind::MandatoryElement, d, "/request-missing-field");
+    if body.str("tipoDocumentoLivAlto").is_none() {
+        return Err(missing(
+            "Il campo tipo documento liv alto deve essere valorizzato.",
+        ));
     }
-    let mode = fields
-        .get("mode")
-        .and_then(|m| serde_json::from_value(m.clone()).ok());
-    Ok(Body { fields, mode })
+    if let Some(d) = atti_clinici_error(body) {
+        return Err(missing(&d));
+    }
+    check_dates(body)?;
+    match descriptions_error(body) {
+        Some(d) => Err(missing(&d)),
+        None => Ok(()),
+    }
 }
 
 /// Whether a list field binds as Jackson binds a `List<String>` (or a list of enum
@@ -202,6 +233,11 @@ pub fn check_publication(body: &Body, replace: bool) -> Result<(), GtwError> {
     if let Some(d) = detail {
         return Err(missing(&d));
     }
+    check_dates(body)
+}
+
+/// `checkFormatDate`: both dates as a lenient `yyyyMMddHHmmss`.
+fn check_dates(body: &Body) -> Result<(), GtwError> {
     for (k, detail) in [
         (
             "dataInizioPrestazione",

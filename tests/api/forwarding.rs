@@ -364,7 +364,7 @@ async fn the_sandbox_gives_the_gateway_verdicts_through_the_middleware() {
         (422, Some("/msg/semantic"), Some("/validation/error"))
     );
     assert!(
-        b["detail"].as_str().unwrap().starts_with("ERRORE-45|"),
+        b["detail"].as_str().unwrap().starts_with("[ERRORE-45|"),
         "{b}"
     );
     assert!(

@@ -164,3 +164,86 @@ async fn a_replace_needs_the_bodys_id_and_the_repository_is_checked_after_the_re
     .await;
     assert_eq!(s, 202, "{b}");
 }
+
+/// The metadata update as `updateAbstract` reads it (row S17): Spring binds the body first
+/// (unknown fields ignored, an unreadable body its own 400), then the path id, then — on
+/// the validation path, without a workflowInstanceId — the tokens and the mandatory fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_update_is_read_in_the_dispatchers_order() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let (auth, sig) =
+        integration_tests::stack::tokens(JwtOperation::Metadata, None, json!({}), "producer");
+    let good = json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"});
+    let send = |id: &str, body: String, signature: Option<&str>| {
+        let path = format!("/documents/{}/metadata-iti-57", id.replace('^', "%5E"));
+        let mut r = stack
+            .call(Some("producer"), Method::PUT, &path, None)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(s) = signature {
+            r = r.header("FSE-JWT-Signature", s);
+        }
+        async move { read(r.send().await.unwrap()).await }
+    };
+    let unknown = "2.16.840.1.113883.2.9.2.160.4.4^NEVER-PUBLISHED";
+    // Not JSON, or a value outside an enumeration: Spring's ProblemDetail, before the path id.
+    for body in [
+        "{not json".to_string(),
+        json!({"tipoDocumentoLivAlto": "XYZ"}).to_string(),
+    ] {
+        let (s, _, b) = send("no-caret", body, Some(&sig)).await;
+        assert_eq!(s, 400, "{b}");
+        assert_eq!(
+            b,
+            json!({"type": "about:blank", "title": "Bad Request", "status": 400,
+                   "detail": "Failed to read request",
+                   "instance": "/v1/documents/no-caret/metadata-iti-57"})
+        );
+    }
+    // The path id next: a plain validation error, no workflowInstanceId.
+    let (s, _, b) = send("no-caret", good.to_string(), Some(&sig)).await;
+    assert_eq!(
+        (s, b["instance"].as_str()),
+        (400, Some("/invalid-id")),
+        "{b}"
+    );
+    assert!(b.get("workflowInstanceId").is_none(), "{b}");
+    // No signature token: the validation path's 403, still no workflowInstanceId.
+    let (s, _, b) = send(unknown, good.to_string(), None).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (403, Some("/msg/missing-token")),
+        "{b}"
+    );
+    assert!(b.get("workflowInstanceId").is_none(), "{b}");
+    // The mandatory field and the atti clinici.
+    let mut without = good.clone();
+    without
+        .as_object_mut()
+        .unwrap()
+        .remove("tipoDocumentoLivAlto");
+    let (s, _, b) = send(unknown, without.to_string(), Some(&sig)).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        b["detail"],
+        "Il campo tipo documento liv alto deve essere valorizzato."
+    );
+    let mut atti = good.clone();
+    atti["attiCliniciRegoleAccesso"] = json!(["ZZ9"]);
+    let (s, _, b) = send(unknown, atti.to_string(), Some(&sig)).await;
+    assert_eq!(
+        (s, b["detail"].as_str()),
+        (400, Some("Il campo atti clinici ZZ9 non è consentito")),
+        "{b}"
+    );
+    // An unknown field is ignored: the body passes and INI does not know the document.
+    let mut extra = good.clone();
+    extra["campoSconosciuto"] = json!(1);
+    let (s, _, b) = send(unknown, extra.to_string(), Some(&sig)).await;
+    assert_eq!(
+        (s, b["type"].as_str()),
+        (404, Some("/msg/record-not-found")),
+        "{b}"
+    );
+}

@@ -110,6 +110,20 @@ const MINISTRY_GROUPS: [(&[&str], JwtOperation, &str); 5] = [
     ),
 ];
 
+/// The failures that are the real gateway's own: Spring's ProblemDetail (a body it cannot
+/// bind, a media type it does not take) puts the raw request path in `instance`, which the
+/// Ministry's `ErrorResponseDTO` limits to 100 characters (docs/gateway-fidelity.md).
+fn known_gateway_violations(text: &str) -> usize {
+    text.split("Test Case ID:")
+        .skip(1)
+        .filter(|case| {
+            case.contains("Schema at /properties/instance")
+                && case.contains("is longer than 100 characters")
+                && case.contains(r#"{"type":"about:blank""#)
+        })
+        .count()
+}
+
 /// schemathesis driven by the Ministry's own OpenAPI 2.6.3 (`swagger_gtw.yaml`, not ours)
 /// against the middleware in front of the simulator, one run per group of operations with
 /// the tokens they take: no 5xx, and every answer's status, content type and body as the
@@ -155,7 +169,6 @@ async fn the_ministrys_openapi_gets_answers_valid_for_its_schemas() {
         .await
         .unwrap();
         let text = integration_tests::printed(&out);
-        assert!(out.status.success(), "{operations:?}\n{text}");
         let counts: Vec<u64> = text
             .lines()
             .find(|l| l.contains(" generated, "))
@@ -163,13 +176,24 @@ async fn the_ministrys_openapi_gets_answers_valid_for_its_schemas() {
             .split(|c: char| !c.is_ascii_digit())
             .filter_map(|n| n.parse().ok())
             .collect();
-        assert!(
-            counts.len() == 2 && counts[0] == counts[1],
-            "{operations:?}\n{text}"
-        );
-        figures.push(format!("{operations:?}: {} cases", counts[0]));
+        let known = known_gateway_violations(&text);
+        if out.status.success() {
+            assert!(
+                counts.len() == 2 && counts[0] == counts[1],
+                "{operations:?}\n{text}"
+            );
+        } else {
+            // Failures are allowed only where the real gateway itself answers outside its
+            // document: each one must be of that kind.
+            let failures = text.matches("Test Case ID:").count();
+            assert!(known > 0 && known == failures, "{operations:?}\n{text}");
+        }
+        figures.push(format!(
+            "{operations:?}: {} cases, {known} known gateway violations",
+            counts.first().copied().unwrap_or(0)
+        ));
     }
     // The figures for the note (`cargo test … -- --nocapture`).
-    println!("Ministry OpenAPI 2.6.3, all passed: {}", figures.join("; "));
+    println!("Ministry OpenAPI 2.6.3: {}", figures.join("; "));
     assert!(stack.observed().await.len() > 200, "{figures:?}");
 }
