@@ -68,7 +68,7 @@ fn a_failing_document_exits_1_and_summary_has_one_line_per_file() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("200\tcda/examples/LAB.xml\tok"));
-    assert!(lines[1].starts_with("422\tcda/examples/VPS.xml\t/msg/semantic\tERRORE-56|"));
+    assert!(lines[1].starts_with("422\tcda/examples/VPS.xml\t/msg/semantic\t[ERRORE-56|"));
     assert!(lines[2].starts_with("400\tpdf/attachment/CDA_OK_SIGNED.pdf\t/msg/cda-element"));
 }
 
