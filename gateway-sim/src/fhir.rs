@@ -16,13 +16,11 @@ use hsm::jwt::RawClaims;
 use http::{HeaderMap, StatusCode};
 
 use super::handlers::{
-    Stop, check_attachment_hash, consume_record, content_type, event, finish, tokens,
-    validation_event, validation_request,
+    Stop, after_the_record, consume_record, content_type, event, finish, tokens, validation_event,
+    validation_request,
 };
 use super::jwt_checks::patient_fiscal_code;
-use super::request::{
-    Dto, check_document_id, check_publication, check_repository_id, parse_body, parse_form,
-};
+use super::request::{Dto, check_document_id, check_publication, parse_body, parse_form};
 use super::respond;
 use super::store::{Crash, DocumentRecord, ValidationRecord};
 use super::{SimOp, SimState};
@@ -31,9 +29,6 @@ use gateway_contract::cda::pdf::extract_fhir;
 use gateway_contract::fhir::{BundleFacts, validation_hash};
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
 use gateway_contract::steps::{check_pdf, publication_warning};
-
-const DAY: i64 = 24 * 3600;
-const ALLOWED_DAYS: i64 = 5;
 
 /// `POST /documents/fhir-validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -131,12 +126,7 @@ fn publication_flow(
         req.str("workflowInstanceId"),
     )?;
     ans.wii = Some(validated.wii.clone());
-    if (state.now() - validated.at) / DAY > ALLOWED_DAYS {
-        let detail = "Error: cannot publish documents older than 5 days";
-        return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
-    }
-    check_attachment_hash(&claims, &file)?;
-    check_repository_id(req.str("identificativoRep").unwrap_or_default())?;
+    after_the_record(state, &validated, &claims, &file, &req)?;
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = validated.wii;
     // A replace publishes first (`postExecutionCreate`), then asks INI for the old one.

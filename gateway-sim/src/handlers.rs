@@ -340,29 +340,9 @@ async fn publication_flow(
     )?;
     let file = form.file.unwrap_or_default();
     check_pdf(&file)?;
-    let simulated_wii =
-        simulate(state, op, path_id.as_deref(), &req, &file).inspect_err(|stop| {
-            // The status service's "not found": a `REPLACE` event with an empty id, also for a
-            // create (`PublicationCTL.publicationAndReplaceValidation` @ de019846).
-            if let Stop::Ready(_) = stop {
-                let mut ev = event(state.now_ms(), ans, "REPLACE", Some(&claims), None, None);
-                ev.event_status = "BLOCKING_ERROR".into();
-                ev.message = Some("Id documento non presente".into());
-                ev.workflow_instance_id = String::new();
-                state.store.lock().expect("store lock").record(ev);
-            }
-        })?;
-    let ts_issuer = claims
-        .string("iss")
-        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
-    if !ts_issuer && !pdf::is_signed(&file) {
-        return Err(err(
-            Kind::SignError,
-            "Il pdf non risulta firmato",
-            "/msg/sign-error",
-        )
-        .into());
-    }
+    let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)
+        .inspect_err(|stop| accreditation_miss_event(state, ans, &claims, stop))?;
+    check_signature(&claims, &file)?;
     let (xml, facts) = read_cda(&file, req.mode)?;
     against_cda(&claims, &facts)?;
     let mut warnings = Vec::new();
@@ -383,13 +363,7 @@ async fn publication_flow(
     let requested_wii = simulated_wii.as_deref().or(req.str("workflowInstanceId"));
     let validated = consume_validation(&mut store, &xml, requested_wii)?;
     ans.wii = Some(validated.wii.clone());
-    // Whole days, as the dispatcher counts them: refused from the sixth day on.
-    if (state.now() - validated.at) / DAY > ALLOWED_DAYS {
-        let detail = "Error: cannot publish documents older than 5 days";
-        return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed").into());
-    }
-    check_attachment_hash(&claims, &file)?;
-    check_repository_id(req.str("identificativoRep").unwrap_or_default())?;
+    after_the_record(state, &validated, &claims, &file, &req)?;
     // INI's reference of the replaced document, after the record was consumed
     // (`IniException` → `handleIniException`: no instance). The text is INI's, unverified.
     if replace
@@ -400,34 +374,11 @@ async fn publication_flow(
         let detail = "IniException: documento da sostituire non trovato su INI";
         return Err(err(Kind::RecordNotFound, detail, "").into());
     }
-    let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
-    let wii = ans.wii.clone().unwrap_or_default();
     if let (true, Some(old)) = (replace, path_id.as_deref()) {
         store.documents.remove(old);
     }
-    store
-        .documents
-        .insert(new_id.clone(), DocumentRecord::new(wii.clone()));
-    if validate_first {
-        let phase = if replace {
-            "VALIDATION_FOR_REPLACE"
-        } else {
-            "VALIDATION_FOR_PUBLICATION"
-        };
-        store.record(event(state.now_ms(), ans, phase, Some(&claims), None, None));
-    }
-    let kind = if replace { "REPLACE" } else { "PUBLICATION" };
-    let mut published = event(
-        state.now_ms(),
-        ans,
-        kind,
-        Some(&claims),
-        Some(&new_id),
-        None,
-    );
-    published.tipo_attivita = req.str("tipoAttivitaClinica").map(str::to_string);
-    store.record(published.clone());
-    store.schedule_outcome(&published, state.async_delay_ms, Crash::of(&new_id));
+    let wii = ans.wii.clone().unwrap_or_default();
+    record_publication(state, &mut store, ans, op, &claims, &req);
     let warning = publication_warning(validate_first, warnings, req.mode);
     Ok(respond::success(
         ans,
@@ -436,6 +387,82 @@ async fn publication_flow(
         Some(&wii),
         warning.as_deref(),
     ))
+}
+
+/// The status service's "not found" of the accreditation lookup: a `REPLACE` event with an
+/// empty id, also for a create (`PublicationCTL.publicationAndReplaceValidation` @ de019846).
+fn accreditation_miss_event(state: &SimState, ans: &Answer, claims: &RawClaims, stop: &Stop) {
+    if let Stop::Ready(_) = stop {
+        let mut ev = event(state.now_ms(), ans, "REPLACE", Some(claims), None, None);
+        ev.event_status = "BLOCKING_ERROR".into();
+        ev.message = Some("Id documento non presente".into());
+        ev.workflow_instance_id = String::new();
+        state.store.lock().expect("store lock").record(ev);
+    }
+}
+
+/// The PAdES check `SignSRV.checkPades` makes unless the issuer is the TS system's.
+fn check_signature(claims: &RawClaims, file: &[u8]) -> Result<(), GtwError> {
+    let ts_issuer = claims
+        .string("iss")
+        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
+    if ts_issuer || pdf::is_signed(file) {
+        return Ok(());
+    }
+    Err(err(
+        Kind::SignError,
+        "Il pdf non risulta firmato",
+        "/msg/sign-error",
+    ))
+}
+
+/// What follows the record's consumption, CDA and FHIR alike: the five days (whole days,
+/// as the dispatcher counts them: refused from the sixth day on), the attachment hash, and
+/// the repository id the mapping checks.
+pub(crate) fn after_the_record(
+    state: &SimState,
+    validated: &ValidationRecord,
+    claims: &RawClaims,
+    file: &[u8],
+    req: &crate::request::Body,
+) -> Result<(), GtwError> {
+    if (state.now() - validated.at) / DAY > ALLOWED_DAYS {
+        let detail = "Error: cannot publish documents older than 5 days";
+        return Err(err(Kind::MaxDayLimit, detail, "/msg/max-day-limit-exceed"));
+    }
+    check_attachment_hash(claims, file)?;
+    check_repository_id(req.str("identificativoRep").unwrap_or_default())
+}
+
+/// An accepted CDA publication: the document on INI, its events (a validate-and-*'s
+/// validation phase first), and the asynchronous steps that will follow.
+fn record_publication(
+    state: &SimState,
+    store: &mut super::store::Store,
+    ans: &Answer,
+    op: SimOp,
+    claims: &RawClaims,
+    req: &crate::request::Body,
+) {
+    let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
+    let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
+    let wii = ans.wii.clone().unwrap_or_default();
+    store
+        .documents
+        .insert(new_id.clone(), DocumentRecord::new(wii));
+    let phase = match op {
+        SimOp::ValidateAndCreate => Some("VALIDATION_FOR_PUBLICATION"),
+        SimOp::ValidateAndReplace => Some("VALIDATION_FOR_REPLACE"),
+        _ => None,
+    };
+    if let Some(phase) = phase {
+        store.record(event(state.now_ms(), ans, phase, Some(claims), None, None));
+    }
+    let kind = if replace { "REPLACE" } else { "PUBLICATION" };
+    let mut published = event(state.now_ms(), ans, kind, Some(claims), Some(&new_id), None);
+    published.tipo_attivita = req.str("tipoAttivitaClinica").map(str::to_string);
+    store.record(published.clone());
+    store.schedule_outcome(&published, state.async_delay_ms, Crash::of(&new_id));
 }
 
 /// The test environment's accreditation simulation of a create or replace (not of the

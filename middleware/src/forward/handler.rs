@@ -311,56 +311,33 @@ pub async fn send(
         .as_ref()
         .and_then(|c| c.string("resource_hl7_type"))
         .map(|t| loinc_code(&t));
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     let stream = match (&held, body) {
         (Some(h), _) => h.stream().await?,
         (None, Some(body)) => body.into_data_stream(),
         (None, None) => Body::empty().into_data_stream(),
     };
-    // A configured pass-through is forwarded as it came, its body not read.
-    let kind = match op {
-        Operation::PassThrough => BodyKind::Other,
-        _ => BodyKind::from_content_type(ct),
-    };
-    let (outbound, facts_task, body_flags) = tee(stream, kind, state.max_body, op.is_publication());
-    let mut upstream = state.gateway.request(
+    let (outbound, facts_task, body_flags) = tee(
+        stream,
+        body_kind(op, headers),
+        state.max_body,
+        op.is_publication(),
+    );
+    let upstream = state.gateway.request(
         method.clone(),
         &gateway_path,
         headers,
         &FORWARDED_HEADERS,
         &tokens,
     );
-    // A held body goes with its length; a request that came without a body goes without
-    // one. Streamed, either would travel chunked, and Spring checks `consumes` only for
-    // requests with a body (`ConsumesRequestCondition`): the gateway would answer otherwise.
-    let bodiless = !headers.contains_key(header::CONTENT_LENGTH)
-        && !headers.contains_key(header::TRANSFER_ENCODING);
-    if let Some(h) = &held
-        && !headers.contains_key(header::CONTENT_LENGTH)
-    {
-        upstream = upstream.header(header::CONTENT_LENGTH, h.len());
-    } else if bodiless && held.is_none() {
-        upstream = upstream.header(header::CONTENT_LENGTH, "0");
-    }
+    let upstream = with_length(upstream, headers, held.as_ref());
 
-    let gtw_started = Instant::now();
-    let sent = upstream
-        .body(reqwest::Body::wrap_stream(outbound))
-        .send()
-        .await;
-    let answer = match sent {
-        Ok(r) => GatewayClient::read_answer(r).await,
-        Err(e) => Err(e),
-    };
-    let gtw_elapsed = gtw_started.elapsed();
-    rec.gtw_duration_ms = Some(gtw_elapsed.as_secs_f64() * 1000.0);
-    state
-        .metrics
-        .gateway_latency
-        .with_label_values(&[op.name()])
-        .observe(gtw_elapsed.as_secs_f64());
+    let answer = timed_exchange(
+        state,
+        op,
+        upstream.body(reqwest::Body::wrap_stream(outbound)),
+        rec,
+    )
+    .await;
     let (status, answer_headers, answer) = match answer {
         Ok(a) => a,
         Err(e) => {
@@ -394,6 +371,60 @@ pub async fn send(
         answer,
         rec,
     ))
+}
+
+/// Sends the request and reads the answer, timing the exchange for the audit row and the
+/// gateway latency metric.
+async fn timed_exchange(
+    state: &AppState,
+    op: Operation,
+    upstream: reqwest::RequestBuilder,
+    rec: &mut TransactionRecord,
+) -> Result<super::gateway_client::Answer, reqwest::Error> {
+    let started = Instant::now();
+    let answer = match upstream.send().await {
+        Ok(r) => GatewayClient::read_answer(r).await,
+        Err(e) => Err(e),
+    };
+    let elapsed = started.elapsed();
+    rec.gtw_duration_ms = Some(elapsed.as_secs_f64() * 1000.0);
+    state
+        .metrics
+        .gateway_latency
+        .with_label_values(&[op.name()])
+        .observe(elapsed.as_secs_f64());
+    answer
+}
+
+/// How the body is read on its way: a configured pass-through not at all.
+fn body_kind(op: Operation, headers: &HeaderMap) -> BodyKind {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match op {
+        Operation::PassThrough => BodyKind::Other,
+        _ => BodyKind::from_content_type(ct),
+    }
+}
+
+/// A held body goes with its length; a request that came without a body goes without one.
+/// Streamed, either would travel chunked, and Spring checks `consumes` only for requests
+/// with a body (`ConsumesRequestCondition`): the gateway would answer otherwise.
+fn with_length(
+    upstream: reqwest::RequestBuilder,
+    headers: &HeaderMap,
+    held: Option<&super::spool::Held>,
+) -> reqwest::RequestBuilder {
+    if headers.contains_key(header::CONTENT_LENGTH) {
+        return upstream;
+    }
+    match held {
+        Some(h) => upstream.header(header::CONTENT_LENGTH, h.len()),
+        None if !headers.contains_key(header::TRANSFER_ENCODING) => {
+            upstream.header(header::CONTENT_LENGTH, "0")
+        }
+        None => upstream,
+    }
 }
 
 /// Hands a forwarded publication to the keeper of CDAs for the support bundle.
