@@ -272,3 +272,30 @@ fn a_file_that_is_not_a_pdf_is_refused_with_415() {
     let verdict = judge(&rules, b"GIF89a not a document", None, true);
     assert_eq!(verdict.status.as_u16(), 415, "{}", verdict.body);
 }
+
+/// A CDA in ISO-8859-1, as its XML declaration says, is read as the gateway reads it
+/// (`PDFUtility.detectCharsetAndExtract`, review S20): validated like its UTF-8 original.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latin1_cda_is_read_by_its_declaration() {
+    let stack = integration_tests::stack::TestStack::spawn(Default::default()).await;
+    let utf8 = std::fs::read_to_string(shared_dir().join("testdata/cda/examples/LAB.xml")).unwrap();
+    let body = utf8.split_once('\n').unwrap().1;
+    assert!(
+        body.contains('à') || body.contains('è'),
+        "the sample has accented letters"
+    );
+    let declared = |enc: &str| format!("<?xml version=\"1.0\" encoding=\"{enc}\"?>\n{body}");
+    let latin1: Vec<u8> = declared("ISO-8859-1")
+        .chars()
+        .map(|c| u8::try_from(c as u32).expect("Latin-1"))
+        .collect();
+    let as_utf8 = declared("UTF-8").into_bytes();
+    let mut verdicts = Vec::new();
+    for cda in [as_utf8, latin1] {
+        let pdf = crate::pdf_attaching("cda.xml", &cda);
+        let (s, _, b) = crate::read(crate::validate(&stack, &pdf).await).await;
+        verdicts.push((s, b["type"].as_str().map(str::to_string)));
+    }
+    assert_eq!(verdicts[0], verdicts[1], "{verdicts:?}");
+    assert_eq!(verdicts[0].0, 201, "{verdicts:?}");
+}

@@ -4,7 +4,6 @@
 
 use dev_tools::dev_jwt::JwtOperation;
 use integration_tests::stack::{StackOptions, TestStack, tokens};
-use lopdf::{Document, Object, Stream, dictionary};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -27,35 +26,7 @@ pub(crate) fn bundle(id: &str) -> String {
 
 /// A one-page PDF carrying `bundle` as the embedded file `bundle.json`.
 pub(crate) fn pdf_with(bundle: &str) -> Vec<u8> {
-    let mut doc = Document::with_version("1.7");
-    let pages = doc.new_object_id();
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-    });
-    doc.objects.insert(
-        pages,
-        Object::Dictionary(
-            dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
-        ),
-    );
-    let file = doc.add_object(Stream::new(
-        dictionary! {"Type" => "EmbeddedFile"},
-        bundle.as_bytes().to_vec(),
-    ));
-    let spec = doc.add_object(dictionary! {
-        "Type" => "Filespec", "F" => Object::string_literal("bundle.json"),
-        "EF" => dictionary! {"F" => file},
-    });
-    let names = dictionary! {"EmbeddedFiles" => dictionary! {
-        "Names" => vec![Object::string_literal("bundle.json"), spec.into()],
-    }};
-    let catalog =
-        doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages, "Names" => names});
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    crate::pdf_attaching("bundle.json", bundle.as_bytes())
 }
 
 async fn fhir_validate(stack: &TestStack, pdf: &[u8], claims: Value) -> (u16, String, Value) {

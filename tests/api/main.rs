@@ -109,6 +109,40 @@ pub(crate) async fn create(stack: &TestStack, id: &str, claims: Value) -> (u16, 
     send_read(stack, m, "/documents", op, &signed, &body, claims).await
 }
 
+/// A one-page PDF carrying `content` as the embedded file `name` (`cda.xml`, `bundle.json`).
+pub(crate) fn pdf_attaching(name: &str, content: &[u8]) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages = doc.new_object_id();
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+        ),
+    );
+    let file = doc.add_object(Stream::new(
+        dictionary! {"Type" => "EmbeddedFile"},
+        content.to_vec(),
+    ));
+    let spec = doc.add_object(dictionary! {
+        "Type" => "Filespec", "F" => Object::string_literal(name),
+        "EF" => dictionary! {"F" => file},
+    });
+    let names = dictionary! {"EmbeddedFiles" => dictionary! {
+        "Names" => vec![Object::string_literal(name), spec.into()],
+    }};
+    let catalog =
+        doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages, "Names" => names});
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
 /// Validates `pdf` presenting `cert` (`None`: no client certificate) with the token pair
 /// `(auth, sig)`, read as (status, transaction id, JSON body).
 pub(crate) async fn validate_with(

@@ -223,6 +223,74 @@ pub fn decode_xml_text(bytes: &[u8]) -> Result<String, CdaError> {
         [0xEF, 0xBB, 0xBF, rest @ ..] => {
             String::from_utf8(rest.to_vec()).map_err(|e| CdaError::Xml(e.to_string()))
         }
-        _ => String::from_utf8(bytes.to_vec()).map_err(|e| CdaError::Xml(e.to_string())),
+        _ => decode_declared(bytes),
+    }
+}
+
+/// Without a byte-order mark, the charset the XML declaration names, as the dispatcher's
+/// StAX reader takes it (`PDFUtility.detectCharsetAndExtract` @ de019846, review S20):
+/// UTF-8 unless it says ISO-8859-1 or windows-1252.
+fn decode_declared(bytes: &[u8]) -> Result<String, CdaError> {
+    let utf8 = || String::from_utf8(bytes.to_vec()).map_err(|e| CdaError::Xml(e.to_string()));
+    let Some(encoding) = declared_encoding(bytes) else {
+        return utf8();
+    };
+    match encoding.to_ascii_uppercase().replace('_', "-").as_str() {
+        "ISO-8859-1" | "ISO8859-1" | "LATIN1" | "L1" => {
+            Ok(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+        "WINDOWS-1252" | "CP1252" => Ok(bytes.iter().map(|&b| cp1252(b)).collect()),
+        _ => utf8(),
+    }
+}
+
+/// The `encoding` of a leading `<?xml …?>` declaration.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(256)];
+    let text: String = head.iter().map(|&b| char::from(b)).collect();
+    let decl = text.strip_prefix("<?xml")?;
+    let decl = &decl[..decl.find("?>")?];
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].to_string())
+}
+
+/// windows-1252: Latin-1 but for the printable characters it puts in 0x80–0x9F.
+fn cp1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+        _ => char::from(b),
+    }
+}
+
+#[cfg(test)]
+mod charset_tests {
+    use super::*;
+
+    #[test]
+    fn the_declaration_names_the_charset() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>citt\xe0</a>";
+        assert_eq!(
+            decode_xml_text(latin1).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>citt\u{e0}</a>"
+        );
+        let cp = b"<?xml version='1.0' encoding='windows-1252'?><a>\x80</a>";
+        assert!(decode_xml_text(cp).unwrap().ends_with("<a>€</a>"));
+        // Undeclared: UTF-8, and a Latin-1 byte is an error.
+        assert!(decode_xml_text(b"<a>citt\xe0</a>").is_err());
+        assert_eq!(
+            decode_xml_text("<a>città</a>".as_bytes()).unwrap(),
+            "<a>città</a>"
+        );
     }
 }
