@@ -37,6 +37,7 @@ mod soap_notebook;
 mod soap_publication;
 mod soap_security;
 mod soap_zeep;
+mod twin;
 mod vocabulary;
 mod warnings;
 mod xds_registry;

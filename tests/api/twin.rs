@@ -1,0 +1,244 @@
+//! The same calls to the simulator directly (as the region: its TLS certificate, tokens
+//! signed with its signature certificate) and through the middleware (as a producer): the
+//! national part of each answer must be the same, status and body, but for the ids each
+//! call gets anew (docs/gateway-fidelity.md: the rows each case names).
+
+use dev_tools::dev_jwt::JwtOperation;
+use integration_tests::stack::{StackOptions, TestStack, form, tokens};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body};
+
+/// One call, as both callers make it.
+struct Case {
+    row: &'static str,
+    method: Method,
+    path: String,
+    op: JwtOperation,
+    claims: Value,
+    body: Payload,
+}
+
+enum Payload {
+    Form(String, Vec<u8>),
+    Json(String),
+    Raw(&'static str, &'static str),
+    None,
+}
+
+/// The answer without what each call gets anew (trace ids, GovWay's id, the random part of
+/// a workflowInstanceId) and without the middleware's notes.
+fn national(status: u16, mut body: Value) -> (u16, Value) {
+    if let Some(o) = body.as_object_mut() {
+        for k in ["traceID", "spanID", "govway_id"] {
+            o.remove(k);
+        }
+        if let Some(Value::String(w)) = o.get_mut("workflowInstanceId")
+            && let Some((stem, _)) = w.rsplit_once('.')
+        {
+            *w = stem.to_string();
+        }
+        if let Some(Value::String(w)) = o.get_mut("warning") {
+            *w = w
+                .split("--middlewarewarning--")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    }
+    (status, body)
+}
+
+async fn call(stack: &TestStack, case: &Case, direct: bool) -> (u16, Value) {
+    let pdf_for_hash = match &case.body {
+        Payload::Form(_, pdf) => Some(pdf.as_slice()),
+        _ => None,
+    };
+    let (client, url, signer) = if direct {
+        (
+            stack.client(Some("region-auth")),
+            format!("{}{}", stack.sim_url, case.path),
+            "region-sig",
+        )
+    } else {
+        (
+            stack.client(Some("producer")),
+            format!("{}{}", stack.mw_url, case.path),
+            "producer",
+        )
+    };
+    // The region's own tokens name the gateway as their audience, as the middleware's do.
+    let mut claims = case.claims.clone();
+    if direct {
+        claims["aud"] = json!(stack.sim_url);
+    }
+    let (auth, sig) = tokens(case.op, pdf_for_hash, claims, signer);
+    let mut r = client
+        .request(case.method.clone(), url)
+        .header("Authorization", auth)
+        .header("FSE-JWT-Signature", sig);
+    r = match &case.body {
+        Payload::Form(request, pdf) => r.multipart(form(request, pdf.clone())),
+        Payload::Json(text) => r
+            .header("Content-Type", "application/json")
+            .body(text.clone()),
+        Payload::Raw(ct, text) => r.header("Content-Type", *ct).body(*text),
+        Payload::None => r,
+    };
+    let (s, _, b) = crate::read(r.send().await.unwrap()).await;
+    national(s, b)
+}
+
+fn cases() -> Vec<Case> {
+    let form_of = |request: &str, pdf_path: &str| Payload::Form(request.to_string(), pdf(pdf_path));
+    let verifica = r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VERIFICA"}"#;
+    let metadata = json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"});
+    let status = json!({"sub": "S1#160#80017210727FSEMW"});
+    vec![
+        Case {
+            row: "S1, S2: a VERIFICA",
+            method: Method::POST,
+            path: "/documents/validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({}),
+            body: form_of(verifica, LAB_OK),
+        },
+        Case {
+            row: "S11: no activity",
+            method: Method::POST,
+            path: "/documents/validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({}),
+            body: form_of(r#"{"mode":"ATTACHMENT"}"#, LAB_OK),
+        },
+        Case {
+            row: "S7: action_id",
+            method: Method::POST,
+            path: "/documents/validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({"action_id": "WRITE"}),
+            body: form_of(VALIDATION_BODY, LAB_OK),
+        },
+        Case {
+            row: "S14: not validated",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: form_of(
+                &publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1"),
+                SIGNED_LAB,
+            ),
+        },
+        Case {
+            row: "S16: assettoOrganizzativo",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: form_of(
+                &publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1")
+                    .replace("AD_PSC001", "AD_PSC016"),
+                SIGNED_LAB,
+            ),
+        },
+        Case {
+            row: "S18: CRASH_TIMEOUT",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: form_of(&publication_body("CRASH_TIMEOUT^TWIN"), SIGNED_LAB),
+        },
+        Case {
+            row: "S8: replace of an unknown document",
+            method: Method::PUT,
+            path: "/documents/2.16.840.1.113883.2.9.2.160.4.4%5ETWIN-NONE".into(),
+            op: JwtOperation::Replace,
+            claims: json!({}),
+            body: form_of(
+                &publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-2"),
+                SIGNED_LAB,
+            ),
+        },
+        Case {
+            row: "S8: delete of an unknown document",
+            method: Method::DELETE,
+            path: "/documents/2.16.840.1.113883.2.9.2.160.4.4%5ETWIN-NONE".into(),
+            op: JwtOperation::Delete,
+            claims: json!({}),
+            body: Payload::None,
+        },
+        Case {
+            row: "S17: metadata body",
+            method: Method::PUT,
+            path: "/documents/x%5Ey/metadata-iti-57".into(),
+            op: JwtOperation::Metadata,
+            claims: json!({}),
+            body: Payload::Raw("application/json", "{not json"),
+        },
+        Case {
+            row: "S17: metadata path id",
+            method: Method::PUT,
+            path: "/documents/no-caret/metadata-iti-57".into(),
+            op: JwtOperation::Metadata,
+            claims: json!({}),
+            body: Payload::Json(metadata.to_string()),
+        },
+        Case {
+            row: "S10: 415",
+            method: Method::POST,
+            path: "/documents/validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({}),
+            body: Payload::Raw("application/json", "{}"),
+        },
+        Case {
+            row: "S4: status of nothing",
+            method: Method::GET,
+            path: "/status/search/0123456789abcdef".into(),
+            op: JwtOperation::Validation,
+            claims: status.clone(),
+            body: Payload::None,
+        },
+        Case {
+            row: "S5: status without a region",
+            method: Method::GET,
+            path: "/status/UNKNOWN_WORKFLOW_ID".into(),
+            op: JwtOperation::Validation,
+            claims: status,
+            body: Payload::None,
+        },
+        Case {
+            row: "S23: FHIR patient",
+            method: Method::POST,
+            path: "/documents/fhir-validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({"person_id": "PRVPVL00A01H501K^^^&2.16.840.1.113883.2.9.4.3.2&ISO"}),
+            body: Payload::Form(
+                r#"{"activity":"VALIDATION","mode":"ATTACHMENT"}"#.into(),
+                crate::fhir::pdf_with(&crate::fhir::bundle("twin")),
+            ),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let mut differences = Vec::new();
+    for case in cases() {
+        let direct = call(&stack, &case, true).await;
+        let through = call(&stack, &case, false).await;
+        // As text: the fields' order counts too.
+        if (direct.0, direct.1.to_string()) != (through.0, through.1.to_string()) {
+            differences.push(format!(
+                "{}:\n  direct  {direct:?}\n  through {through:?}",
+                case.row
+            ));
+        }
+        assert!(direct.0 >= 200, "{}", case.row);
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
