@@ -16,8 +16,8 @@ use hsm::jwt::RawClaims;
 use http::{HeaderMap, StatusCode};
 
 use super::handlers::{
-    Stop, after_the_record, consume_record, content_type, event, finish, tokens, validation_event,
-    validation_request,
+    Stop, after_the_record, consume_record, content_type, early_failure_event, event, finish,
+    tokens, validation_event, validation_request,
 };
 use super::jwt_checks::patient_fiscal_code;
 use super::request::{Dto, check_document_id, check_publication, parse_body, parse_form};
@@ -34,6 +34,9 @@ use gateway_contract::steps::{check_pdf, publication_warning};
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut ans = Answer::new(ErrPath::A);
     let r = validation_flow(&state, &headers, body, &mut ans);
+    if ans.wii.is_none() {
+        early_failure_event(&state, &ans, "VALIDATION", &r);
+    }
     finish(&ans, r)
 }
 

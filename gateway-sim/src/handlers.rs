@@ -190,7 +190,12 @@ pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -
 /// The event of a dispatcher refusal that came before anything was known: placeholder id,
 /// `UNDEFINED_JWT_ISSUER`, no token fields nor document (`ErrorHandlerSRV` with the
 /// placeholder object, review S15 notes). A timeout is a `NON_BLOCKING_ERROR`.
-fn early_failure_event(state: &SimState, ans: &Answer, kind: &str, r: &Result<Response, Stop>) {
+pub(crate) fn early_failure_event(
+    state: &SimState,
+    ans: &Answer,
+    kind: &str,
+    r: &Result<Response, Stop>,
+) {
     let Err(Stop::Gtw(e)) = r else {
         return;
     };

@@ -146,6 +146,38 @@ async fn the_token_is_checked_against_the_bundle() {
         (403, Some("/jwt-document-type")),
         "{v}"
     );
+    // A body refusal before the bundle is read: an event under the placeholder id.
+    let body = r#"{"mode":"ATTACHMENT"}"#;
+    let path = "/documents/fhir-validation";
+    let (s, _, v) = send_read(
+        &stack,
+        Method::POST,
+        path,
+        JwtOperation::Validation,
+        &pdf,
+        body,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    let (auth, _) = tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    let search = format!("/status/search/{}", v["traceID"].as_str().unwrap());
+    let r = stack
+        .call(Some("producer"), Method::GET, &search, None)
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let (_, _, b) = read(r).await;
+    assert_eq!(
+        b["transactionData"][0]["workflowInstanceId"], "UNKNOWN_WORKFLOW_ID",
+        "{b}"
+    );
     // Not validated: no record, the publication is refused.
     let (s, _, b) = fhir_publish(
         &stack,
