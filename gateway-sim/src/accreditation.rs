@@ -37,13 +37,14 @@ pub enum Simulation {
 
 /// Runs the simulation for `id` (the replaced document's id on a replace, else the body's).
 pub fn run(store: &Store, id: &str, replace: bool) -> Result<Simulation, Stop> {
-    if replace
-        && id != TRIAL_ID
-        && !store
-            .events
-            .iter()
-            .any(|e| e.identificativo_documento.as_deref() == Some(id))
-    {
+    // The status service's search by document id counts its accepted publications and
+    // replacements only (status-check `TransactionInspectRepo` @ 0f4b96c).
+    let published = |e: &crate::store::Event| {
+        e.identificativo_documento.as_deref() == Some(id)
+            && matches!(e.event_type.as_str(), "PUBLICATION" | "REPLACE")
+            && e.event_status == "SUCCESS"
+    };
+    if replace && id != TRIAL_ID && !store.events.iter().any(published) {
         return Err(Stop::Ready(Box::new(document_not_found())));
     }
     let Some((prefix, simulation)) = PREFIXES.iter().find(|(p, _)| id.starts_with(p)) else {

@@ -33,9 +33,10 @@ use gateway_contract::steps::{check_pdf, publication_warning};
 /// `POST /documents/fhir-validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut ans = Answer::new(ErrPath::A);
-    let r = validation_flow(&state, &headers, body, &mut ans);
+    let mut seen = None;
+    let r = validation_flow(&state, &headers, body, (&mut ans, &mut seen));
     if ans.wii.is_none() {
-        early_failure_event(&state, &ans, "VALIDATION", &r);
+        early_failure_event(&state, (&ans, seen.as_ref()), "VALIDATION", &r);
     }
     finish(&ans, r)
 }
@@ -44,9 +45,10 @@ fn validation_flow(
     state: &SimState,
     headers: &HeaderMap,
     body: Bytes,
-    ans: &mut Answer,
+    (ans, seen): (&mut Answer, &mut Option<RawClaims>),
 ) -> Result<Response, Stop> {
-    let (file, claims, req) = validation_request(state, headers, &body, Dto::FhirValidation)?;
+    let (file, claims, req) =
+        validation_request(state, headers, &body, (Dto::FhirValidation, seen))?;
     if file.is_empty() {
         return Err(err(Kind::EmptyFile, "File vuoto.", "/empty-multipart-file").into());
     }
@@ -59,7 +61,10 @@ fn validation_flow(
         )
     })?);
     let checked = against_bundle(&claims, &facts).and_then(|_| structure(&bundle));
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(e) = checked {
         let ev = validation_event(state, ans, &claims, Some(&e));
         store.record(ev);
@@ -93,7 +98,15 @@ pub async fn publication(
     body: Bytes,
 ) -> Response {
     let mut ans = Answer::new(ErrPath::B);
+    let replace = path_id.is_some();
     let r = publication_flow(&state, path_id, &headers, body, &mut ans);
+    // A refusal is one event under the placeholder (`FhirPublicationCTL` @ de019846); INI's
+    // refusal of a replace leaves none.
+    let ini = matches!(&r, Err(Stop::Gtw(e)) if e.kind == Kind::RecordNotFound);
+    if !ini {
+        let kind = if replace { "REPLACE" } else { "PUBLICATION" };
+        early_failure_event(&state, (&ans, None), kind, &r);
+    }
     finish(&ans, r)
 }
 
@@ -105,10 +118,11 @@ fn publication_flow(
     ans: &mut Answer,
 ) -> Result<Response, Stop> {
     let replace = path_id.is_some();
+    // Spring reads the form first, then the controller the path id.
+    let form = parse_form(content_type(headers), &body)?;
     if let Some(id) = &path_id {
         check_document_id(id, "/invalid-req-id")?;
     }
-    let form = parse_form(content_type(headers), &body)?;
     let claims = tokens(state, headers, Some(SimOp::Validation))?;
     let dto = if replace { Dto::Update } else { Dto::Creation };
     let req = parse_body(form.request_body.as_deref(), dto)?;
@@ -122,7 +136,10 @@ fn publication_flow(
     check_pdf(&file)?;
     let (bundle, facts) = read_bundle(&file, req.mode)?;
     against_bundle(&claims, &facts)?;
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let validated = consume_record(
         &mut store,
         &validation_hash(&bundle),
@@ -133,7 +150,7 @@ fn publication_flow(
     let new_id = req.str("identificativoDoc").unwrap_or_default().to_string();
     let wii = validated.wii;
     // A replace publishes first (`postExecutionCreate`), then asks INI for the old one.
-    let ev = event(
+    let published = event(
         state.now_ms(),
         ans,
         "PUBLICATION",
@@ -141,7 +158,7 @@ fn publication_flow(
         Some(&new_id),
         None,
     );
-    store.record(ev);
+    store.record(published.clone());
     let known = path_id
         .as_deref()
         .map(|old| store.documents.remove(old).is_some());
@@ -155,7 +172,7 @@ fn publication_flow(
             return Err(err(Kind::RecordNotFound, detail, "").into());
         }
         Some(true) => {
-            let ev = event(
+            let replaced = event(
                 state.now_ms(),
                 ans,
                 "REPLACE",
@@ -163,16 +180,11 @@ fn publication_flow(
                 Some(&new_id),
                 None,
             );
-            store.record(ev);
+            store.record(replaced);
             StatusCode::OK
         }
     };
-    let last = store
-        .events
-        .last()
-        .cloned()
-        .expect("the publication's event");
-    store.schedule_outcome(&last, state.async_delay_ms, Crash::of(&new_id));
+    store.schedule_outcome(&published, state.async_delay_ms, Crash::of(&new_id));
     let warning = publication_warning(false, Vec::new(), req.mode);
     Ok(respond::success(
         ans,

@@ -178,11 +178,12 @@ const VERIFICA_MESSAGE: &str =
 /// `POST /documents/validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
     let mut ans = Answer::new(ErrPath::A);
-    let r = validation_flow(&state, &headers, body, &mut ans).await;
-    // A refusal before the CDA's id is known: its event carries the placeholder id and
-    // none of the token's fields (later ones are recorded by the flow with them).
+    let mut seen = None;
+    let r = validation_flow(&state, &headers, body, (&mut ans, &mut seen)).await;
+    // A refusal before the CDA's id is known: its event carries the placeholder id, and
+    // the token's fields once it was read (later ones are recorded by the flow).
     if ans.wii.is_none() {
-        early_failure_event(&state, &ans, "VALIDATION", &r);
+        early_failure_event(&state, (&ans, seen.as_ref()), "VALIDATION", &r);
     }
     finish(&ans, r)
 }
@@ -192,35 +193,51 @@ pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -
 /// placeholder object, review S15 notes). A timeout is a `NON_BLOCKING_ERROR`.
 pub(crate) fn early_failure_event(
     state: &SimState,
-    ans: &Answer,
+    (ans, claims): (&Answer, Option<&RawClaims>),
     kind: &str,
     r: &Result<Response, Stop>,
 ) {
     let Err(Stop::Gtw(e)) = r else {
         return;
     };
-    let mut ev = event(state.now_ms(), ans, kind, None, None, Some(e));
-    ev.workflow_instance_id = UNKNOWN_WII.into();
-    ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
-    if e.kind == Kind::GenericTimeout {
-        ev.event_status = "NON_BLOCKING_ERROR".into();
+    // Spring's own refusals (the form, its `file` part) come before the controller.
+    if e.kind == Kind::GenericError && e.instance.is_empty() {
+        return;
     }
-    state.store.lock().expect("store lock").record(ev);
+    // The token's fields once it was read (a validation refused for its body keeps them).
+    let mut ev = event(state.now_ms(), ans, kind, claims, None, Some(e));
+    ev.workflow_instance_id = UNKNOWN_WII.into();
+    if claims.is_none() {
+        ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
+    }
+    if e.kind == Kind::GenericTimeout {
+        // The event keeps the exception's text (`ErrorHandlerSRV` @ de019846).
+        ev.event_status = "NON_BLOCKING_ERROR".into();
+        ev.message = Some("Timeout simulation".into());
+    }
+    state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .record(ev);
 }
 
 async fn validation_flow(
     state: &SimState,
     headers: &HeaderMap,
     body: Bytes,
-    ans: &mut Answer,
+    (ans, seen): (&mut Answer, &mut Option<RawClaims>),
 ) -> Result<Response, Stop> {
-    let (file, claims, req) = validation_request(state, headers, &body, Dto::Validation)?;
+    let (file, claims, req) = validation_request(state, headers, &body, (Dto::Validation, seen))?;
     check_pdf(&file)?;
     let (xml, facts) = read_cda(&file, req.mode)?;
     ans.wii = Some(facts.new_workflow_instance_id());
     let outcome =
         against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts, &claims));
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let semantic = match outcome {
         Ok(w) => w,
         Err(e) => {
@@ -262,10 +279,11 @@ pub(crate) fn validation_request(
     state: &SimState,
     headers: &HeaderMap,
     body: &Bytes,
-    dto: Dto,
+    (dto, seen): (Dto, &mut Option<RawClaims>),
 ) -> Result<(Bytes, RawClaims, crate::request::Body), Stop> {
     let form = parse_form(content_type(headers), body)?;
     let claims = tokens(state, headers, Some(SimOp::Validation))?;
+    *seen = Some(claims.clone());
     let req = parse_body(form.request_body.as_deref(), dto)?;
     check_validation(&req)?;
     Ok((form.file.unwrap_or_default(), claims, req))
@@ -314,7 +332,13 @@ fn publication_failure_event(
     };
     // A timeout is always reported as a publication's.
     let timeout = matches!(r, Err(Stop::Gtw(e)) if e.kind == Kind::GenericTimeout);
-    early_failure_event(state, ans, if timeout { "PUBLICATION" } else { kind }, r);
+    // The catch blocks see the placeholder object: no token fields.
+    early_failure_event(
+        state,
+        (ans, None),
+        if timeout { "PUBLICATION" } else { kind },
+        r,
+    );
 }
 
 async fn publication_flow(
@@ -346,7 +370,7 @@ async fn publication_flow(
     let file = form.file.unwrap_or_default();
     check_pdf(&file)?;
     let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)
-        .inspect_err(|stop| accreditation_miss_event(state, ans, &claims, stop))?;
+        .inspect_err(|stop| accreditation_miss_event(state, ans, (&claims, &req), stop))?;
     check_signature(&claims, &file)?;
     let (xml, facts) = read_cda(&file, req.mode)?;
     against_cda(&claims, &facts)?;
@@ -356,7 +380,10 @@ async fn publication_flow(
         warnings = validator(state, &xml, &facts, &claims)?;
         ans.path = ErrPath::B;
     }
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if validate_first {
         // A validate-and-* makes its own validation record, then publishes against it.
         let record = ValidationRecord {
@@ -396,13 +423,24 @@ async fn publication_flow(
 
 /// The status service's "not found" of the accreditation lookup: a `REPLACE` event with an
 /// empty id, also for a create (`PublicationCTL.publicationAndReplaceValidation` @ de019846).
-fn accreditation_miss_event(state: &SimState, ans: &Answer, claims: &RawClaims, stop: &Stop) {
+fn accreditation_miss_event(
+    state: &SimState,
+    ans: &Answer,
+    (claims, req): (&RawClaims, &crate::request::Body),
+    stop: &Stop,
+) {
     if let Stop::Ready(_) = stop {
-        let mut ev = event(state.now_ms(), ans, "REPLACE", Some(claims), None, None);
+        let doc = req.str("identificativoDoc");
+        let mut ev = event(state.now_ms(), ans, "REPLACE", Some(claims), doc, None);
+        ev.tipo_attivita = req.str("tipoAttivitaClinica").map(str::to_string);
         ev.event_status = "BLOCKING_ERROR".into();
         ev.message = Some("Id documento non presente".into());
         ev.workflow_instance_id = String::new();
-        state.store.lock().expect("store lock").record(ev);
+        state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(ev);
     }
 }
 
@@ -484,7 +522,10 @@ fn simulate(
         return Ok(None);
     }
     let id = path_id.or(req.str("identificativoDoc")).unwrap_or_default();
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let simulation = accreditation::run(&store, id, op == SimOp::Replace)?;
     if simulation != accreditation::Simulation::SkipValidation {
         return Ok(None);
@@ -572,7 +613,11 @@ pub async fn document_change(
         let mut ev = event(state.now_ms(), &ans, "UPDATE", None, None, Some(e));
         ev.workflow_instance_id = String::new();
         ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
-        state.store.lock().expect("store lock").record(ev);
+        state
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(ev);
     }
     finish(&ans, r)
 }
@@ -588,12 +633,15 @@ fn change_flow(
     let claims = if op == SimOp::Metadata {
         metadata_checks(state, id, headers, &body, path, ans)?
     } else {
-        let claims = tokens(state, headers, Some(op))?;
+        // The id first, outside the `try` (`PublicationCTL.delete` @ de019846).
         check_document_id(id, "/invalid-id")?;
-        claims
+        tokens(state, headers, Some(op))?
     };
     ans.wii = Some(change_workflow_instance_id(id));
-    let mut store = state.store.lock().expect("store lock");
+    let mut store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let steps = change_steps(op);
     let step = |kind: &str, message: &str, failed: Option<&GtwError>| {
         let mut ev = event(state.now_ms(), ans, kind, Some(&claims), Some(id), failed);
@@ -709,7 +757,10 @@ fn status_flow(
         };
         Some(mine)
     };
-    let store = state.store.lock().expect("store lock");
+    let store = state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let events = if by_trace {
         store.events_for_trace(id, state.now_ms())
     } else {

@@ -456,7 +456,9 @@ fn admin_router(state: Arc<SimState>) -> Router {
         .route(
             "/clock",
             post(|State(s): State<Arc<SimState>>, axum::Json(c): axum::Json<ClockBody>| async move {
-                s.clock_offset.store(c.offset_secs, Ordering::Relaxed);
+                // Within a century: the clock's arithmetic and dates stay in range.
+                let offset = c.offset_secs.clamp(-3_155_760_000, 3_155_760_000);
+                s.clock_offset.store(offset, Ordering::Relaxed);
                 axum::Json(serde_json::json!({"offset_secs": c.offset_secs}))
             }),
         )

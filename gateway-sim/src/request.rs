@@ -304,10 +304,28 @@ fn java_split(s: &str, sep: char) -> Vec<&str> {
     pieces
 }
 
-/// A lenient `SimpleDateFormat("yyyyMMddHHmmss").parse`: abutting numeric fields take their
-/// widths, out-of-range values roll over, and text after the 14 digits is ignored.
+/// A lenient `SimpleDateFormat("yyyyMMddHHmmss").parse`: leading white space skipped, the
+/// abutting fields take their widths (a sign counting in the year's), the last one any
+/// number of digits after an optional sign, out-of-range values roll over, and what follows
+/// is ignored (checked with JDK 17 in the review of 2026-12-04).
 fn lenient_date(d: &str) -> bool {
-    d.len() >= 14 && d.as_bytes()[..14].iter().all(u8::is_ascii_digit)
+    let b = d.trim_start().as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let Some((year, rest)) = b.split_at_checked(4) else {
+        return false;
+    };
+    let year_ok = match year {
+        [b'-' | b'+', tail @ ..] => digits(tail),
+        _ => digits(year),
+    };
+    let Some((middle, seconds)) = rest.split_at_checked(8) else {
+        return false;
+    };
+    let seconds = seconds
+        .strip_prefix(b"-")
+        .or(seconds.strip_prefix(b"+"))
+        .unwrap_or(seconds);
+    year_ok && digits(middle) && seconds.first().is_some_and(u8::is_ascii_digit)
 }
 
 /// The document-id rule: 1–256 characters, a `^` and something after the last one.
@@ -348,5 +366,27 @@ pub fn check_repository_id(rep: &str) -> Result<(), GtwError> {
             "Error: Invalid format for repositoryUniqueId",
             "/request-invalid-date-format",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lenient_date;
+
+    #[test]
+    fn dates_as_java_reads_them_leniently() {
+        for ok in [
+            "20240101000000",
+            "2024010100000",
+            "202401010000-5",
+            "-0240101000000",
+            " 20240101000000",
+            "20241320110012 e poi",
+        ] {
+            assert!(lenient_date(ok), "{ok}");
+        }
+        for bad in ["2024102011", "202401010000", "2024a101000000", ""] {
+            assert!(!lenient_date(bad), "{bad}");
+        }
     }
 }

@@ -197,9 +197,8 @@ async fn handlers_print_the_enums_title_and_generic_errors_carry_no_workflow_id(
 }
 
 /// Spring's own refusals before the controller (row S10): a body of another type than the
-/// mapping consumes is 415 with Spring's ProblemDetail, an `Accept` without JSON on a
-/// mapping that produces JSON is 406, and a request without a body is not refused for its
-/// type (the handler runs and finds no multipart request).
+/// mapping consumes — or none — is 415 with Spring's ProblemDetail, and an `Accept` without
+/// JSON on a mapping that produces JSON is 406.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spring_refuses_media_types_before_the_dispatcher_reads_the_call() {
     let stack = TestStack::spawn(StackOptions::default()).await;
@@ -233,14 +232,14 @@ async fn spring_refuses_media_types_before_the_dispatcher_reads_the_call() {
         .unwrap();
     let (s, _, b) = read(r).await;
     assert_eq!((s, b), (406, json!("")));
+    // Without a body or a content type: still 415 (Spring's `bodyRequired` is true).
     let r = call("/documents/validation").send().await.unwrap();
     let (s, _, b) = read(r).await;
-    assert_eq!(s, 400, "{b}");
-    assert_eq!(
-        b["detail"], "Current request is not a multipart request",
-        "{b}"
-    );
-    // What reached the gateway had no body either (not an empty chunked one).
+    assert_eq!(s, 415, "{b}");
+    assert_eq!(b["detail"], "Content-Type 'null' is not supported.", "{b}");
+    // What reached the gateway had no body either, and a length of 0.
     let seen = stack.observed().await;
     assert_eq!(seen.len(), 3, "{seen:?}");
+    let empty = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"").as_ref());
+    assert_eq!(seen[2]["body_sha256"], empty.as_str(), "{seen:?}");
 }

@@ -32,7 +32,8 @@ enum Payload {
 fn national(status: u16, mut body: Value) -> (u16, Value) {
     if let Some(o) = body.as_object_mut() {
         for k in ["traceID", "spanID", "govway_id"] {
-            o.remove(k);
+            // Keeping the others' order.
+            o.shift_remove(k);
         }
         if let Some(Value::String(w)) = o.get_mut("workflowInstanceId")
             && let Some((stem, _)) = w.rsplit_once('.')
@@ -238,7 +239,6 @@ async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
                 case.row
             ));
         }
-        assert!(direct.0 >= 200, "{}", case.row);
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -229,9 +229,10 @@ pub fn decode_xml_text(bytes: &[u8]) -> Result<String, CdaError> {
 
 /// Without a byte-order mark, the charset the XML declaration names, as the dispatcher's
 /// StAX reader takes it (`PDFUtility.detectCharsetAndExtract` @ de019846, review S20):
-/// UTF-8 unless it says ISO-8859-1 or windows-1252.
+/// UTF-8 unless it says ISO-8859-1 or windows-1252. Like Java's `new String(bytes,
+/// charset)` it never fails: a byte that is not of the charset becomes U+FFFD.
 fn decode_declared(bytes: &[u8]) -> Result<String, CdaError> {
-    let utf8 = || String::from_utf8(bytes.to_vec()).map_err(|e| CdaError::Xml(e.to_string()));
+    let utf8 = || Ok(String::from_utf8_lossy(bytes).into_owned());
     let Some(encoding) = declared_encoding(bytes) else {
         return utf8();
     };
@@ -286,8 +287,11 @@ mod charset_tests {
         );
         let cp = b"<?xml version='1.0' encoding='windows-1252'?><a>\x80</a>";
         assert!(decode_xml_text(cp).unwrap().ends_with("<a>€</a>"));
-        // Undeclared: UTF-8, and a Latin-1 byte is an error.
-        assert!(decode_xml_text(b"<a>citt\xe0</a>").is_err());
+        // Undeclared: UTF-8, and a Latin-1 byte becomes U+FFFD.
+        assert_eq!(
+            decode_xml_text(b"<a>citt\xe0</a>").unwrap(),
+            "<a>citt\u{fffd}</a>"
+        );
         assert_eq!(
             decode_xml_text("<a>città</a>".as_bytes()).unwrap(),
             "<a>città</a>"

@@ -232,7 +232,9 @@ impl Unanswered<'_> {
         }
         if self.op == Operation::StatusByWorkflow {
             let why = describe(&e);
-            let id = self.path_id.unwrap_or_default();
+            let Some(id) = self.path_id else {
+                return Err(MwError::GatewayUnreachable(why));
+            };
             return super::local_status::while_unreachable(state, id, self.producer.id, why, rec)
                 .await;
         }
@@ -311,6 +313,13 @@ pub async fn send(
         .as_ref()
         .and_then(|c| c.string("resource_hl7_type"))
         .map(|t| loinc_code(&t));
+    // Whether the call came with no body at all (known from the body, not the headers: an
+    // HTTP/2 body needs no Content-Length).
+    let empty = match (&held, &body) {
+        (Some(h), _) => h.is_empty(),
+        (None, Some(b)) => http_body::Body::size_hint(b).exact() == Some(0),
+        (None, None) => true,
+    };
     let stream = match (&held, body) {
         (Some(h), _) => h.stream().await?,
         (None, Some(body)) => body.into_data_stream(),
@@ -329,7 +338,7 @@ pub async fn send(
         &FORWARDED_HEADERS,
         &tokens,
     );
-    let upstream = with_length(upstream, headers, held.as_ref());
+    let upstream = with_length(upstream, headers, held.as_ref(), empty);
 
     let answer = timed_exchange(
         state,
@@ -407,22 +416,21 @@ fn body_kind(op: Operation, headers: &HeaderMap) -> BodyKind {
     }
 }
 
-/// A held body goes with its length; a request that came without a body goes without one.
-/// Streamed, either would travel chunked, and Spring checks `consumes` only for requests
-/// with a body (`ConsumesRequestCondition`): the gateway would answer otherwise.
+/// A held body goes with its length, a call that came without a body without one (`empty`):
+/// streamed, either would travel chunked, not as the producer sent it. A streamed body of
+/// unknown length (HTTP/2 needs no Content-Length) travels as it comes.
 fn with_length(
     upstream: reqwest::RequestBuilder,
     headers: &HeaderMap,
     held: Option<&super::spool::Held>,
+    empty: bool,
 ) -> reqwest::RequestBuilder {
     if headers.contains_key(header::CONTENT_LENGTH) {
         return upstream;
     }
     match held {
         Some(h) => upstream.header(header::CONTENT_LENGTH, h.len()),
-        None if !headers.contains_key(header::TRANSFER_ENCODING) => {
-            upstream.header(header::CONTENT_LENGTH, "0")
-        }
+        None if empty => upstream.header(header::CONTENT_LENGTH, "0"),
         None => upstream,
     }
 }
