@@ -1,8 +1,8 @@
 //! The accreditation simulation of the gateway's test environment
 //! (`accreditation.enable-check=true`, the dispatcher's default in `application.properties`
 //! @ de019846; `AccreditamentoSimulationSRV.runSimulation`, `AccreditamentoPrefixEnum`,
-//! called by `PublicationCTL.publicationAndReplaceValidation` after the file checks and
-//! before the signature). Producers accredit against it: the prefixes of a document id
+//! called by `PublicationCTL.publicationAndReplaceValidation` — create, replace and their
+//! validate-and- forms — after the file checks and before the signature). Producers accredit against it: the prefixes of a document id
 //! simulate a timeout or skip the validation, and a replace first asks the status service
 //! whether the document has events.
 

@@ -421,6 +421,20 @@ async fn publication_flow(
     ))
 }
 
+/// `handleConnectionRefusedException`: the exception's text as title and detail.
+fn connection_refused(message: &str) -> Response {
+    let ans = Answer::new(ErrPath::B);
+    let body = serde_json::json!({
+        "traceID": ans.trace_id, "spanID": ans.span_id, "type": "/msg/connection-refused",
+        "title": message, "detail": message, "status": 500, "instance": "/msg/connection-refused",
+    });
+    respond::json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &body,
+        "application/problem+json",
+    )
+}
+
 /// The status service's "not found" of the accreditation lookup: a `REPLACE` event with an
 /// empty id, also for a create (`PublicationCTL.publicationAndReplaceValidation` @ de019846).
 fn accreditation_miss_event(
@@ -518,7 +532,7 @@ fn simulate(
     req: &crate::request::Body,
     file: &[u8],
 ) -> Result<Option<String>, Stop> {
-    if !state.accreditation_check || !matches!(op, SimOp::Create | SimOp::Replace) {
+    if !state.accreditation_check || op == SimOp::Validation {
         return Ok(None);
     }
     let id = path_id.or(req.str("identificativoDoc")).unwrap_or_default();
@@ -526,8 +540,19 @@ fn simulate(
         .store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let simulation = accreditation::run(&store, id, op == SimOp::Replace)?;
-    if simulation != accreditation::Simulation::SkipValidation {
+    let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
+    let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
+    let simulation = accreditation::run(&store, id, replace).map_err(|stop| match stop {
+        // In a validate-and-* the timeout escapes the first `try`: the connection-refused
+        // handler's 500 (`PublicationCTL.java:573, 626`, `ControllerExceptionHandler`).
+        Stop::Gtw(e) if validate_first && e.kind == Kind::GenericTimeout => {
+            Stop::Ready(Box::new(connection_refused("Timeout simulation")))
+        }
+        other => other,
+    })?;
+    // A validate-and-* makes its own record; what the simulated one does to it there is
+    // not verified (docs/gateway-fidelity.md, S18).
+    if simulation != accreditation::Simulation::SkipValidation || validate_first {
         return Ok(None);
     }
     let Ok((xml, facts)) = read_cda(

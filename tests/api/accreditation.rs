@@ -72,6 +72,28 @@ async fn document_id_prefixes_simulate_a_timeout_or_skip_the_validation() {
             .unwrap()
             .ends_with("^^^^urn:ihe:iti:xdw:2013:workflowInstanceId")
     );
+    // A validate-and-create with CRASH_TIMEOUT: the timeout escapes the dispatcher's first
+    // `try`, so the connection-refused handler answers 500.
+    let (s, _, b) = send_read(
+        &stack,
+        Method::POST,
+        "/documents/validate-and-create",
+        JwtOperation::Create,
+        &pdf(SIGNED_LAB),
+        &publication_body("CRASH_TIMEOUT^VC"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 500, "{b}");
+    assert_eq!(
+        problem(&b),
+        (
+            "/msg/connection-refused".into(),
+            "Timeout simulation".into(),
+            "Timeout simulation".into(),
+            "/msg/connection-refused".into()
+        )
+    );
     // Without a prefix the validation is needed.
     let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^NOPREFIX").await;
     assert_eq!(
