@@ -714,6 +714,10 @@ fn metadata_checks(
     path: &str,
     ans: &mut Answer,
 ) -> Result<RawClaims, Stop> {
+    // Spring's JSON converter reads only JSON: another declared type is its 415.
+    if let Some(refused) = crate::media::json_body_refusal(headers, path) {
+        return Err(Stop::Ready(Box::new(refused)));
+    }
     let Some(req) = crate::request::parse_metadata(body) else {
         let problem = serde_json::json!({
             "type": "about:blank", "title": "Bad Request", "status": 400,

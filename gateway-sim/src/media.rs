@@ -70,6 +70,34 @@ pub fn refusal(op: Operation, headers: &HeaderMap, path: &str) -> Option<Respons
     None
 }
 
+/// A `@RequestBody` read by Spring's JSON converter (the metadata update, which declares no
+/// `consumes`): a declared content type that is not JSON is 415, as for `consumes`.
+/// **Unverified**: a body without any content type (Spring reads it as
+/// `application/octet-stream`) is let through to the binding here.
+pub fn json_body_refusal(headers: &HeaderMap, path: &str) -> Option<Response> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return None;
+    }
+    let body = serde_json::json!({
+        "type": "about:blank", "title": "Unsupported Media Type", "status": 415,
+        "detail": format!("Content-Type '{content_type}' is not supported."),
+        "instance": path,
+    });
+    let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    Some(respond::json_response(
+        status,
+        &body,
+        "application/problem+json",
+    ))
+}
+
 /// Whether an `Accept` value admits `application/json`.
 fn accepts_json(accept: &str) -> bool {
     accept.split(',').any(|range| {

@@ -201,6 +201,21 @@ async fn a_metadata_update_is_read_in_the_dispatchers_order() {
                    "instance": "/v1/documents/no-caret/metadata-iti-57"})
         );
     }
+    // A body declared as another type than JSON: Spring's 415, before anything else.
+    let path = "/documents/no-caret/metadata-iti-57";
+    let r = stack
+        .call(Some("producer"), Method::PUT, path, Some((&auth, &sig)))
+        .header("Content-Type", "text/plain")
+        .body(good.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    assert_eq!(
+        (s, b["title"].as_str()),
+        (415, Some("Unsupported Media Type")),
+        "{b}"
+    );
     // The path id next: a plain validation error, no workflowInstanceId.
     let (s, _, b) = send("no-caret", good.to_string(), Some(&sig)).await;
     assert_eq!(
