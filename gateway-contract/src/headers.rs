@@ -19,3 +19,20 @@ pub const RELAYED_ANSWER_HEADERS: [&str; 5] = [
     "govway-transaction-errortype",
     "www-authenticate",
 ];
+
+/// A media type without its parameters, lower-cased (`Multipart/Form-Data; boundary=x` →
+/// `multipart/form-data`).
+pub fn media_essence(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is JSON (`application/json` or a `+json` suffix).
+pub fn is_json(value: &str) -> bool {
+    let essence = media_essence(value);
+    essence == "application/json" || essence.ends_with("+json")
+}

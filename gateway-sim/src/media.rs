@@ -5,6 +5,7 @@
 //! overriding either (@ de019846, Spring Boot 3.5.7), so the answer is Spring's ProblemDetail.
 
 use axum::response::{IntoResponse, Response};
+use gateway_contract::headers::{is_json, media_essence};
 use gateway_contract::operation::Operation;
 use http::{HeaderMap, StatusCode, header};
 
@@ -48,19 +49,8 @@ pub fn refusal(op: Operation, headers: &HeaderMap, path: &str) -> Option<Respons
     // a call without a content type is "Content-Type 'null'" (review of 2026-12-04).
     if consumes_multipart(op) {
         let content_type = text(header::CONTENT_TYPE).unwrap_or("null");
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        if !essence.eq_ignore_ascii_case("multipart/form-data") {
-            let body = serde_json::json!({
-                "type": "about:blank", "title": "Unsupported Media Type", "status": 415,
-                "detail": format!("Content-Type '{content_type}' is not supported."),
-                "instance": path,
-            });
-            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return Some(respond::json_response(
-                status,
-                &body,
-                "application/problem+json",
-            ));
+        if media_essence(content_type) != "multipart/form-data" {
+            return Some(unsupported(content_type, path));
         }
     }
     if produces_json(op) && text(header::ACCEPT).is_some_and(|a| !accepts_json(a)) {
@@ -76,26 +66,18 @@ pub fn refusal(op: Operation, headers: &HeaderMap, path: &str) -> Option<Respons
 /// `application/octet-stream`) is let through to the binding here.
 pub fn json_body_refusal(headers: &HeaderMap, path: &str) -> Option<Response> {
     let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        return None;
-    }
+    (!is_json(content_type)).then(|| unsupported(content_type, path))
+}
+
+/// Spring's 415 ProblemDetail.
+fn unsupported(content_type: &str, path: &str) -> Response {
     let body = serde_json::json!({
         "type": "about:blank", "title": "Unsupported Media Type", "status": 415,
         "detail": format!("Content-Type '{content_type}' is not supported."),
         "instance": path,
     });
     let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    Some(respond::json_response(
-        status,
-        &body,
-        "application/problem+json",
-    ))
+    respond::json_response(status, &body, "application/problem+json")
 }
 
 /// Whether an `Accept` value admits `application/json`.

@@ -60,13 +60,7 @@ impl BodyKind {
         if let Ok(boundary) = multer::parse_boundary(ct) {
             return Self::Multipart(boundary);
         }
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if essence == "application/json" || essence.ends_with("+json") {
+        if gateway_contract::headers::is_json(ct) {
             Self::Json
         } else {
             Self::Other
