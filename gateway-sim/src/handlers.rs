@@ -231,7 +231,7 @@ async fn validation_flow(
     let (file, claims, req) = validation_request(state, headers, &body, (Dto::Validation, seen))?;
     check_pdf(&file)?;
     let (xml, facts) = read_cda(&file, req.mode)?;
-    ans.wii = Some(facts.new_workflow_instance_id());
+    ans.wii = Some(workflow_id(&facts)?);
     let outcome =
         against_cda(&claims, &facts).and_then(|_| validator(state, &xml, &facts, &claims));
     let mut store = state
@@ -376,7 +376,7 @@ async fn publication_flow(
     against_cda(&claims, &facts)?;
     let mut warnings = Vec::new();
     if validate_first {
-        ans.wii = Some(facts.new_workflow_instance_id());
+        ans.wii = Some(workflow_id(&facts)?);
         warnings = validator(state, &xml, &facts, &claims)?;
         ans.path = ErrPath::B;
     }
@@ -456,6 +456,19 @@ fn accreditation_miss_event(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .record(ev);
     }
+}
+
+/// The workflowInstanceId of a CDA (`CdaUtility.getWorkflowInstanceId` @ de019846): none
+/// without an `id` element.
+fn workflow_id(facts: &CdaFacts) -> Result<String, GtwError> {
+    if facts.has_id {
+        return Ok(facts.new_workflow_instance_id());
+    }
+    Err(err(
+        Kind::WorkflowIdExtraction,
+        "Errore durante l'estrazione del workflow instance id ",
+        "/msg/workflow-id-error-extraction",
+    ))
 }
 
 /// The PAdES check `SignSRV.checkPades` makes unless the issuer is the TS system's.

@@ -262,11 +262,26 @@ fn coherence(claims: &RawClaims, op: SimOp) -> Result<(), GtwError> {
 
 /// Steps 7 and 8: the token must describe this CDA and this patient.
 pub fn against_cda(claims: &RawClaims, facts: &CdaFacts) -> Result<(), GtwError> {
+    // `AbstractCTL.validateResourceHl7Type` / `validatePersonId` @ de019846.
+    if !facts.has_code {
+        return Err(err(
+            Kind::JwtValidation,
+            "JWT payload: non è stato possibile verificare la tipologia del CDA",
+            "/jwt-document-type",
+        ));
+    }
     if claims.string("resource_hl7_type").as_deref() != Some(facts.resource_hl7_type().as_str()) {
         return Err(err(
             Kind::JwtValidation,
             "JWT payload: Tipologia documento diversa dalla tipologia di CDA (code - codesystem)",
             "/jwt-document-type",
+        ));
+    }
+    if facts.patient_ids.is_empty() {
+        return Err(err(
+            Kind::JwtValidation,
+            "JWT payload: non è stato possibile verificare il codice fiscale del paziente presente nel CDA",
+            "/jwt-person-id",
         ));
     }
     let person = claims.string("person_id").unwrap_or_default();

@@ -299,3 +299,69 @@ async fn a_latin1_cda_is_read_by_its_declaration() {
     assert_eq!(verdicts[0], verdicts[1], "{verdicts:?}");
     assert_eq!(verdicts[0].0, 201, "{verdicts:?}");
 }
+
+/// The CDA read as the dispatcher reads it, with Jsoup (review S19): without any `id` the
+/// workflowInstanceId cannot be made (400), without a `code` or a `patientRole` id the
+/// token cannot be checked (403), and a document that is not well-formed reaches the
+/// validator, whose syntax stage refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cda_is_read_leniently_and_its_gaps_named() {
+    let stack =
+        integration_tests::stack::TestStack::spawn(integration_tests::stack::StackOptions {
+            full_validation: true,
+            ..Default::default()
+        })
+        .await;
+    let lab = std::fs::read_to_string(shared_dir().join("testdata/cda/examples/LAB.xml")).unwrap();
+    let within_patient = |text: &str| {
+        let (start, end) = (
+            text.find("<patientRole").unwrap(),
+            text.find("</patientRole>").unwrap(),
+        );
+        format!(
+            "{}{}{}",
+            &text[..start],
+            text[start..end].replace("<id ", "<xid "),
+            &text[end..]
+        )
+    };
+    let cases = [
+        (
+            lab.replace("<id ", "<xid "),
+            400,
+            "/msg/workflow-id-error-extraction",
+            "Errore durante l'estrazione del workflow instance id ",
+        ),
+        (
+            lab.replace("<code ", "<xcode ")
+                .replace("</code>", "</xcode>"),
+            403,
+            "/msg/jwt-validation",
+            "JWT payload: non è stato possibile verificare la tipologia del CDA",
+        ),
+        (
+            within_patient(&lab),
+            403,
+            "/msg/jwt-validation",
+            "JWT payload: non è stato possibile verificare il codice fiscale del paziente presente nel CDA",
+        ),
+    ];
+    for (cda, status, kind, detail) in cases {
+        let pdf = crate::pdf_attaching("cda.xml", cda.as_bytes());
+        let (s, _, b) = crate::read(crate::validate(&stack, &pdf).await).await;
+        assert_eq!(
+            (s, b["type"].as_str(), b["detail"].as_str()),
+            (status, Some(kind), Some(detail)),
+            "{b}"
+        );
+    }
+    // Not well-formed: the facts are read, the validator's syntax stage refuses it.
+    let broken = lab.replacen("</ClinicalDocument>", "<unclosed></ClinicalDocument>", 1);
+    let pdf = crate::pdf_attaching("cda.xml", broken.as_bytes());
+    let (s, _, b) = crate::read(crate::validate(&stack, &pdf).await).await;
+    assert_eq!((s, b["type"].as_str()), (400, Some("/msg/syntax")), "{b}");
+    assert!(
+        !b["detail"].as_str().unwrap().starts_with("ERROR: 1,1"),
+        "the validator's, not the reader's: {b}"
+    );
+}
