@@ -641,22 +641,6 @@ pub async fn document_change(
 ) -> Response {
     let mut ans = Answer::new(ErrPath::C);
     let r = change_flow(&state, op, (&id, &path), &headers, body, &mut ans);
-    // A metadata update refused for its token or body: `UPDATE` with an empty id (the
-    // wii is made only after those checks); a delete's token refusal records nothing.
-    if op == SimOp::Metadata
-        && ans.wii.as_deref().is_none_or(str::is_empty)
-        && let Err(Stop::Gtw(e)) = &r
-        && e.instance != "/invalid-id"
-    {
-        let mut ev = event(state.now_ms(), &ans, "UPDATE", None, None, Some(e));
-        ev.workflow_instance_id = String::new();
-        ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
-        state
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .record(ev);
-    }
     finish(&ans, r)
 }
 
@@ -746,9 +730,36 @@ fn metadata_checks(
     check_document_id(id, "/invalid-id")?;
     ans.path = ErrPath::A;
     ans.wii = Some(String::new());
-    let claims = tokens(state, headers, Some(SimOp::Metadata))?;
-    crate::request::check_update(&req)?;
+    let claims = tokens(state, headers, Some(SimOp::Metadata)).inspect_err(|stop| {
+        if let Stop::Gtw(e) = stop {
+            update_refused(state, ans, (None, id), e);
+        }
+    })?;
+    crate::request::check_update(&req)
+        .inspect_err(|e| update_refused(state, ans, (Some(&claims), id), e))?;
     Ok(claims)
+}
+
+/// A metadata update refused for its token or body: an `UPDATE` event with an empty id (the
+/// wii is made only after those checks), the document, and the token once it was read
+/// (`ErrorHandlerSRV.updateValidationExceptionHandler` @ de019846). A delete's token refusal
+/// records nothing.
+fn update_refused(
+    state: &SimState,
+    ans: &Answer,
+    (claims, id): (Option<&RawClaims>, &str),
+    e: &GtwError,
+) {
+    let mut ev = event(state.now_ms(), ans, "UPDATE", claims, Some(id), Some(e));
+    ev.workflow_instance_id = String::new();
+    if claims.is_none() {
+        ev.issuer = Some("UNDEFINED_JWT_ISSUER".into());
+    }
+    state
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .record(ev);
 }
 
 /// The events after INI's references, with their texts (`PublicationCTL.delete`,

@@ -244,6 +244,29 @@ async fn a_metadata_update_is_read_in_the_dispatchers_order() {
         b["detail"],
         "Il campo tipo documento liv alto deve essere valorizzato."
     );
+    // Its event: UPDATE, an empty id, the document and the token's fields.
+    let (status_auth, _) = integration_tests::stack::tokens(
+        JwtOperation::Validation,
+        None,
+        json!({"sub": "S1#160#80017210727FSEMW"}),
+        "producer",
+    );
+    let search = format!("/status/search/{}", b["traceID"].as_str().unwrap());
+    let r = stack
+        .call(Some("producer"), Method::GET, &search, None)
+        .header("Authorization", &status_auth)
+        .send()
+        .await
+        .unwrap();
+    let (_, _, events) = read(r).await;
+    let e = &events["transactionData"][0];
+    assert_eq!(
+        (e["eventType"].as_str(), e["workflowInstanceId"].as_str()),
+        (Some("UPDATE"), Some("")),
+        "{events}"
+    );
+    assert_eq!(e["identificativoDocumento"], unknown, "{events}");
+    assert!(e.get("subject").is_some(), "{events}");
     let mut atti = good.clone();
     atti["attiCliniciRegoleAccesso"] = json!(["ZZ9"]);
     let (s, _, b) = send(unknown, atti.to_string(), Some(&sig)).await;
