@@ -16,11 +16,11 @@ use hsm::jwt::RawClaims;
 use http::{HeaderMap, StatusCode};
 
 use super::handlers::{
-    Stop, after_the_record, consume_record, content_type, early_failure_event, event, finish,
-    tokens, validation_event, validation_request,
+    Stop, after_the_record, consume_record, early_failure_event, event, finish,
+    publication_request, validation_event, validation_request,
 };
 use super::jwt_checks::patient_fiscal_code;
-use super::request::{Dto, check_document_id, check_publication, parse_body, parse_form};
+use super::request::Dto;
 use super::respond;
 use super::store::{Crash, DocumentRecord, ValidationRecord};
 use super::{SimOp, SimState};
@@ -28,7 +28,7 @@ use gateway_contract::cda::ExtractionMode;
 use gateway_contract::cda::pdf::extract_fhir;
 use gateway_contract::fhir::{BundleFacts, validation_hash};
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
-use gateway_contract::steps::{check_pdf, publication_warning};
+use gateway_contract::steps::publication_warning;
 
 /// `POST /documents/fhir-validation`.
 pub async fn validation(state: Arc<SimState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -118,22 +118,14 @@ fn publication_flow(
     ans: &mut Answer,
 ) -> Result<Response, Stop> {
     let replace = path_id.is_some();
-    // Spring reads the form first, then the controller the path id.
-    let form = parse_form(content_type(headers), &body)?;
-    if let Some(id) = &path_id {
-        check_document_id(id, "/invalid-req-id")?;
-    }
-    let claims = tokens(state, headers, Some(SimOp::Validation))?;
-    let dto = if replace { Dto::Update } else { Dto::Creation };
-    let req = parse_body(form.request_body.as_deref(), dto)?;
-    check_publication(&req, replace)?;
-    // The body's document id, for a replace too (`FhirPublicationCTL` @ de019846).
-    check_document_id(
-        req.str("identificativoDoc").unwrap_or_default(),
-        "/invalid-id",
+    // Spring reads the form first, then the controller the path id; the token is checked
+    // with the validation's rules (`FhirPublicationCTL` @ de019846).
+    let (file, claims, req) = publication_request(
+        state,
+        (headers, &body),
+        (SimOp::Validation, replace),
+        path_id.as_deref(),
     )?;
-    let file = form.file.unwrap_or_default();
-    check_pdf(&file)?;
     let (bundle, facts) = read_bundle(&file, req.mode)?;
     against_bundle(&claims, &facts)?;
     let mut store = state

@@ -341,6 +341,33 @@ fn publication_failure_event(
     );
 }
 
+/// A publication's form, token claims (checked with the rules of `token_op`) and body, read
+/// in the dispatcher's order — the form, the replaced id when there is one to check, the
+/// tokens, the body and its document id, the PDF — for CDA and FHIR publications alike.
+pub(crate) fn publication_request(
+    state: &SimState,
+    (headers, body): (&HeaderMap, &Bytes),
+    (token_op, replace): (SimOp, bool),
+    path_id: Option<&str>,
+) -> Result<(Bytes, RawClaims, crate::request::Body), Stop> {
+    let form = parse_form(content_type(headers), body)?;
+    if let Some(id) = path_id {
+        check_document_id(id, "/invalid-req-id")?;
+    }
+    let claims = tokens(state, headers, Some(token_op))?;
+    let dto = if replace { Dto::Update } else { Dto::Creation };
+    let req = parse_body(form.request_body.as_deref(), dto)?;
+    check_publication(&req, replace)?;
+    // `isValidMasterId` on the body's id, also when a replace leaves it out.
+    check_document_id(
+        req.str("identificativoDoc").unwrap_or_default(),
+        "/invalid-id",
+    )?;
+    let file = form.file.unwrap_or_default();
+    check_pdf(&file)?;
+    Ok((file, claims, req))
+}
+
 async fn publication_flow(
     state: &SimState,
     op: SimOp,
@@ -351,24 +378,10 @@ async fn publication_flow(
 ) -> Result<Response, Stop> {
     let replace = matches!(op, SimOp::Replace | SimOp::ValidateAndReplace);
     let validate_first = matches!(op, SimOp::ValidateAndCreate | SimOp::ValidateAndReplace);
-    let form = parse_form(content_type(headers), &body)?;
     // The replaced id first, before the tokens (`PublicationCTL.replace`).
-    if op == SimOp::Replace {
-        check_document_id(path_id.as_deref().unwrap_or_default(), "/invalid-req-id")?;
-    }
-    let claims = tokens(state, headers, Some(op))?;
-    let req = parse_body(
-        form.request_body.as_deref(),
-        if replace { Dto::Update } else { Dto::Creation },
-    )?;
-    check_publication(&req, replace)?;
-    // `isValidMasterId` on the body's id, also when a replace leaves it out.
-    check_document_id(
-        req.str("identificativoDoc").unwrap_or_default(),
-        "/invalid-id",
-    )?;
-    let file = form.file.unwrap_or_default();
-    check_pdf(&file)?;
+    let checked_path = path_id.as_deref().filter(|_| op == SimOp::Replace);
+    let (file, claims, req) =
+        publication_request(state, (headers, &body), (op, replace), checked_path)?;
     let simulated_wii = simulate(state, op, path_id.as_deref(), &req, &file)
         .inspect_err(|stop| accreditation_miss_event(state, ans, (&claims, &req), stop))?;
     check_signature(&claims, &file)?;

@@ -33,19 +33,9 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
         json!({}),
         "producer",
     );
-    let st = integration_tests::py_tools().join("bin/st");
-    let pki = pki();
     let url = stack.mw_url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(st)
-            .arg("run")
-            .arg(spec)
-            .args(["--url", &url])
-            .args(["--tls-verify", &pki.cert("ca-bundle")])
-            .args(["--request-cert", &pki.cert("producer")])
-            .args(["--request-cert-key", &pki.key("producer")])
-            .args(["-H", &format!("Authorization: {bearer}")])
-            .args(["-H", &format!("FSE-JWT-Signature: {signature}")])
+        st_run(&spec, &url, (&bearer, &signature))
             .args([
                 "--checks",
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
@@ -78,6 +68,21 @@ async fn generated_requests_get_documented_answers_and_no_5xx() {
     assert!(text.contains("Tested: 12"), "{text}");
     // The requests really went through: the simulator answered many of them.
     assert!(stack.observed().await.len() > 100, "{text}");
+}
+
+/// `st run` of `spec` against `url` as the demo producer (its certificate, the tokens given).
+fn st_run(spec: &std::path::Path, url: &str, (bearer, signature): (&str, &str)) -> Command {
+    let pki = pki();
+    let mut cmd = Command::new(integration_tests::py_tools().join("bin/st"));
+    cmd.arg("run")
+        .arg(spec)
+        .args(["--url", url])
+        .args(["--tls-verify", &pki.cert("ca-bundle")])
+        .args(["--request-cert", &pki.cert("producer")])
+        .args(["--request-cert-key", &pki.key("producer")])
+        .args(["-H", &format!("Authorization: {bearer}")])
+        .args(["-H", &format!("FSE-JWT-Signature: {signature}")]);
+    cmd
 }
 
 /// The Ministry's operations by the tokens they take: (operation ids of `swagger_gtw.yaml`,
@@ -137,19 +142,10 @@ async fn the_ministrys_openapi_gets_answers_valid_for_its_schemas() {
     for (operations, op, claims) in MINISTRY_GROUPS {
         let claims: serde_json::Value = serde_json::from_str(claims).unwrap();
         let (bearer, signature) = tokens(op, Some(&pdf(LAB_OK)), claims, "producer");
-        let st = integration_tests::py_tools().join("bin/st");
-        let (pki, url, spec) = (pki(), stack.mw_url.clone(), spec.clone());
+        let (url, spec) = (stack.mw_url.clone(), spec.clone());
         let out = tokio::task::spawn_blocking(move || {
-            let mut cmd = Command::new(st);
-            cmd.arg("run")
-                .arg(spec)
-                .args(["--url", &url])
-                .args(["--tls-verify", &pki.cert("ca-bundle")])
-                .args(["--request-cert", &pki.cert("producer")])
-                .args(["--request-cert-key", &pki.key("producer")])
-                .args(["-H", &format!("Authorization: {bearer}")])
-                .args(["-H", &format!("FSE-JWT-Signature: {signature}")])
-                .args([
+            let mut cmd = st_run(&spec, &url, (&bearer, &signature));
+            cmd.args([
                     "--checks",
                     "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 ])
