@@ -82,7 +82,7 @@ impl Rules {
         };
         let doc = match roxmltree::Document::parse(xml) {
             Ok(d) => d,
-            Err(e) => return ValidatorVerdict::Syntax(format!("FATAL: 1,1 {e}")),
+            Err(_) => return ValidatorVerdict::Syntax(crate::xsd::UNPARSABLE.to_string()),
         };
         let outcome = rules.run(&doc);
         let reports: Vec<String> = outcome

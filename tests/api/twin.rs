@@ -225,13 +225,12 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+/// Each case's national answer directly and through the middleware, where they differ.
+async fn differences(stack: &TestStack, cases: &[Case]) -> Vec<String> {
     let mut differences = Vec::new();
-    for case in cases() {
-        let direct = call(&stack, &case, true).await;
-        let through = call(&stack, &case, false).await;
+    for case in cases {
+        let direct = call(stack, case, true).await;
+        let through = call(stack, case, false).await;
         // As text: the fields' order counts too.
         if (direct.0, direct.1.to_string()) != (through.0, through.1.to_string()) {
             differences.push(format!(
@@ -240,5 +239,74 @@ async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
             ));
         }
     }
+    differences
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let differences = differences(&stack, &cases()).await;
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// The validator's syntax stage (row "XSD messages"): Xerces's words, the same directly
+/// and through the middleware.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xsd_messages_are_the_validators_directly_and_through_the_middleware() {
+    let stack = TestStack::spawn(StackOptions {
+        full_validation: true,
+        ..Default::default()
+    })
+    .await;
+    let lab = std::fs::read_to_string(
+        integration_tests::shared_dir().join("testdata/cda/examples/LAB.xml"),
+    )
+    .unwrap();
+    let conf = r#"<confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25" codeSystemName="HL7 Confidentiality" displayName="Normal"/>"#;
+    assert!(lab.contains(conf));
+    let mutations = [
+        (
+            "languageCode before confidentialityCode",
+            lab.replacen(conf, "", 1)
+                .replacen("<setId", &format!("{conf}<setId"), 1),
+            "ERROR: -1,-1 cvc-complex-type.2.4.a: Invalid content was found starting with element 'languageCode'. One of '{\"urn:hl7-org:v3\":confidentialityCode}' is expected.",
+        ),
+        (
+            "not well-formed",
+            lab.replacen("</ClinicalDocument>", "<unclosed></ClinicalDocument>", 1),
+            "Error while executing validation on xsd schema",
+        ),
+        (
+            "a document type declaration",
+            lab.replacen(
+                "<ClinicalDocument",
+                "<!DOCTYPE ClinicalDocument>\n<ClinicalDocument",
+                1,
+            ),
+            "Error while executing validation on xsd schema",
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (row, cda, detail) in &mutations {
+        let case = Case {
+            row,
+            method: Method::POST,
+            path: "/documents/validation".into(),
+            op: JwtOperation::Validation,
+            claims: json!({}),
+            body: Payload::Form(
+                VALIDATION_BODY.to_string(),
+                crate::pdf_attaching("cda.xml", cda.as_bytes()),
+            ),
+        };
+        let (status, body) = call(&stack, &case, true).await;
+        assert_eq!(
+            (status, body["type"].as_str(), body["detail"].as_str()),
+            (400, Some("/msg/syntax"), Some(*detail)),
+            "{row}: {body}"
+        );
+        cases.push(case);
+    }
+    let differences = differences(&stack, &cases).await;
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

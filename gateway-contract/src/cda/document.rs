@@ -32,7 +32,9 @@ pub struct CdaFacts {
 // === impl CdaFacts ===
 
 impl CdaFacts {
-    /// Parses the CDA text (DOCTYPE declarations are refused, as the gateway does).
+    /// Reads the CDA's facts as the dispatcher's Jsoup does: a text that is not
+    /// well-formed, or declares a document type, is read by its tags (no entity is
+    /// ever expanded), and the validator refuses it later.
     pub fn parse(xml: &str) -> Result<Self, CdaError> {
         let doc = roxmltree::Document::parse_with_options(
             xml,
@@ -40,15 +42,14 @@ impl CdaFacts {
                 allow_dtd: false,
                 ..Default::default()
             },
-        )
-        .map_err(|e| CdaError::Xml(e.to_string()));
+        );
         let doc = match doc {
             Ok(d) => d,
             // The gateway reads the CDA with Jsoup, which takes any text: a document that is
             // not well-formed still has its facts read, and the validator refuses it later
-            // (review S19). A DOCTYPE stays refused.
-            Err(_) if !xml.contains("<!DOCTYPE") => return Ok(lenient(xml)),
-            Err(e) => return Err(e),
+            // (review S19). So is one with a DOCTYPE, which Jsoup keeps as a node and the
+            // validator's parser refuses (`disallow-doctype-decl`).
+            Err(_) => return Ok(lenient(xml)),
         };
         let root = doc.root_element();
         if !root.has_tag_name((HL7, "ClinicalDocument")) {
@@ -229,7 +230,12 @@ mod tests {
         let wii = f.new_workflow_instance_id();
         assert!(wii.starts_with("2.16.840.1.113883.2.9.2.160.4.4."));
         assert!(wii.ends_with("^^^^urn:ihe:iti:xdw:2013:workflowInstanceId"));
-        assert!(CdaFacts::parse("<!DOCTYPE x><x/>").is_err());
+        let external = r#"<!DOCTYPE c [<!ENTITY e SYSTEM "file:///etc/passwd">]><ClinicalDocument><id root="&e;"/></ClinicalDocument>"#;
+        let f = CdaFacts::parse(external).unwrap();
+        assert_eq!(
+            f.id_root, "&e;",
+            "read by its tags, the entity never expanded"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! XSD validation (reference §4) with libxml2.
+//! XSD validation (reference §4) with libxml2, worded as the gateway's validator words
+//! it ([`wording`]).
 //!
 //! The gateway's schema sets include `./coreschemas/…` files that do not exist; it
 //! resolves includes by file name. At load time each set is copied to a private
@@ -15,6 +16,17 @@ use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 
 use crate::Error;
 
+mod index;
+mod wording;
+
+use index::TypeIndex;
+use wording::{Level, Reported};
+
+/// The validator's answer when the document cannot be parsed at all (not well-formed,
+/// or with a document type declaration, which it refuses): `ValidationSRV.validateSyntactic`
+/// @ a57ca551 catches the parser's exception; live: it-fse-support #753.
+pub const UNPARSABLE: &str = "Error while executing validation on xsd schema";
+
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -26,6 +38,7 @@ thread_local! {
 pub struct SchemaSets {
     root: PathBuf,
     sets: Vec<String>,
+    indexes: HashMap<String, TypeIndex>,
 }
 
 impl Drop for SchemaSets {
@@ -43,6 +56,7 @@ impl SchemaSets {
         let root = std::env::temp_dir().join(format!("fsemw-xsd-{}-{n}", std::process::id()));
         let location = regex::Regex::new(r#"schemaLocation="([^"]*)""#).expect("valid regex");
         let mut sets = Vec::new();
+        let mut indexes = HashMap::new();
         let entries = std::fs::read_dir(schema_dir).map_err(|e| Error::read(schema_dir, e))?;
         for entry in entries.flatten() {
             let dir = entry.path();
@@ -52,6 +66,7 @@ impl SchemaSets {
             let name = entry.file_name().to_string_lossy().to_string();
             let target = root.join(&name);
             std::fs::create_dir_all(&target).map_err(|e| Error::read(&target, e))?;
+            let mut texts = Vec::new();
             for file in std::fs::read_dir(&dir)
                 .map_err(|e| Error::read(&dir, e))?
                 .flatten()
@@ -65,12 +80,21 @@ impl SchemaSets {
                     });
                     let copy = target.join(file.file_name());
                     std::fs::write(&copy, fixed.as_bytes()).map_err(|e| Error::read(&copy, e))?;
+                    texts.push(text);
                 }
             }
+            indexes.insert(
+                name.clone(),
+                TypeIndex::read(texts.iter().map(String::as_str)),
+            );
             sets.push(name);
         }
         sets.sort();
-        Ok(Self { root, sets })
+        Ok(Self {
+            root,
+            sets,
+            indexes,
+        })
     }
 
     /// The `typeId/@extension` values with a schema set.
@@ -85,11 +109,15 @@ impl SchemaSets {
             return Err(Error::NoSchemaSet(extension.to_string()));
         }
         let xsd = self.root.join(extension).join("CDA.xsd");
-        let doc = match Parser::default().parse_string(as_utf8_declared(xml)) {
-            Ok(d) => d,
-            Err(e) => return Ok(vec![format!("FATAL: 1,1 {e:?}")]),
+        let text = as_utf8_declared(xml);
+        let Ok(tree) = roxmltree::Document::parse(&text) else {
+            return Ok(vec![UNPARSABLE.to_string()]);
         };
-        VALIDATORS.with(|cache| {
+        let doc = match Parser::default().parse_string(&text) {
+            Ok(d) => d,
+            Err(_) => return Ok(vec![UNPARSABLE.to_string()]),
+        };
+        let reported = VALIDATORS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if !cache.contains_key(&xsd) {
                 let mut parser = SchemaParserContext::from_file(&xsd.display().to_string());
@@ -106,27 +134,25 @@ impl SchemaSets {
                 cache.insert(xsd.clone(), ctx);
             }
             let ctx = cache.get_mut(&xsd).expect("inserted above");
-            Ok(match ctx.validate_document(&doc) {
+            Ok::<_, Error>(match ctx.validate_document(&doc) {
                 Ok(()) => Vec::new(),
-                Err(errors) => errors
-                    .iter()
-                    .map(|e| {
-                        let level = match e.level {
-                            libxml::error::XmlErrorLevel::Warning => "WARN",
-                            libxml::error::XmlErrorLevel::Fatal => "FATAL",
-                            _ => "ERROR",
-                        };
-                        let msg = e.message.clone().unwrap_or_default();
-                        format!(
-                            "{level}: {},{} {}",
-                            e.line.unwrap_or(0),
-                            e.col.unwrap_or(0),
-                            msg.trim()
-                        )
-                    })
-                    .collect(),
+                Err(errors) => errors.iter().map(reported).collect(),
             })
-        })
+        })?;
+        let index = &self.indexes[extension];
+        Ok(wording::in_xerces_words(&reported, &tree, index))
+    }
+}
+
+fn reported(e: &libxml::error::StructuredError) -> Reported {
+    Reported {
+        level: match e.level {
+            libxml::error::XmlErrorLevel::Warning => Level::Warn,
+            libxml::error::XmlErrorLevel::Fatal => Level::Fatal,
+            _ => Level::Error,
+        },
+        line: e.line.and_then(|l| u32::try_from(l).ok()).unwrap_or(0),
+        message: e.message.clone().unwrap_or_default(),
     }
 }
 
