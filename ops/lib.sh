@@ -98,6 +98,16 @@ pg_stop_cluster() {
   [ -f "$dir/data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
 }
 
+# The lab sample signed by a test signer, for publications (after `ops/demo.sh up`): the
+# sample's own PAdES signature does not verify, so the simulator refuses it as the gateway
+# does (docs/gateway-fidelity.md, row S21). Written once; prints its path.
+signed_lab_pdf() {
+  local out=$ROOT/.demo/signed-lab.pdf
+  [ -s "$out" ] || "$ROOT/target/release/fsemw-dev" sign-pdf \
+    "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" "$out" >/dev/null
+  echo "$out"
+}
+
 # The mixed-traffic generator (tests/src/bin/mixedload.rs) as the demo producer, against the
 # demo stack (after `ops/demo.sh up` and `. .demo/env`; $ROOT and $SHARED set); more options
 # follow in "$@". The SOAP identities are signed with the demo PKI (MW_TEST_PKI).
@@ -107,7 +117,7 @@ mixedload() {
     --cert "$pki/producer.pem" --key "$pki/producer.key" \
     --jwt-cert "$pki/producer.pem" --jwt-key "$pki/producer.key" --aud "$GTW_SIM_URL" \
     --validation-pdf "$SHARED/testdata/pdf/attachment/LAB_OK.pdf" \
-    --publication-pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" \
+    --publication-pdf "$(signed_lab_pdf)" \
     --pid "$(cat "$ROOT/.demo/mw.pid")" "$@"
 }
 

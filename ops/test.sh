@@ -10,6 +10,7 @@ ensure_postgres
 ensure_libxml2
 ensure_pkg softhsm2-util softhsm2
 ensure_pkg xmlsec1 xmlsec1
+ensure_pkg openssl openssl
 ensure_pkg promtool prometheus
 ensure_pkg systemd-analyze systemd
 # The console's browser test: Debian's Chromium, driven by playwright-core (npm).

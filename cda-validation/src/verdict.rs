@@ -74,7 +74,8 @@ fn run(
         // A bare CDA has no signature and no extraction: only the semantic warnings.
         return Ok((!warnings.is_empty()).then(|| warnings.join(",")));
     }
-    let signed = gateway_contract::cda::pdf::is_signed(input);
+    // The CDA was extracted, so the PDF loads: a signature is there or not.
+    let signed = gateway_contract::cda::signature::is_signed(input).unwrap_or(false);
     Ok(validation_warning(signed, warnings, mode))
 }
 

@@ -60,6 +60,14 @@ pub enum DevCommand {
         #[arg(long, default_value = "160")]
         region_code: String,
     },
+    /// Sign a PDF (PAdES, a test certificate) as a producer's software would, for the
+    /// simulator's signature check; an earlier signature is left outside the form.
+    SignPdf {
+        /// The PDF to sign.
+        input: PathBuf,
+        /// Where to write the signed PDF.
+        output: PathBuf,
+    },
     /// A development token for the regional keys.
     Hsm {
         /// Action.

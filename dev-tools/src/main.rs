@@ -59,6 +59,12 @@ async fn run(cli: DevCli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        DevCommand::SignPdf { input, output } => {
+            let pdf = std::fs::read(&input)?;
+            std::fs::write(&output, dev_tools::dev_pades::sign_now(&pdf)?)?;
+            println!("signed PDF written to {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         DevCommand::Hsm {
             action:
                 DevHsmCommand::InitDev {

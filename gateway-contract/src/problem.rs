@@ -43,6 +43,9 @@ pub enum Kind {
     RecordNotFound,
     /// `/msg/generic-error`
     GenericError,
+    /// `/msg/generic-error` from a `BusinessException`: the generic handler's 500
+    /// (`ControllerExceptionHandler.handleBusinessException` @ de019846).
+    BusinessError,
     /// `/msg/unauthorized`
     Unauthorized,
     /// `/msg/wii`
@@ -102,7 +105,7 @@ impl Kind {
                 "Error: document exceeded the maximum period to be published.",
             ),
             Self::RecordNotFound => ("/msg/record-not-found", "Record non trovato."),
-            Self::GenericError => ("/msg/generic-error", "Errore generico."),
+            Self::GenericError | Self::BusinessError => ("/msg/generic-error", "Errore generico."),
             Self::Unauthorized => ("/msg/unauthorized", "Unauthorized access"),
             Self::Wii => ("/msg/wii", "Campo worflow instance id non valido"),
             Self::FhirValidator => ("/msg/validator", "Errore di validazione fhir"),
@@ -121,6 +124,7 @@ impl Kind {
         let code = match (path, self) {
             (_, RecordNotFound) => 404,
             (_, GenericTimeout) => 504,
+            (_, BusinessError) => 500,
             (_, Unauthorized) => 401,
             (ErrPath::A, Semantic) | (ErrPath::C, Semantic) => 422,
             (ErrPath::A, MandatoryElementToken | JwtValidation | MissingToken) => 403,

@@ -16,7 +16,7 @@ use super::respond::{self, frontier_error};
 use super::store::{Crash, DocumentRecord, Event, UNKNOWN_WII, ValidationRecord};
 use super::{SimOp, SimState, ValidatorVerdict, accreditation};
 use gateway_contract::cda::document::validation_hash;
-use gateway_contract::cda::{CdaFacts, pdf};
+use gateway_contract::cda::{CdaFacts, signature};
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
 use gateway_contract::steps::{
     change_workflow_instance_id, check_pdf, publication_warning, read_cda, validation_warning,
@@ -119,9 +119,7 @@ fn validator(
     facts: &CdaFacts,
     claims: &RawClaims,
 ) -> Result<Vec<String>, GtwError> {
-    let ts_issuer = claims
-        .string("iss")
-        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
+    let ts_issuer = is_ts_issuer(claims);
     match state.validator.validate(xml, facts, ts_issuer) {
         ValidatorVerdict::Pass { warnings } => Ok(warnings),
         ValidatorVerdict::Syntax(d) => Err(err(Kind::Syntax, d, "/validation/error")),
@@ -245,7 +243,9 @@ async fn validation_flow(
             return Err(e.into());
         }
     };
-    let warning = validation_warning(pdf::is_signed(&file), semantic, req.mode);
+    // The CDA was extracted, so the PDF loads.
+    let signed = signature::is_signed(&file).unwrap_or(false);
+    let warning = validation_warning(signed, semantic, req.mode);
     let wii = ans.wii.clone().unwrap_or_default();
     let status = if req.str("activity") == Some("VALIDATION") {
         store.validations.insert(
@@ -486,17 +486,16 @@ fn workflow_id(facts: &CdaFacts) -> Result<String, GtwError> {
 
 /// The PAdES check `SignSRV.checkPades` makes unless the issuer is the TS system's.
 fn check_signature(claims: &RawClaims, file: &[u8]) -> Result<(), GtwError> {
-    let ts_issuer = claims
-        .string("iss")
-        .is_some_and(|i| i.starts_with("integrity:S1#TS"));
-    if ts_issuer || pdf::is_signed(file) {
+    if is_ts_issuer(claims) {
         return Ok(());
     }
-    Err(err(
-        Kind::SignError,
-        "Il pdf non risulta firmato",
-        "/msg/sign-error",
-    ))
+    crate::pades::check(file)
+}
+
+/// The Sistema TS's issuer: exactly `jwt.ts.issuer` (`JwtSRV.getSystemByIssuer` @
+/// de019846, `integrity:S1#TS` in `application.properties`).
+fn is_ts_issuer(claims: &RawClaims) -> bool {
+    claims.string("iss").is_some_and(|i| i == "integrity:S1#TS")
 }
 
 /// What follows the record's consumption, CDA and FHIR alike: the five days (whole days,

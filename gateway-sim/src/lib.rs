@@ -18,15 +18,19 @@
 //! - [`store`]: records, documents, events.
 //! - [`faults`]: fault injection.
 //! - [`fiscal_code`]: Italian fiscal-code check character.
+//! - [`pades`]: the publication's signature check (its CMS verified by `cms`, read by `der`).
 
 pub mod accreditation;
 pub mod clock;
+mod cms;
+mod der;
 pub mod faults;
 pub mod fhir;
 pub mod fiscal_code;
 pub mod handlers;
 pub mod jwt_checks;
 pub mod media;
+pub mod pades;
 pub mod request;
 pub mod respond;
 pub mod store;

@@ -1,4 +1,5 @@
-//! Just enough DER to write an RSA public key (PKCS#1 and SubjectPublicKeyInfo).
+//! Just enough DER to write an RSA public key (PKCS#1 and SubjectPublicKeyInfo), and the
+//! one value writer the dev tools' CMS uses too.
 
 fn len(n: usize, out: &mut Vec<u8>) {
     if n < 0x80 {
@@ -15,7 +16,8 @@ fn len(n: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+/// One value: its tag, its definite length, its contents.
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     len(content.len(), &mut out);
     out.extend_from_slice(content);

@@ -8,6 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+. ops/lib.sh
 DURATION=${1:-15} CONC=${2:-64} SIZE=${3:-5242880}
 ops/demo.sh up >/dev/null
 trap 'ops/demo.sh down >/dev/null' EXIT
@@ -43,4 +44,4 @@ PY
   sleep 2
 }
 PDF=$SHARED/testdata/pdf/attachment/LAB_OK.pdf measure "5 MB validations"
-PDF=$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf measure "5 MB publications" --publication
+PDF=$(signed_lab_pdf) measure "5 MB publications" --publication

@@ -60,7 +60,7 @@ fault '{"mode":"down"}'
 echo 0 > "$OUT/progress"
 "$ROOT/target/release/publishers" --url "${MW_URL%/v1}" --ca "$DEMO_CA" --aud "$GTW_SIM_URL" \
   --producers-dir "$OUT/producers" --producers "$PRODUCERS" --publications "$N" \
-  --pdf "$SHARED/testdata/pdf/accreditamento/SIGNED_LAB1.pdf" --run "$RUN" \
+  --pdf "$(signed_lab_pdf)" --run "$RUN" \
   --progress "$OUT/progress" --record "$OUT/publications.jsonl" > "$OUT/publishers.out" &
 LOAD=$!
 # Kill points: KILLS distinct random counts of answered publications, in order.

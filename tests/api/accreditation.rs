@@ -8,7 +8,7 @@ use integration_tests::stack::{StackOptions, TestStack, tokens};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+use crate::{LAB_OK, pdf, publication_body, read, send_read, signed_lab, validate};
 
 async fn create(stack: &TestStack, id: &str) -> (u16, Value) {
     let (s, _, b) = crate::create(stack, id, json!({})).await;
@@ -22,7 +22,7 @@ async fn replace(stack: &TestStack, old: &str, new: &str) -> (u16, Value) {
         Method::PUT,
         &path,
         JwtOperation::Replace,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &publication_body(new),
         json!({}),
     )
@@ -79,7 +79,7 @@ async fn document_id_prefixes_simulate_a_timeout_or_skip_the_validation() {
         Method::POST,
         "/documents/validate-and-create",
         JwtOperation::Create,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &publication_body("CRASH_TIMEOUT^VC"),
         json!({}),
     )
@@ -106,7 +106,7 @@ async fn document_id_prefixes_simulate_a_timeout_or_skip_the_validation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_looks_its_document_up_first_and_ini_refuses_after_the_record_is_used() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     // Never published: the status service's 404, before the validation record is touched.
     assert_eq!(read(validate(&stack, &signed).await).await.0, 201);
     let (s, b) = replace(

@@ -12,7 +12,7 @@ use integration_tests::stack::{CONSOLE_USERS, PRODUCER_CN, StackOptions, TestSta
 use serde_json::{Value, json};
 
 use crate::{
-    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_read, validate,
+    LAB_OK, VALIDATION_BODY, pdf, publication_body, read, send_read, signed_lab, validate,
 };
 
 const OTHER_PRODUCER: &str = "11111111111.ignoto.it";
@@ -20,7 +20,7 @@ const OTHER_PRODUCER: &str = "11111111111.ignoto.it";
 /// Traffic of two producers; the workflowInstanceId of a validated and published document.
 async fn traffic(stack: &TestStack) -> String {
     stack.register_second_producer().await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     let (s, _, v) = read(validate(stack, &signed).await).await;
     assert_eq!(s, 201, "{v}");
     let wii = v["workflowInstanceId"].as_str().unwrap().to_string();
@@ -146,9 +146,8 @@ async fn the_console_in_a_real_browser() {
     .unwrap();
     assert_eq!(bundle["transactionId"], summary["opened"]);
     assert_eq!(bundle["transaction"]["operation"], "create");
-    let signed_sha = hex::encode(
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf(SIGNED_LAB)).as_ref(),
-    );
+    let signed_sha =
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &signed_lab()).as_ref());
     assert_eq!(bundle["transaction"]["file_sha256"], signed_sha.as_str());
     assert_eq!(
         bundle["request"]["identificativoDoc"],
@@ -242,7 +241,7 @@ async fn sign_in_roles_and_the_public_page() {
         reqwest::Method::POST,
         "/documents",
         JwtOperation::Create,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &publication_body("2.16.840.1.113883.2.9.2.160.4.4^CONSOLE-Q"),
         json!({}),
     )

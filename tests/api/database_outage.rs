@@ -10,7 +10,7 @@ use integration_tests::stack::{StackOptions, TestStack};
 use integration_tests::xds::fault_code;
 use serde_json::json;
 
-use crate::{LAB_OK, SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+use crate::{LAB_OK, pdf, publication_body, read, send_read, signed_lab, validate};
 
 /// The database's name and a superuser connection to the cluster.
 async fn cluster(stack: &TestStack) -> (String, tokio_postgres::Client) {
@@ -69,7 +69,7 @@ async fn audit_rows_wait_on_disk_while_the_database_is_down() {
         reqwest::Method::POST,
         "/documents/validate-and-create",
         JwtOperation::Create,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &publication_body("2.16.840.1.113883.2.9.2.160.4.4^DB-DOWN-1"),
         json!({}),
     )

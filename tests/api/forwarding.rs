@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read,
+    LAB_OK, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read, signed_lab,
     validate,
 };
 
@@ -45,7 +45,7 @@ async fn validation_returns_the_gateway_answer_with_a_transaction_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_document_lifecycle_goes_through() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     let id = "2.16.840.1.113883.2.9.2.160.4.4^LIFECYCLE1";
     let (s, _, v) = read(validate(&stack, &signed).await).await;
     assert_eq!(s, 201, "{v}");
@@ -243,7 +243,7 @@ async fn fhir_validation_and_the_alias_base_are_forwarded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publication_without_validation_gets_the_gateway_refusal() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     let (s, _, b) = send_read(
         &stack,
         Method::POST,
@@ -323,7 +323,7 @@ async fn both_extraction_modes_and_the_extraction_error() {
     );
     assert_eq!(b["workflowInstanceId"], "UNKNOWN_WORKFLOW_ID");
     // A signed PDF at validation gets the signature warning.
-    let signed_lab = pdf(SIGNED_LAB);
+    let signed_lab = signed_lab();
     let r = send_multipart(
         &stack,
         Method::POST,

@@ -6,7 +6,7 @@ use integration_tests::stack::{StackOptions, TestStack};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{SIGNED_LAB, pdf, publication_body, read, send_multipart, validate};
+use crate::{publication_body, read, send_multipart, signed_lab, validate};
 
 /// Moves the simulator's clock `offset_secs` ahead of real time.
 pub(crate) async fn set_clock(stack: &TestStack, offset_secs: i64) {
@@ -24,7 +24,7 @@ async fn create(
     id: &str,
     claims: serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     let body = publication_body(id);
     let r = send_multipart(
         stack,
@@ -42,7 +42,7 @@ async fn create(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publication_more_than_five_days_after_validation_is_refused() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    assert_eq!(read(validate(&stack, &signed_lab()).await).await.0, 201);
     set_clock(&stack, 6 * 24 * 3600).await;
     let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^LATE", json!({})).await;
     assert_eq!(
@@ -63,7 +63,7 @@ async fn publication_more_than_five_days_after_validation_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachment_hash_must_match_the_file() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    assert_eq!(read(validate(&stack, &signed_lab()).await).await.0, 201);
     let wrong = json!({ "attachment_hash": "00".repeat(32) });
     let (s, b) = create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^HASH", wrong).await;
     assert_eq!(
@@ -79,12 +79,12 @@ async fn attachment_hash_must_match_the_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mismatched_id_leaves_the_record_and_the_limit_counts_whole_days() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    assert_eq!(read(validate(&stack, &pdf(SIGNED_LAB)).await).await.0, 201);
+    assert_eq!(read(validate(&stack, &signed_lab()).await).await.0, 201);
     let id = "2.16.840.1.113883.2.9.2.160.4.4^RECORD";
     let mut body: serde_json::Value = serde_json::from_str(&publication_body(id)).unwrap();
     body["workflowInstanceId"] =
         json!("2.16.840.1.113883.2.9.2.160.4.4.ffff^^^^urn:ihe:iti:xdw:2013:workflowInstanceId");
-    let (signed, text) = (pdf(SIGNED_LAB), body.to_string());
+    let (signed, text) = (signed_lab(), body.to_string());
     let r = send_multipart(
         &stack,
         Method::POST,
@@ -114,7 +114,7 @@ async fn a_mismatched_id_leaves_the_record_and_the_limit_counts_whole_days() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_values_are_checked_in_the_dispatchers_order() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let lab = pdf(SIGNED_LAB);
+    let lab = signed_lab();
     let validate_with = |claims: serde_json::Value| {
         send_multipart(
             &stack,

@@ -95,7 +95,7 @@ async fn the_asynchronous_steps_follow_in_their_time_and_a_crash_stops_them() {
             .collect()
     };
     let ok = |k: &str| (k.to_string(), "SUCCESS".to_string());
-    let (s, _, v) = read(validate(&stack, &pdf(crate::SIGNED_LAB)).await).await;
+    let (s, _, v) = read(validate(&stack, &crate::signed_lab()).await).await;
     assert_eq!(s, 201, "{v}");
     let (s, _, b) = crate::create(&stack, "2.16.840.1.113883.2.9.2.160.4.4^ASYNC", json!({})).await;
     assert_eq!(s, 202, "{b}");
@@ -227,7 +227,7 @@ async fn each_operation_leaves_the_dispatchers_events() {
         Method::POST,
         "/documents/validate-and-create",
         JwtOperation::Create,
-        &pdf(crate::SIGNED_LAB),
+        &crate::signed_lab(),
         &crate::publication_body(id),
         json!({}),
     )

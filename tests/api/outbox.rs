@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::xds_repository::soap;
-use crate::{SIGNED_LAB, create, pdf, publication_body, read, send_read, validate};
+use crate::{create, publication_body, read, send_read, signed_lab, validate};
 
 async fn db(stack: &TestStack) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&stack.database_url, tokio_postgres::NoTls)
@@ -93,7 +93,7 @@ fn requests(observed: &[Value]) -> Vec<(String, u64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    let (s, _, v) = read(validate(&stack, &signed_lab()).await).await;
     assert_eq!(s, 201, "{v}");
     stack.fault(json!({"mode": "down"})).await;
     let id = "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-1";
@@ -376,7 +376,7 @@ async fn two_replicas_deliver_each_queued_publication_once() {
     let stack = TestStack::spawn(StackOptions::default()).await;
     let second = stack.replica().await;
     stack.fault(json!({"mode": "down"})).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     for i in 0..40 {
         let base = if i % 2 == 0 {
             stack.mw_url.clone()
@@ -432,7 +432,7 @@ async fn two_replicas_deliver_each_queued_publication_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_past_the_validation_window_recovers_the_publication() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    let (s, _, v) = read(validate(&stack, &signed_lab()).await).await;
     assert_eq!(s, 201, "{v}");
     let mut body: Value = serde_json::from_str(&publication_body(
         "2.16.840.1.113883.2.9.2.160.4.4^LONG-OUTAGE",
@@ -445,7 +445,7 @@ async fn an_outage_past_the_validation_window_recovers_the_publication() {
         Method::POST,
         "/documents",
         JwtOperation::Create,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &body.to_string(),
         json!({}),
     )
@@ -511,7 +511,7 @@ async fn an_outage_past_the_validation_window_recovers_the_publication() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_metadata_update_follows_its_documents_create() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let (s, _, v) = read(validate(&stack, &pdf(SIGNED_LAB)).await).await;
+    let (s, _, v) = read(validate(&stack, &signed_lab()).await).await;
     assert_eq!(s, 201, "{v}");
     stack.fault(json!({"mode": "down"})).await;
     let id = "2.16.840.1.113883.2.9.2.160.4.4^OUTAGE-META";

@@ -13,7 +13,7 @@ use integration_tests::stack::{StackOptions, TestStack, form, tokens};
 use serde_json::json;
 
 use crate::outbox::drained_in;
-use crate::{SIGNED_LAB, pdf};
+use crate::signed_lab;
 
 const PRODUCERS: usize = 4;
 const EACH: usize = 50;
@@ -38,7 +38,7 @@ async fn two_hundred_publications_survive_an_outage_and_two_crashes() {
     stack.fault(json!({"mode": "down"})).await;
     let accepted = Arc::new(AtomicUsize::new(0));
     let url = Arc::new(std::sync::RwLock::new(mw.mw_url.clone()));
-    let signed = Arc::new(pdf(SIGNED_LAB));
+    let signed = Arc::new(signed_lab());
     let mut producers = Vec::new();
     for p in 0..PRODUCERS {
         let (accepted, url, signed) = (accepted.clone(), url.clone(), signed.clone());

@@ -8,7 +8,7 @@ use integration_tests::stack::{StackOptions, TestStack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{SIGNED_LAB, pdf, publication_body, read, send_read, validate};
+use crate::{publication_body, read, send_read, signed_lab, validate};
 
 const CREATION_DTO: &str =
     "it.finanze.sanita.fse2.ms.gtw.dispatcher.dto.request.PublicationCreationReqDTO";
@@ -27,7 +27,7 @@ async fn create_with(stack: &TestStack, id: &str, changes: Value) -> (u16, Value
         Method::POST,
         "/documents",
         JwtOperation::Create,
-        &pdf(SIGNED_LAB),
+        &signed_lab(),
         &body.to_string(),
         json!({}),
     )
@@ -104,7 +104,7 @@ async fn the_body_binds_and_is_checked_as_the_dispatcher_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_needs_the_bodys_id_and_the_repository_is_checked_after_the_record_is_used() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     // The replace body without identificativoDoc: `isValidMasterId(null)`.
     let mut body: Value = serde_json::from_str(&publication_body("x^y")).unwrap();
     body.as_object_mut().unwrap().remove("identificativoDoc");

@@ -12,9 +12,9 @@ use integration_tests::testdata;
 use integration_tests::xds::fault_code;
 use serde_json::json;
 
+use crate::LAB_OK;
 use crate::outbox::drained_in;
 use crate::soap_document::call;
-use crate::{LAB_OK, SIGNED_LAB};
 
 /// The patient of `SIGNED_LAB1.pdf`.
 const PATIENT: &str = "PROVAX00X00X000Y";
@@ -96,7 +96,7 @@ async fn consultation_consent(stack: &TestStack) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_document_is_stored_published_and_consulted_with_consent() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let pdf = testdata(SIGNED_LAB);
+    let pdf = crate::signed_lab();
     let id = "2.16.840.1.113883.2.9.2.160.4.4^SOAP-ADD-1";
     let (s, a) = documents(
         &stack,
@@ -326,7 +326,7 @@ async fn gateway_refusals_leave_nothing_and_outages_are_queued() {
     // The gateway down: accepted, kept, indexed, and delivered once it is back.
     stack.fault(json!({"mode": "down"})).await;
     let id = "2.16.840.1.113883.2.9.2.160.4.4^SOAP-QUEUED";
-    let pdf = testdata(SIGNED_LAB);
+    let pdf = crate::signed_lab();
     let (s, a) = documents(
         &stack,
         "addDocument",
@@ -384,7 +384,7 @@ async fn a_dot_segment_unique_id_never_moves_the_gateway_call() {
     let (s, a) = documents(
         &stack,
         "addDocument",
-        format!("{}{}", document(&testdata(SIGNED_LAB)), metadata("..", &[])),
+        format!("{}{}", document(&crate::signed_lab()), metadata("..", &[])),
         "TREATMENT",
     )
     .await;

@@ -9,8 +9,8 @@ use integration_tests::stack::{StackOptions, TestStack, pki};
 use integration_tests::testdata;
 use integration_tests::xds::EntrySpec;
 
+use crate::LAB_OK;
 use crate::soap_document::provide;
-use crate::{LAB_OK, SIGNED_LAB};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeep_consumes_every_wsdl_and_operation() {
@@ -46,9 +46,8 @@ async fn zeep_consumes_every_wsdl_and_operation() {
         let card = format!("{} {}", pki().key(identity.card), pki().cert(identity.card));
         std::fs::write(headers.join(format!("{name}.card")), card).unwrap();
     }
-    let signed_pdf = integration_tests::shared_dir()
-        .join("testdata")
-        .join(SIGNED_LAB);
+    let signed_pdf = headers.join("signed-lab.pdf");
+    std::fs::write(&signed_pdf, crate::signed_lab()).unwrap();
     let python = integration_tests::py_tools().join("bin/python");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ops/soap/zeep_client.py");
     let base = stack.mw_url.trim_end_matches("/v1").to_string();

@@ -92,7 +92,13 @@ async fn call(stack: &TestStack, case: &Case, direct: bool) -> (u16, Value) {
 }
 
 fn cases() -> Vec<Case> {
-    let form_of = |request: &str, pdf_path: &str| Payload::Form(request.to_string(), pdf(pdf_path));
+    let form_of = |request: &str, pdf_path: &str| {
+        let file = match pdf_path {
+            SIGNED_LAB => crate::signed_lab(),
+            other => pdf(other),
+        };
+        Payload::Form(request.to_string(), file)
+    };
     let verifica = r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VERIFICA"}"#;
     let metadata = json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"});
     let status = json!({"sub": "S1#160#80017210727FSEMW"});
@@ -142,6 +148,39 @@ fn cases() -> Vec<Case> {
                 &publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1")
                     .replace("AD_PSC001", "AD_PSC016"),
                 SIGNED_LAB,
+            ),
+        },
+        Case {
+            row: "S21: a signature that does not verify",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: Payload::Form(
+                publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1"),
+                pdf(SIGNED_LAB),
+            ),
+        },
+        Case {
+            row: "S21: not signed",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: form_of(
+                &publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1"),
+                LAB_OK,
+            ),
+        },
+        Case {
+            row: "S21: a PDF that cannot be loaded",
+            method: Method::POST,
+            path: "/documents".into(),
+            op: JwtOperation::Create,
+            claims: json!({}),
+            body: Payload::Form(
+                publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-1"),
+                b"%PDF-1.7\nnot a document\n%%EOF\n".to_vec(),
             ),
         },
         Case {
@@ -245,8 +284,33 @@ async fn differences(stack: &TestStack, cases: &[Case]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_national_part_is_the_same_directly_and_through_the_middleware() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let differences = differences(&stack, &cases()).await;
+    let cases = cases();
+    let differences = differences(&stack, &cases).await;
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // The signature check's three answers (row S21), as the dispatcher gives them.
+    let expected = [
+        (
+            400,
+            "/msg/sign-error",
+            "La firma del pdf non risulta valida",
+        ),
+        (400, "/msg/sign-error", "Il pdf non risulta firmato"),
+        (
+            500,
+            "/msg/generic-error",
+            "Error while searching signature for file with name",
+        ),
+    ];
+    let signature_rows = cases.iter().filter(|c| c.row.starts_with("S21"));
+    for (case, (status, kind, detail)) in signature_rows.zip(expected) {
+        let (s, b) = call(&stack, case, true).await;
+        assert_eq!(
+            (s, b["type"].as_str(), b["detail"].as_str()),
+            (status, Some(kind), Some(detail)),
+            "{}: {b}",
+            case.row
+        );
+    }
 }
 
 /// The validator's syntax stage (row "XSD messages"): Xerces's words, the same directly

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    LAB_OK, SIGNED_LAB, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read,
+    LAB_OK, VALIDATION_BODY, pdf, publication_body, read, send_multipart, send_read, signed_lab,
     validate,
 };
 
@@ -74,7 +74,7 @@ async fn regional_checks_never_block_and_errors_stay_national() {
         ..Default::default()
     })
     .await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     assert_eq!(read(validate(&stack, &signed).await).await.0, 201);
     // Document id outside the regional OID form, a test fiscal code in production,
     // a different application triplet: all forwarded, the gateway decides.
@@ -118,7 +118,7 @@ async fn regional_checks_never_block_and_errors_stay_national() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_delete_and_metadata_answers_get_no_regional_warning() {
     let stack = TestStack::spawn(StackOptions::default()).await;
-    let signed = pdf(SIGNED_LAB);
+    let signed = signed_lab();
     let other_app = json!({"subject_application_version": "9.9"});
     let id = "2.16.840.1.113883.2.9.2.160.4.4^NOTESONLY";
     let r = send_multipart(

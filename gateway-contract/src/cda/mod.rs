@@ -1,11 +1,12 @@
 //! CDA2 documents inside PDFs, as the national gateway reads them.
 //!
-//! - [`pdf`]: finding the CDA in a PDF (ATTACHMENT and RESOURCE modes) and
-//!   whether the PDF carries a signature.
+//! - [`pdf`]: finding the CDA in a PDF (ATTACHMENT and RESOURCE modes).
+//! - [`signature`]: the PDF's signatures as the dispatcher's PDFBox finds them.
 //! - [`document`]: the facts of a CDA the gateway compares with the JWT.
 
 pub mod document;
 pub mod pdf;
+pub mod signature;
 
 pub use document::CdaFacts;
 pub use pdf::{ExtractionMode, extract_cda};

@@ -35,26 +35,6 @@ pub fn extract_cda(pdf: &[u8], mode: Option<ExtractionMode>) -> Result<String, C
     }
 }
 
-/// Whether the PDF has a signature dictionary with a byte range (PAdES/CAdES).
-pub fn is_signed(pdf: &[u8]) -> bool {
-    let Ok(doc) = Document::load_mem(pdf) else {
-        return false;
-    };
-    doc.objects.values().any(|o| {
-        let dict = match o {
-            Object::Dictionary(d) => d,
-            _ => return false,
-        };
-        let is_sig = dict
-            .get(b"Type")
-            .and_then(Object::as_name)
-            .map(|n| n == b"Sig")
-            .unwrap_or(false)
-            || dict.get(b"SubFilter").is_ok();
-        is_sig && dict.get(b"ByteRange").is_ok() && dict.get(b"Contents").is_ok()
-    })
-}
-
 fn names_dictionary(doc: &Document) -> Option<&Dictionary> {
     let catalog = doc.catalog().ok()?;
     deref(doc, catalog.get(b"Names").ok()?)?.as_dict().ok()
