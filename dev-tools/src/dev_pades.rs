@@ -7,8 +7,8 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
-use lopdf::{Document, Object, StringFormat, dictionary};
 use hsm::der::tlv;
+use lopdf::{Document, Object, StringFormat, dictionary};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
