@@ -92,6 +92,7 @@ TOML
   nohup "$FSEMW_DEV" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
     --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" ${DEMO_FULL_VALIDATION:+--rules "$SHARED/testdata"} \
+    --openapi "$SHARED/reference/upstream/gtw-openapi/swagger_gtw.yaml" \
     > "$DEMO/sim.log" 2>&1 &
   echo $! > "$DEMO/sim.pid"
   wait_http "http://127.0.0.1:$SIM_ADMIN_PORT/healthz" 40

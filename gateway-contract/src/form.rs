@@ -60,6 +60,62 @@ pub fn read_form(content_type: &str, body: &Bytes) -> Result<Form, FormError> {
     })
 }
 
+/// One part of a multipart body, whatever its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its `Content-Disposition` name.
+    pub name: Option<String>,
+    /// Its `filename`, when it has one.
+    pub has_filename: bool,
+    /// Its own `Content-Type`.
+    pub content_type: Option<String>,
+    /// Its bytes (a slice of the body).
+    pub body: Bytes,
+}
+
+/// Every part of a whole body, in order (what a gateway in front of the dispatcher reads).
+pub fn read_parts(content_type: &str, body: &Bytes) -> Result<Vec<Part>, FormError> {
+    let boundary = boundary(content_type).ok_or(FormError::NotMultipart)?;
+    let mut all = AllParts::default();
+    let mut scanner = FormScanner::new(&boundary);
+    scanner.feed(body, &mut all);
+    scanner.finish().map_err(FormError::Malformed)?;
+    Ok(all
+        .parts
+        .into_iter()
+        .map(|(mut part, (start, len))| {
+            part.body = body.slice(start as usize..(start + len) as usize);
+            part
+        })
+        .collect())
+}
+
+/// Every part met, with where its bytes lie.
+#[derive(Default)]
+struct AllParts {
+    parts: Vec<(Part, (u64, u64))>,
+}
+
+impl FormSink for AllParts {
+    fn part_start(&mut self, head: &PartHead<'_>, offset: u64) {
+        let part = Part {
+            name: head.name.map(str::to_string),
+            has_filename: head.has_filename,
+            content_type: head.content_type.map(str::to_string),
+            body: Bytes::new(),
+        };
+        self.parts.push((part, (offset, 0)));
+    }
+
+    fn data(&mut self, bytes: &[u8]) {
+        if let Some((_, (_, len))) = self.parts.last_mut() {
+            *len += bytes.len() as u64;
+        }
+    }
+
+    fn part_end(&mut self) {}
+}
+
 /// A gateway form of a `requestBody` (JSON text) and a PDF `file`: its Content-Type and body.
 pub fn write_form(request_body: &str, pdf: &[u8]) -> (String, Bytes) {
     let boundary = format!("fsemw-{}", uuid::Uuid::new_v4().simple());

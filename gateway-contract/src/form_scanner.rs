@@ -36,6 +36,8 @@ pub struct PartHead<'a> {
     pub name: Option<&'a str>,
     /// Whether it has a `filename` (a file part rather than a field).
     pub has_filename: bool,
+    /// Its own `Content-Type`, if it has one.
+    pub content_type: Option<&'a str>,
 }
 
 /// Where the scanner is.
@@ -190,10 +192,11 @@ impl FormScanner {
                     return used;
                 }
                 match part_head(&self.head) {
-                    Ok((name, has_filename)) => {
+                    Ok(read) => {
                         let head = PartHead {
-                            name: name.as_deref(),
-                            has_filename,
+                            name: read.name.as_deref(),
+                            has_filename: read.has_filename,
+                            content_type: read.content_type.as_deref(),
                         };
                         sink.part_start(&head, self.offset + used as u64);
                         self.state = State::Body;
@@ -207,10 +210,18 @@ impl FormScanner {
     }
 }
 
+/// A part's header block as read.
+#[derive(Default)]
+struct ReadHead {
+    name: Option<String>,
+    has_filename: bool,
+    content_type: Option<String>,
+}
+
 /// The `name` of a part from its header block (transport padding, CRLF, header lines,
-/// CRLF CRLF), `None` for a part without a `Content-Disposition` name; and whether it
-/// has a `filename`.
-fn part_head(head: &[u8]) -> Result<(Option<String>, bool), String> {
+/// CRLF CRLF), `None` for a part without a `Content-Disposition` name; whether it has a
+/// `filename`; its `Content-Type`.
+fn part_head(head: &[u8]) -> Result<ReadHead, String> {
     let text = std::str::from_utf8(head).map_err(|_| "part headers are not UTF-8".to_string())?;
     let Some((padding, headers)) = text.split_once("\r\n") else {
         return Err("no line end after the delimiter".into());
@@ -218,18 +229,21 @@ fn part_head(head: &[u8]) -> Result<(Option<String>, bool), String> {
     if !padding.chars().all(|c| c == ' ' || c == '\t') {
         return Err("unexpected characters after the delimiter".into());
     }
+    let mut read = ReadHead::default();
+    let mut disposition = false;
     for line in headers.split("\r\n") {
         let Some((field, value)) = line.split_once(':') else {
             continue;
         };
-        if field.trim().eq_ignore_ascii_case("content-disposition") {
-            return Ok((
-                disposition_param(value, "name"),
-                disposition_param(value, "filename").is_some(),
-            ));
+        if field.trim().eq_ignore_ascii_case("content-disposition") && !disposition {
+            disposition = true;
+            read.name = disposition_param(value, "name");
+            read.has_filename = disposition_param(value, "filename").is_some();
+        } else if field.trim().eq_ignore_ascii_case("content-type") && read.content_type.is_none() {
+            read.content_type = Some(value.trim().to_string());
         }
     }
-    Ok((None, false))
+    Ok(read)
 }
 
 /// A parameter (`name`, `filename`) of a `Content-Disposition` value.

@@ -56,7 +56,7 @@ fn invalid_bearer() -> FrontierRefusal {
     FrontierRefusal {
         status: StatusCode::UNAUTHORIZED,
         title: "TokenAuthenticationFailed",
-        detail: "Invalid token",
+        detail: "Invalid token".into(),
         realm: None,
     }
 }
@@ -67,26 +67,9 @@ pub(crate) fn tokens(
     headers: &HeaderMap,
     op: Option<SimOp>,
 ) -> Result<RawClaims, Stop> {
-    // GovWay keeps real time; only the dispatcher's records follow the simulated clock.
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let audience = state.audience.as_deref();
-    let bearer = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            // GovWay's answer to a call without a token (live #53).
-            refuse(FrontierRefusal {
-                status: StatusCode::UNAUTHORIZED,
-                title: "TokenAuthenticationRequired",
-                detail: "A token is required",
-                realm: None,
-            })
-        })?;
-    let bearer = Jwt::parse(bearer).map_err(|_| refuse(invalid_bearer()))?;
-    frontier(&bearer, Token::Bearer, &state.jwt_roots, audience, now).map_err(refuse)?;
+    let bearer = govway_tokens(state, headers)?;
     let Some(op) = op else {
-        return Ok(bearer.claims);
+        return Ok(bearer);
     };
     let signature = headers
         .get("fse-jwt-signature")
@@ -108,9 +91,61 @@ pub(crate) fn tokens(
             "/jwt-mandatory-field-missing",
         )
     })?;
-    frontier(&jwt, Token::Signature, &state.jwt_roots, audience, now).map_err(refuse)?;
     dispatcher(&jwt.claims, op)?;
     Ok(jwt.claims)
+}
+
+/// What GovWay answers before the dispatcher: its token checks, then (when on) the
+/// request against the published OpenAPI (`crate::openapi`).
+pub(crate) fn govway_refusal(
+    state: &SimState,
+    (method, template): (http::Method, &str),
+    id: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Response> {
+    if let Err(Stop::Ready(r)) = govway_tokens(state, headers) {
+        return Some(*r);
+    }
+    let contract = state.openapi.as_ref()?;
+    let detail = contract.check(&method, template, id, headers, body).err()?;
+    Some(frontier_error(&FrontierRefusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "InvalidRequestContent",
+        detail: detail.into(),
+        realm: None,
+    }))
+}
+
+/// GovWay's token checks: the bearer always, the signature token when it reads as a
+/// JWT (otherwise the dispatcher refuses it); the bearer's claims.
+fn govway_tokens(state: &SimState, headers: &HeaderMap) -> Result<RawClaims, Stop> {
+    // GovWay keeps real time; only the dispatcher's records follow the simulated clock.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let audience = state.audience.as_deref();
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            // GovWay's answer to a call without a token (live #53).
+            refuse(FrontierRefusal {
+                status: StatusCode::UNAUTHORIZED,
+                title: "TokenAuthenticationRequired",
+                detail: "A token is required".into(),
+                realm: None,
+            })
+        })?;
+    let bearer = Jwt::parse(bearer).map_err(|_| refuse(invalid_bearer()))?;
+    frontier(&bearer, Token::Bearer, &state.jwt_roots, audience, now).map_err(refuse)?;
+    let signature = headers
+        .get("fse-jwt-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Jwt::parse(v.trim()).ok());
+    if let Some(jwt) = signature {
+        frontier(&jwt, Token::Signature, &state.jwt_roots, audience, now).map_err(refuse)?;
+    }
+    Ok(bearer.claims)
 }
 
 fn validator(

@@ -77,8 +77,8 @@ pub struct FrontierRefusal {
     pub status: StatusCode,
     /// GovWay's error type (the problem's `title`).
     pub title: &'static str,
-    /// Its fixed detail.
-    pub detail: &'static str,
+    /// Its detail (fixed for token refusals, the validator's text for content).
+    pub detail: std::borrow::Cow<'static, str>,
     /// The `WWW-Authenticate` realm of a failed token (live #742: `FSE-JWT-Signature`).
     pub realm: Option<&'static str>,
 }
@@ -89,7 +89,7 @@ fn invalid_token(which: Token) -> FrontierRefusal {
     FrontierRefusal {
         status: StatusCode::UNAUTHORIZED,
         title: "TokenAuthenticationFailed",
-        detail: "Invalid token",
+        detail: "Invalid token".into(),
         realm: (which == Token::Signature).then_some("FSE-JWT-Signature"),
     }
 }
@@ -100,7 +100,7 @@ fn not_conform() -> FrontierRefusal {
     FrontierRefusal {
         status: StatusCode::BAD_REQUEST,
         title: "InteroperabilityInvalidRequest",
-        detail: "Received request is not conform to the required interoperability profile",
+        detail: "Received request is not conform to the required interoperability profile".into(),
         realm: None,
     }
 }

@@ -30,6 +30,7 @@ pub mod fiscal_code;
 pub mod handlers;
 pub mod jwt_checks;
 pub mod media;
+pub mod openapi;
 pub mod pades;
 pub mod request;
 pub mod respond;
@@ -149,6 +150,11 @@ pub struct SimOptions {
     /// `SEND_TO_EDS`, `SEND_TO_UAR`, `UAR_FINAL_STATUS`), on the simulator's clock.
     #[arg(long, default_value_t = 1000)]
     pub async_delay_ms: i64,
+    /// The API's published OpenAPI (YAML or JSON), against which GovWay validates each
+    /// request before the dispatcher sees it (`InvalidRequestContent`); without it the
+    /// simulator has GovWay's content validation off.
+    #[arg(long, env = "FSEMW_GTW_OPENAPI")]
+    pub openapi: Option<std::path::PathBuf>,
 }
 
 /// What the simulator saw of one request (for tests and operators).
@@ -193,6 +199,8 @@ pub struct SimState {
     pub accreditation_check: bool,
     /// Milliseconds between the asynchronous steps of a publication.
     pub async_delay_ms: i64,
+    /// GovWay's request validation, when on.
+    pub openapi: Option<openapi::RequestContract>,
 }
 
 // === impl SimState ===
@@ -246,6 +254,11 @@ impl GatewaySim {
             observed: Mutex::new(VecDeque::new()),
             accreditation_check: !opts.no_accreditation_check,
             async_delay_ms: opts.async_delay_ms,
+            openapi: opts
+                .openapi
+                .as_deref()
+                .map(openapi::RequestContract::load)
+                .transpose()?,
         });
         Ok(Self {
             state,
@@ -337,6 +350,8 @@ fn api_router(state: Arc<SimState>, base: &str) -> Router {
     let mut api = Router::new();
     for (op, method, path) in Operation::ROUTES {
         let base = base.to_string();
+        let path_template = path;
+        let route_method = method.clone();
         let handler = move |State(s): State<Arc<SimState>>,
                             uri: http::Uri,
                             params: RawPathParams,
@@ -345,8 +360,17 @@ fn api_router(state: Arc<SimState>, base: &str) -> Router {
             let id = params.iter().next().map(|(_, v)| v.to_string());
             // Inside the nest the path lost its base; the dispatcher sees it whole.
             let path = format!("{base}{}", uri.path());
-            let refused = media::refusal(op, &h, &path);
             async move {
+                // GovWay first (its tokens, then the request against the OpenAPI), then
+                // Spring's media types, then the dispatcher.
+                let refused = handlers::govway_refusal(
+                    &s,
+                    (route_method.clone(), path_template),
+                    id.as_deref(),
+                    &h,
+                    &b,
+                )
+                .or_else(|| media::refusal(op, &h, &path));
                 match refused {
                     Some(r) => r,
                     None => serve(s, op, Call { id, path }, h, b).await,

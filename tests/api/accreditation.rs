@@ -105,7 +105,14 @@ async fn document_id_prefixes_simulate_a_timeout_or_skip_the_validation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_looks_its_document_up_first_and_ini_refuses_after_the_record_is_used() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     let signed = signed_lab();
     // Never published: the status service's 404, before the validation record is touched.
     assert_eq!(read(validate(&stack, &signed).await).await.0, 201);
@@ -156,7 +163,14 @@ async fn a_replace_looks_its_document_up_first_and_ini_refuses_after_the_record_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_print_the_enums_title_and_generic_errors_carry_no_workflow_id() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     // An unsigned PDF: the title is the enum's, not the instance `SignSRV` puts in it.
     let (s, _, b) = send_read(
         &stack,
@@ -223,7 +237,14 @@ async fn handlers_print_the_enums_title_and_generic_errors_carry_no_workflow_id(
 /// JSON on a mapping that produces JSON is 406.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spring_refuses_media_types_before_the_dispatcher_reads_the_call() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     let (auth, sig) = tokens(JwtOperation::Validation, None, json!({}), "producer");
     let call =
         |path: &'static str| stack.call(Some("producer"), Method::POST, path, Some((&auth, &sig)));

@@ -24,6 +24,10 @@ async fn malformed_requests_get_contract_errors() {
             .header("FSE-JWT-Signature", &sig)
     };
 
+    // The gateway's GovWay validates the request against the published OpenAPI first
+    // (docs/gateway-fidelity.md, row S13): its answers come back through the middleware.
+    let govway = Some("https://govway.org/handling-errors/400/InvalidRequestContent.html");
+    let prefix = "Request content not conform to API specification: Validation error(s) :\n";
     // Malformed multipart.
     let r = post()
         .header("Content-Type", "multipart/form-data; boundary=XX")
@@ -32,9 +36,12 @@ async fn malformed_requests_get_contract_errors() {
         .await
         .unwrap();
     let (s, tx, b) = read(r).await;
-    assert_eq!(
-        (s, b["type"].as_str()),
-        (400, Some("/msg/generic-error")),
+    assert_eq!((s, b["type"].as_str()), (400, govway), "{b}");
+    let unreadable = format!(
+        "{prefix}An error occurred when getting the body content from type 'multipart/form-data; boundary=XX'.\n"
+    );
+    assert!(
+        b["detail"].as_str().unwrap().starts_with(&unreadable),
         "{b}"
     );
     assert!(!tx.is_empty());
@@ -44,8 +51,21 @@ async fn malformed_requests_get_contract_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(read(r).await.0, 400);
-    // Missing requestBody / activity.
+    let (s, _, b) = read(r).await;
+    assert_eq!(
+        (s, b["detail"].as_str()),
+        (
+            400,
+            Some(
+                format!(
+                    "{prefix}body: Field 'file' is required. (code: 1026)\nFrom: body.<required>\n"
+                )
+                .as_str()
+            )
+        ),
+        "{b}"
+    );
+    // Missing activity (live #312's second finding).
     let r = post()
         .multipart(form(r#"{"mode":"ATTACHMENT"}"#, lab.clone()))
         .send()
@@ -54,7 +74,8 @@ async fn malformed_requests_get_contract_errors() {
     let (s, _, b) = read(r).await;
     assert_eq!(
         (s, b["detail"].as_str()),
-        (400, Some("Il campo activity deve essere valorizzato."))
+        (400, Some(format!("{prefix}body.requestBody: Field 'activity' is required. (code: 1026)\nFrom: body.requestBody.<#/components/schemas/ValidationCDAReqDTO>.<required>\n").as_str())),
+        "{b}"
     );
     // Not a PDF.
     let r = post()

@@ -42,7 +42,14 @@ fn refusal(b: &Value) -> (&str, &str, &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_body_binds_and_is_checked_as_the_dispatcher_does() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     let id = "2.16.840.1.113883.2.9.2.160.4.4^BODY";
     let mandatory = "/msg/mandatory-element";
     let cases = [
@@ -103,7 +110,14 @@ async fn the_body_binds_and_is_checked_as_the_dispatcher_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replace_needs_the_bodys_id_and_the_repository_is_checked_after_the_record_is_used() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     let signed = signed_lab();
     // The replace body without identificativoDoc: `isValidMasterId(null)`.
     let mut body: Value = serde_json::from_str(&publication_body("x^y")).unwrap();
@@ -170,7 +184,14 @@ async fn a_replace_needs_the_bodys_id_and_the_repository_is_checked_after_the_re
 /// the validation path, without a workflowInstanceId — the tokens and the mandatory fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metadata_update_is_read_in_the_dispatchers_order() {
-    let stack = TestStack::spawn(StackOptions::default()).await;
+    let stack = TestStack::spawn(StackOptions {
+        // The dispatcher's own answers: behind GovWay's content validation (off here, as a
+        // GovWay configuration may have it) most of these requests would not reach it
+        // (docs/gateway-fidelity.md, row S13).
+        govway_validates_content: false,
+        ..Default::default()
+    })
+    .await;
     let (auth, sig) =
         integration_tests::stack::tokens(JwtOperation::Metadata, None, json!({}), "producer");
     let good = json!({"tipologiaStruttura": "Ospedale", "tipoDocumentoLivAlto": "REF", "assettoOrganizzativo": "AD_PSC001", "tipoAttivitaClinica": "CON", "identificativoSottomissione": "2.16.840.1.113883.2.9.2.160.4.3.1"});

@@ -24,6 +24,8 @@ enum Payload {
     Form(String, Vec<u8>),
     Json(String),
     Raw(&'static str, &'static str),
+    /// A multipart body written by hand: its Content-Type and bytes.
+    Multipart(String, Vec<u8>),
     None,
 }
 
@@ -85,6 +87,7 @@ async fn call(stack: &TestStack, case: &Case, direct: bool) -> (u16, Value) {
             .header("Content-Type", "application/json")
             .body(text.clone()),
         Payload::Raw(ct, text) => r.header("Content-Type", *ct).body(*text),
+        Payload::Multipart(ct, body) => r.header("Content-Type", ct).body(body.clone()),
         Payload::None => r,
     };
     let (s, _, b) = crate::read(r.send().await.unwrap()).await;
@@ -371,6 +374,130 @@ async fn xsd_messages_are_the_validators_directly_and_through_the_middleware() {
         );
         cases.push(case);
     }
+    let differences = differences(&stack, &cases).await;
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// A validation's multipart body as some clients write it: the `requestBody` part with its
+/// own Content-Type (`None`: without one), the request's Content-Type as given.
+fn hand_written(content_type: &str, part_type: Option<&str>, request: &str) -> Payload {
+    let boundary = content_type.rsplit("boundary=").next().unwrap_or_default();
+    let part_type = part_type
+        .map(|t| format!("Content-Type: {t}\r\n"))
+        .unwrap_or_default();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"requestBody\"\r\n{part_type}\r\n{request}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"doc.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(pdf(LAB_OK));
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    Payload::Multipart(content_type.to_string(), body)
+}
+
+/// GovWay's validation of requests against the published OpenAPI (row S13): the live
+/// answers' texts, the same directly and through the middleware.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn govway_refuses_requests_outside_the_published_openapi() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    let multipart = "multipart/form-data; boundary=TWINxx";
+    let prefix = "Request content not conform to API specification: ";
+    let errors = "Validation error(s) :\n";
+    let validation = |row, body| Case {
+        row,
+        method: Method::POST,
+        path: "/documents/validation".into(),
+        op: JwtOperation::Validation,
+        claims: json!({}),
+        body,
+    };
+    let cases = [
+        (
+            validation(
+                "#312: the requestBody part as text",
+                hand_written(multipart, Some("text/plain"), VALIDATION_BODY),
+            ),
+            format!(
+                "{prefix}{errors}body.requestBody: Type expected 'object', found 'string'. (code: 1027)\nFrom: body.requestBody.<#/components/schemas/ValidationCDAReqDTO>.<type>\nbody.requestBody: Field 'activity' is required. (code: 1026)\nFrom: body.requestBody.<#/components/schemas/ValidationCDAReqDTO>.<required>\n"
+            ),
+        ),
+        (
+            validation(
+                "#2487: an activity outside the enum",
+                hand_written(
+                    multipart,
+                    None,
+                    r#"{"healthDataFormat":"CDA","mode":"ATTACHMENT","activity":"VALIDAZIONE"}"#,
+                ),
+            ),
+            format!(
+                "{prefix}{errors}body.requestBody.activity: Value 'VALIDAZIONE' is not defined in the schema. (code: 1006)\nFrom: body.requestBody.<#/components/schemas/ValidationCDAReqDTO>.activity.<enum>\n"
+            ),
+        ),
+        (
+            validation(
+                "additionalProperties: false",
+                hand_written(
+                    multipart,
+                    Some("application/json"),
+                    r#"{"activity":"VALIDATION","priorita":true}"#,
+                ),
+            ),
+            format!(
+                "{prefix}{errors}body.requestBody: Additional property 'priorita' is not allowed. (code: 1000)\nFrom: body.requestBody.<#/components/schemas/ValidationCDAReqDTO>.<additionalProperties>\n"
+            ),
+        ),
+        (
+            validation(
+                "#665: a charset before the boundary",
+                hand_written(
+                    "multipart/form-data; charset=UTF-8; boundary=TWINxx",
+                    None,
+                    VALIDATION_BODY,
+                ),
+            ),
+            format!("{prefix}UTF-8; boundary=TWINxx"),
+        ),
+        (
+            Case {
+                row: "#613: a practice setting the OpenAPI no longer lists",
+                method: Method::POST,
+                path: "/documents".into(),
+                op: JwtOperation::Create,
+                claims: json!({}),
+                body: Payload::Form(
+                    publication_body("2.16.840.1.113883.2.9.2.160.4.4^TWIN-OAS")
+                        .replace("AD_PSC001", "AD_PSC106"),
+                    crate::signed_lab(),
+                ),
+            },
+            format!(
+                "{prefix}{errors}body.requestBody.assettoOrganizzativo: Value 'AD_PSC106' is not defined in the schema. (code: 1006)\nFrom: body.requestBody.<#/components/schemas/PublicationCreationReqDTO>.assettoOrganizzativo.<enum>\n"
+            ),
+        ),
+        (
+            Case {
+                row: "a path id over the OpenAPI's 256 characters",
+                method: Method::DELETE,
+                path: format!("/documents/{}", "9".repeat(300)),
+                op: JwtOperation::Delete,
+                claims: json!({}),
+                body: Payload::None,
+            },
+            format!(
+                "{prefix}{errors}idDoc: Max length is '256', found '300'. (code: 1012)\nFrom: idDoc.<maxLength>\n"
+            ),
+        ),
+    ];
+    for (case, detail) in &cases {
+        let (status, body) = call(&stack, case, true).await;
+        assert_eq!(
+            (status, body["title"].as_str(), body["detail"].as_str()),
+            (400, Some("InvalidRequestContent"), Some(detail.as_str())),
+            "{}: {body}",
+            case.row
+        );
+    }
+    let cases: Vec<Case> = cases.into_iter().map(|(c, _)| c).collect();
     let differences = differences(&stack, &cases).await;
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

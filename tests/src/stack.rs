@@ -119,6 +119,9 @@ pub struct StackOptions {
     pub token: Option<HsmToken>,
     /// Whether the simulator runs XSD, schematron and vocabulary (rules from `shared/testdata`).
     pub full_validation: bool,
+    /// Whether the simulator's GovWay validates requests against the published OpenAPI
+    /// (`shared/reference/upstream/gtw-openapi/swagger_gtw.yaml`), as the real one does.
+    pub govway_validates_content: bool,
     /// Revocation lists of the producer CAs (`server.client_crls`).
     pub client_crls: Vec<String>,
     /// Seconds a producer's registry entry is reused (`server.producer_cache_secs`).
@@ -136,6 +139,7 @@ impl Default for StackOptions {
             sim_checks_audience: true,
             token: None,
             full_validation: false,
+            govway_validates_content: true,
             client_crls: Vec::new(),
             producer_cache_secs: 5,
         }
@@ -188,6 +192,9 @@ impl TestStack {
             rules: None,
             no_accreditation_check: false,
             async_delay_ms: 1000,
+            openapi: opts.govway_validates_content.then(|| {
+                crate::shared_dir().join("reference/upstream/gtw-openapi/swagger_gtw.yaml")
+            }),
         };
         if opts.case == 1 {
             // In case 1 producers sign with their own (here: regionally issued) certificates.

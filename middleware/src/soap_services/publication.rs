@@ -419,6 +419,20 @@ fn repository_of(call: &Call<'_>) -> Result<String, ServiceFault> {
         })
 }
 
+/// `identificativoSottomissione` when the caller gave none: the transaction's own
+/// submission id (the published OpenAPI requires it on publications and metadata updates).
+fn default_submission(call: &Call<'_>, request: &mut Map<String, Value>) {
+    request
+        .entry("identificativoSottomissione")
+        .or_insert_with(|| {
+            json!(format!(
+                "2.16.840.1.113883.2.9.2.{}.4.3.{}",
+                call.state.region_code,
+                call.tx.id.as_u128()
+            ))
+        });
+}
+
 /// The gateway's `requestBody`: the caller's metadata, the document and repository ids,
 /// and the defaults (submission id from the transaction, ATTACHMENT, CDA).
 fn complete_request(
@@ -429,15 +443,7 @@ fn complete_request(
 ) {
     request.insert("identificativoDoc".into(), json!(unique_id));
     request.insert("identificativoRep".into(), json!(repository));
-    request
-        .entry("identificativoSottomissione")
-        .or_insert_with(|| {
-            json!(format!(
-                "2.16.840.1.113883.2.9.2.{}.4.3.{}",
-                call.state.region_code,
-                call.tx.id.as_u128()
-            ))
-        });
+    default_submission(call, request);
     request.entry("mode").or_insert_with(|| json!("ATTACHMENT"));
     request
         .entry("healthDataFormat")
@@ -634,7 +640,8 @@ async fn update_metadata(
     rec: &mut TransactionRecord,
 ) -> Result<String, ServiceFault> {
     let (unique_id, entry, cf) = target(call, payload, rec).await?;
-    let request = metadata(payload, &NOT_IN_UPDATES);
+    let mut request = metadata(payload, &NOT_IN_UPDATES);
+    default_submission(call, &mut request);
     let events: Option<Vec<String>> = request.get("attiCliniciRegoleAccesso").map(|v| {
         v.as_array()
             .into_iter()
