@@ -3,11 +3,19 @@
 //! once from a folder a region can replace with newer versions:
 //!
 //! ```text
-//! <rules>/schemas/registry.json          templateId root → schematron file
+//! <rules>/schemas/registry.json          templateId root (and system) → schematron file
 //! <rules>/schemas/schema/<typeId ext>/   XSD sets
 //! <rules>/schemas/schematron/*.sch       rule files
+//! <rules>/schemas/engine.json            optional: the FHIR engine's structure maps
 //! <rules>/terminology/dictionary.json    managed code systems (+ <oid>.csv lists)
 //! ```
+//!
+//! A schematron is found by template root **and system** (`SchematronRepo.findByRootAndSystem`,
+//! it-fse-gtw-validator @ a57ca551): the Sistema TS issuer's validation looks for the
+//! root's `TS` rules and, without them, is refused with `<root>|TS` in the text. A valid
+//! document whose template the engine does not map is refused (`getStructureObjectID`);
+//! without `engine.json` (the engines are not in the published data) every template is
+//! taken as mapped.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,8 +32,18 @@ use gateway_contract::cda::CdaFacts;
 #[derive(Debug)]
 pub struct Rules {
     xsd: SchemaSets,
-    schematrons: HashMap<String, Arc<Schematron>>,
+    /// By (template root, system): `None` for every issuer but the Sistema TS's `TS`.
+    schematrons: HashMap<(String, Option<String>), Arc<Schematron>>,
     terminology: Terminology,
+    engine: Option<Engine>,
+}
+
+/// The latest FHIR engine (`EngineETY`): its id and, per structure map, the template
+/// roots it serves (`{"id": …, "roots": [{"root": [...], "oid": …}]}`).
+#[derive(Debug)]
+struct Engine {
+    id: String,
+    roots: Vec<Vec<String>>,
 }
 
 // === impl Rules ===
@@ -57,12 +75,14 @@ impl Rules {
                     r
                 }
             };
-            schematrons.insert(root.to_string(), rules);
+            let system = entry["system"].as_str().map(str::to_string);
+            schematrons.insert((root.to_string(), system), rules);
         }
         Ok(Self {
             xsd: SchemaSets::load(&schemas.join("schema"))?,
             schematrons,
             terminology: Terminology::load(&dir.join("terminology"))?,
+            engine: load_engine(&schemas.join("engine.json"))?,
         })
     }
 
@@ -75,9 +95,15 @@ impl Rules {
             Ok(_) => {}
         }
         let root = facts.template_root.clone().unwrap_or_default();
-        let Some(rules) = self.schematrons.get(&root) else {
+        let system = ts_issuer.then(|| "TS".to_string());
+        let Some(rules) = self.schematrons.get(&(root.clone(), system.clone())) else {
+            // `SchematronValidatorSingleton.identifier`: the root, `|TS` for the system.
+            let id = match system {
+                Some(s) => format!("{root}|{s}"),
+                None => root,
+            };
             return ValidatorVerdict::Semantic(format!(
-                "Schematron with template id root {root} not found on database."
+                "Schematron with template id root {id} not found on database."
             ));
         };
         let doc = match roxmltree::Document::parse(xml) {
@@ -104,15 +130,52 @@ impl Rules {
         if !ts_issuer && let Err(e) = self.terminology.check(&doc) {
             return ValidatorVerdict::Vocabulary(e.0);
         }
+        if let Some(engine) = &self.engine
+            && !engine.roots.iter().any(|m| m.contains(&root))
+        {
+            return ValidatorVerdict::Unmapped(format!(
+                "Nessuna mappa con id {root} è stata trovata nell'engine {}",
+                engine.id
+            ));
+        }
         ValidatorVerdict::Pass { warnings: reports }
     }
 
     /// Codes of the failed asserts of a CDA (for tests and differential checks).
     pub fn failed_assertions(&self, xml: &str, facts: &CdaFacts) -> Option<Vec<String>> {
-        let rules = self.schematrons.get(facts.template_root.as_deref()?)?;
+        let key = (facts.template_root.clone()?, None);
+        let rules = self.schematrons.get(&key)?;
         let doc = roxmltree::Document::parse(xml).ok()?;
         Some(rules.run(&doc).failed.into_iter().map(|f| f.code).collect())
     }
+}
+
+/// The engine file, when there is one.
+fn load_engine(path: &Path) -> Result<Option<Engine>, Error> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::malformed(path, e))?;
+    let id = doc["id"]
+        .as_str()
+        .ok_or_else(|| Error::malformed(path, "no \"id\""))?
+        .to_string();
+    let roots = doc["roots"]
+        .as_array()
+        .ok_or_else(|| Error::malformed(path, "no \"roots\""))?
+        .iter()
+        .map(|m| {
+            m["root"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    Ok(Some(Engine { id, roots }))
 }
 
 impl CdaValidator for Rules {

@@ -4,7 +4,6 @@
 use http::StatusCode;
 
 use crate::engine::Rules;
-use crate::stage::ValidatorVerdict;
 use gateway_contract::cda::ExtractionMode;
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
 use gateway_contract::steps::{check_pdf, read_cda, read_facts, validation_warning};
@@ -62,14 +61,7 @@ fn run(
         unreachable!("check_pdf refuses what is not a PDF");
     };
     ans.wii = Some(facts.new_workflow_instance_id());
-    let warnings = match rules.judge(&xml, &facts, false) {
-        ValidatorVerdict::Pass { warnings } => warnings,
-        ValidatorVerdict::Syntax(d) => return Err(err(Kind::Syntax, d, "/validation/error")),
-        ValidatorVerdict::Semantic(d) => return Err(err(Kind::Semantic, d, "/validation/error")),
-        ValidatorVerdict::Vocabulary(d) => {
-            return Err(err(Kind::Vocabulary, d, "/validation/error"));
-        }
-    };
+    let warnings = rules.judge(&xml, &facts, false).into_result()?;
     if !is_pdf {
         // A bare CDA has no signature and no extraction: only the semantic warnings.
         return Ok((!warnings.is_empty()).then(|| warnings.join(",")));

@@ -52,6 +52,9 @@ pub enum Kind {
     Wii,
     /// `/msg/validator` (the FHIR validator's refusal)
     FhirValidator,
+    /// `/msg/validator` "Errore di validazione": the CDA validator's own refusal
+    /// (`RestExecutionResultEnum.VALIDATOR_ERROR`), e.g. a template without a FHIR map.
+    Validator,
     /// `/msg/workflow-id-error-extraction`
     WorkflowIdExtraction,
     /// `/msg/simulation-error` (the test environment's accreditation simulation)
@@ -109,6 +112,7 @@ impl Kind {
             Self::Unauthorized => ("/msg/unauthorized", "Unauthorized access"),
             Self::Wii => ("/msg/wii", "Campo worflow instance id non valido"),
             Self::FhirValidator => ("/msg/validator", "Errore di validazione fhir"),
+            Self::Validator => ("/msg/validator", "Errore di validazione"),
             Self::SimulationError => ("/msg/simulation-error", "Simulation Error."),
             Self::GenericTimeout => ("/msg/generic-timeout", "Generic timeout."),
             Self::WorkflowIdExtraction => (

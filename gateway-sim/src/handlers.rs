@@ -14,7 +14,7 @@ use super::request::{
 };
 use super::respond::{self, frontier_error};
 use super::store::{Crash, DocumentRecord, Event, UNKNOWN_WII, ValidationRecord};
-use super::{SimOp, SimState, ValidatorVerdict, accreditation};
+use super::{SimOp, SimState, accreditation};
 use gateway_contract::cda::document::validation_hash;
 use gateway_contract::cda::{CdaFacts, signature};
 use gateway_contract::problem::{Answer, ErrPath, GtwError, Kind, Shape, err};
@@ -155,12 +155,10 @@ fn validator(
     claims: &RawClaims,
 ) -> Result<Vec<String>, GtwError> {
     let ts_issuer = is_ts_issuer(claims);
-    match state.validator.validate(xml, facts, ts_issuer) {
-        ValidatorVerdict::Pass { warnings } => Ok(warnings),
-        ValidatorVerdict::Syntax(d) => Err(err(Kind::Syntax, d, "/validation/error")),
-        ValidatorVerdict::Semantic(d) => Err(err(Kind::Semantic, d, "/validation/error")),
-        ValidatorVerdict::Vocabulary(d) => Err(err(Kind::Vocabulary, d, "/validation/error")),
-    }
+    state
+        .validator
+        .validate(xml, facts, ts_issuer)
+        .into_result()
 }
 
 pub(crate) fn event(

@@ -7,8 +7,9 @@
 use std::path::Path;
 
 use cda_validation::engine::Rules;
+use cda_validation::stage::ValidatorVerdict;
 use cda_validation::verdict::{Verdict, judge};
-use gateway_contract::cda::ExtractionMode;
+use gateway_contract::cda::{CdaFacts, ExtractionMode};
 use integration_tests::shared_dir;
 use serde_json::Value;
 
@@ -372,4 +373,56 @@ async fn the_cda_is_read_leniently_and_its_gaps_named() {
         !b["detail"].as_str().unwrap().starts_with("ERROR: 1,1"),
         "the validator's, not the reader's: {b}"
     );
+}
+
+/// The validator's lookups (review S22): the Sistema TS issuer's schematron is looked up
+/// under its system, and the catalogue has none; a valid document whose template the FHIR
+/// engine does not map is the validator's refusal, which the dispatcher answers as
+/// `/msg/validator` at `/cda-validation`.
+#[test]
+fn the_ts_schematron_and_the_engines_maps_are_looked_up_as_the_validator_does() {
+    let testdata = shared_dir().join("testdata");
+    // A radiology report that passes every stage (docs/validation.md).
+    let pdf = std::fs::read(testdata.join("pdf/accreditamento/SIGNED_RAD1.pdf")).unwrap();
+    let lab = gateway_contract::cda::extract_cda(&pdf, None).unwrap();
+    let facts = CdaFacts::parse(&lab).unwrap();
+    let root = facts.template_root.clone().unwrap();
+    let rules = Rules::load(&testdata).unwrap();
+    assert!(matches!(
+        rules.judge(&lab, &facts, false),
+        ValidatorVerdict::Pass { .. }
+    ));
+    let e = rules.judge(&lab, &facts, true).into_result().unwrap_err();
+    assert_eq!(
+        (e.kind.type_title().0, e.detail.as_str()),
+        (
+            "/msg/semantic",
+            format!("Schematron with template id root {root}|TS not found on database.").as_str()
+        )
+    );
+    // The same rules with an engine that maps only another template.
+    let dir = std::env::temp_dir().join(format!("fsemw-engine-{}", std::process::id()));
+    let schemas = dir.join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    for name in ["registry.json", "schema", "schematron"] {
+        let _ = std::fs::remove_file(schemas.join(name));
+        std::os::unix::fs::symlink(testdata.join("schemas").join(name), schemas.join(name))
+            .unwrap();
+    }
+    let _ = std::fs::remove_file(dir.join("terminology"));
+    std::os::unix::fs::symlink(testdata.join("terminology"), dir.join("terminology")).unwrap();
+    let engine = r#"{"id": "6548a9f2c1e3", "roots": [{"root": ["2.16.840.1.113883.2.9.10.1.5"], "oid": "map-ldo"}]}"#;
+    std::fs::write(schemas.join("engine.json"), engine).unwrap();
+    let mapped = Rules::load(&dir).unwrap();
+    let e = mapped.judge(&lab, &facts, false).into_result().unwrap_err();
+    assert_eq!(
+        (e.kind.type_title(), e.detail.as_str(), e.instance.as_str()),
+        (
+            ("/msg/validator", "Errore di validazione"),
+            format!("Nessuna mappa con id {root} è stata trovata nell'engine 6548a9f2c1e3")
+                .as_str(),
+            "/cda-validation"
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
