@@ -6,6 +6,7 @@
 //! - [`form_scanner`]: the streaming `multipart/form-data` scanner (bodies read chunk by chunk
 //!   where they lie); [`form`]: a whole form read with it (`requestBody` and `file`).
 //! - [`headers`]: the answer headers of the contract (GovWay's identifiers).
+//! - [`java`]: the iteration order of Java's `HashMap`, where the gateway's code shows it.
 //! - [`operation`]: the gateway's operations, their methods and paths.
 //! - [`claims`]: the tokens' claim names, the bearer's, the mandatory and the re-issued ones.
 //! - [`request_body`]: the `requestBody` DTOs' fields and enumerated values.
@@ -21,6 +22,7 @@ pub mod fhir;
 pub mod form;
 pub mod form_scanner;
 pub mod headers;
+pub mod java;
 pub mod operation;
 pub mod problem;
 pub mod request_body;

@@ -1,10 +1,18 @@
 //! CDA extraction from a PDF.
 //!
-//! ATTACHMENT: catalog → `/Names` → `/EmbeddedFiles` name tree (flat `/Names`
-//! or `/Kids`), the entry whose key or filespec `/F` is exactly `cda.xml`, its
-//! `/EF /F` stream. RESOURCE: catalog → `/Names` → `/XFAResources` → the
-//! `datasets` stream, whose `ClinicalDocument` element is the CDA. Without a
-//! mode, RESOURCE is tried first, then ATTACHMENT.
+//! As the dispatcher's `PDFUtility` @ de019846 finds it (review S20).
+//!
+//! ATTACHMENT (PDFBox): catalog → `/Names` → `/EmbeddedFiles`: the root's own `/Names`,
+//! or else each kid's own `/Names` (one level); the entries keyed by their lower-cased
+//! names in a Java `HashMap` (a later same-named entry replaces an earlier one), walked
+//! in its order for the first whose name or `getFilename()` (`/UF`, `/DOS`, `/Mac`,
+//! `/Unix`, `/F`) is exactly `cda.xml`; an entry without an embedded file spoils them
+//! all (PDFBox throws reading it, and the dispatcher keeps none). RESOURCE (iText):
+//! catalog → `/Names` → `/XFAResources`, an indirect dictionary whose `/Names` array's
+//! first element is the string `datasets` and second an indirect stream, read as UTF-8;
+//! its `ClinicalDocument` element is the CDA (Jsoup re-serialises it there: not
+//! reproduced, the element's text is taken as it is). Without a mode, RESOURCE is tried
+//! first, then ATTACHMENT.
 
 use lopdf::{Dictionary, Document, Object};
 
@@ -75,7 +83,7 @@ fn attachment(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
     decode_xml_text(&embedded(doc, names, b"cda.xml")?)
 }
 
-/// The bytes of the embedded file `name`.
+/// The bytes of the embedded file `name` (`PDFUtility.extractContentFromAttachments`).
 fn embedded(doc: &Document, names: &Dictionary, name: &[u8]) -> Result<Vec<u8>, CdaError> {
     let tree = names
         .get(b"EmbeddedFiles")
@@ -83,80 +91,121 @@ fn embedded(doc: &Document, names: &Dictionary, name: &[u8]) -> Result<Vec<u8>, 
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_dict().ok())
         .ok_or(CdaError::NotFound("no /EmbeddedFiles"))?;
-    let spec =
-        find_in_name_tree(doc, tree, name, 0).ok_or(CdaError::NotFound("no such embedded file"))?;
-    let stream = spec
-        .get(b"EF")
+    let entries =
+        attachments(doc, tree).ok_or(CdaError::NotFound("an embedded file cannot be read"))?;
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    let name = String::from_utf8_lossy(name);
+    crate::java::hash_order(&keys)
+        .into_iter()
+        .filter_map(|k| entries.iter().find(|e| e.key == k))
+        .find(|e| e.name == name || e.file_name.as_deref() == Some(&*name))
+        .map(|e| e.content.clone())
+        .ok_or(CdaError::NotFound("no such embedded file"))
+}
+
+/// One embedded file as `PDFUtility.createAttachmentDTO` reads it.
+struct Attachment {
+    /// The map's key: the name, lower-cased.
+    key: String,
+    name: String,
+    file_name: Option<String>,
+    content: Vec<u8>,
+}
+
+/// The entries `extractAttachments` keeps; `None` when one cannot be read (then none is).
+fn attachments(doc: &Document, tree: &Dictionary) -> Option<Vec<Attachment>> {
+    let pairs: Vec<&[Object]> = match own_names(doc, tree) {
+        Some(names) => names.chunks(2).collect(),
+        None => array(doc, tree, b"Kids")
+            .iter()
+            .filter_map(|k| deref(doc, k).and_then(|o| o.as_dict().ok()))
+            .filter_map(|kid| own_names(doc, kid))
+            .flat_map(|names| names.chunks(2))
+            .collect(),
+    };
+    let mut out: Vec<Attachment> = Vec::new();
+    for pair in pairs {
+        let [key, value] = pair else { continue };
+        let name = String::from_utf8_lossy(key.as_str().ok()?).into_owned();
+        let spec = deref(doc, value).and_then(|o| o.as_dict().ok())?;
+        let entry = Attachment {
+            key: name.to_lowercase(),
+            file_name: file_name(spec),
+            content: stream_bytes(embedded_file(doc, spec)?).ok()?,
+            name,
+        };
+        out.retain(|e| e.key != entry.key);
+        out.push(entry);
+    }
+    Some(out)
+}
+
+fn own_names<'a>(doc: &'a Document, node: &'a Dictionary) -> Option<&'a [Object]> {
+    node.get(b"Names")
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_array().ok())
+        .map(Vec::as_slice)
+}
+
+fn array<'a>(doc: &'a Document, node: &'a Dictionary, key: &[u8]) -> &'a [Object] {
+    node.get(key)
+        .ok()
+        .and_then(|o| deref(doc, o))
+        .and_then(|o| o.as_array().ok())
+        .map_or(&[], Vec::as_slice)
+}
+
+/// `PDComplexFileSpecification.getFilename()`: `/UF`, then `/DOS`, `/Mac`, `/Unix`, `/F`.
+fn file_name(spec: &Dictionary) -> Option<String> {
+    [b"UF".as_slice(), b"DOS", b"Mac", b"Unix", b"F"]
+        .iter()
+        .find_map(|k| spec.get(k).ok()?.as_str().ok())
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+fn embedded_file<'a>(doc: &'a Document, spec: &'a Dictionary) -> Option<&'a lopdf::Stream> {
+    spec.get(b"EF")
         .ok()
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_dict().ok())
         .and_then(|ef| ef.get(b"F").ok())
         .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_stream().ok())
-        .ok_or(CdaError::NotFound("embedded file without /EF /F stream"))?;
-    stream_bytes(stream)
-}
-
-/// Walks a name tree for the file specification of `name`.
-fn find_in_name_tree<'a>(
-    doc: &'a Document,
-    node: &'a Dictionary,
-    name: &[u8],
-    depth: u8,
-) -> Option<&'a Dictionary> {
-    if depth > 8 {
-        return None;
-    }
-    if let Some(arr) = node
-        .get(b"Names")
-        .ok()
-        .and_then(|o| deref(doc, o))
-        .and_then(|o| o.as_array().ok())
-    {
-        for pair in arr.chunks(2) {
-            let [key, value] = pair else { continue };
-            let spec = deref(doc, value).and_then(|o| o.as_dict().ok());
-            let key_is_cda = key.as_str().map(|k| k == name).unwrap_or(false);
-            let f_is_cda = spec
-                .and_then(|d| d.get(b"F").ok())
-                .and_then(|o| o.as_str().ok())
-                .map(|f| f == name)
-                .unwrap_or(false);
-            if key_is_cda || f_is_cda {
-                return spec;
-            }
-        }
-    }
-    let kids = node
-        .get(b"Kids")
-        .ok()
-        .and_then(|o| deref(doc, o))
-        .and_then(|o| o.as_array().ok())?;
-    kids.iter()
-        .filter_map(|k| deref(doc, k).and_then(|o| o.as_dict().ok()))
-        .find_map(|kid| find_in_name_tree(doc, kid, name, depth + 1))
 }
 
 fn resource(doc: &Document, names: &Dictionary) -> Result<String, CdaError> {
-    let xfa = names
-        .get(b"XFAResources")
+    // `getAsIndirectObject`: a direct dictionary is not found.
+    let Ok(Object::Reference(id)) = names.get(b"XFAResources") else {
+        return Err(CdaError::NotFound("no indirect /XFAResources"));
+    };
+    let xfa = doc
+        .get_object(*id)
         .ok()
-        .and_then(|o| deref(doc, o))
         .and_then(|o| o.as_dict().ok())
-        .ok_or(CdaError::NotFound("no /XFAResources"))?;
-    let arr = xfa
-        .get(b"Names")
+        .ok_or(CdaError::NotFound("/XFAResources is not a dictionary"))?;
+    let arr = array(doc, xfa, b"Names");
+    let (Some(first), Some(second)) = (arr.first(), arr.get(1)) else {
+        return Err(CdaError::NotFound(
+            "/XFAResources has fewer than two /Names",
+        ));
+    };
+    let first = deref(doc, first).and_then(|o| o.as_str().ok());
+    if first != Some(b"datasets".as_slice()) {
+        return Err(CdaError::NotFound(
+            "the first /XFAResources name is not datasets",
+        ));
+    }
+    let Object::Reference(stream_id) = second else {
+        return Err(CdaError::NotFound("datasets is not an indirect stream"));
+    };
+    let stream = doc
+        .get_object(*stream_id)
         .ok()
-        .and_then(|o| deref(doc, o))
-        .and_then(|o| o.as_array().ok())
-        .ok_or(CdaError::NotFound("/XFAResources has no /Names"))?;
-    let stream = arr
-        .chunks(2)
-        .find(|p| p.len() == 2 && p[0].as_str().map(|k| k == b"datasets").unwrap_or(false))
-        .and_then(|p| deref(doc, &p[1]))
         .and_then(|o| o.as_stream().ok())
-        .ok_or(CdaError::NotFound("no datasets resource"))?;
-    let text = decode_xml_text(&stream_bytes(stream)?)?;
+        .ok_or(CdaError::NotFound("datasets is not a stream"))?;
+    // `new String(bytes, UTF_8)`: the declaration is not read here.
+    let text = String::from_utf8_lossy(&stream_bytes(stream)?).into_owned();
     let start = text
         .find("<ClinicalDocument")
         .ok_or(CdaError::NotFound("datasets has no ClinicalDocument"))?;
@@ -275,6 +324,141 @@ mod charset_tests {
         assert_eq!(
             decode_xml_text("<a>città</a>".as_bytes()).unwrap(),
             "<a>città</a>"
+        );
+    }
+}
+
+#[cfg(test)]
+mod extraction_tests {
+    use lopdf::{Object, Stream, dictionary};
+
+    use super::*;
+
+    const CDA: &[u8] =
+        b"<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><id root=\"1\"/></ClinicalDocument>";
+
+    /// A one-page PDF whose `/Names` dictionary `names` builds (given the document, to add
+    /// objects to).
+    fn pdf(names: impl FnOnce(&mut Document) -> Dictionary) -> Vec<u8> {
+        let mut doc = Document::with_version("1.7");
+        let pages = doc.new_object_id();
+        let page = doc.add_object(dictionary! {"Type" => "Page", "Parent" => pages});
+        doc.objects.insert(
+            pages,
+            Object::Dictionary(
+                dictionary! {"Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1},
+            ),
+        );
+        let names = names(&mut doc);
+        let catalog =
+            doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages, "Names" => names});
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    /// A file specification with `keys` (`UF`, `F`…) and `content` embedded (or none).
+    fn spec(doc: &mut Document, keys: &[(&str, &str)], content: Option<&[u8]>) -> Object {
+        let mut d = dictionary! {"Type" => "Filespec"};
+        for (k, v) in keys {
+            d.set(*k, Object::string_literal(*v));
+        }
+        if let Some(c) = content {
+            let file = doc.add_object(Stream::new(
+                dictionary! {"Type" => "EmbeddedFile"},
+                c.to_vec(),
+            ));
+            d.set("EF", dictionary! {"F" => file});
+        }
+        doc.add_object(d).into()
+    }
+
+    fn attached(pdf: &[u8]) -> Result<String, CdaError> {
+        extract_cda(pdf, Some(ExtractionMode::Attachment))
+    }
+
+    #[test]
+    fn attachments_are_found_as_pdfbox_lists_them() {
+        // By `getFilename()`: `/UF` before `/F`.
+        let by_uf = pdf(|d| {
+            let s = spec(d, &[("UF", "cda.xml"), ("F", "x.xml")], Some(CDA));
+            dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![Object::string_literal("documento"), s]}}
+        });
+        assert!(attached(&by_uf).is_ok());
+        let f_behind_uf = pdf(|d| {
+            let s = spec(d, &[("UF", "x.xml"), ("F", "cda.xml")], Some(CDA));
+            dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![Object::string_literal("documento"), s]}}
+        });
+        assert!(
+            attached(&f_behind_uf).is_err(),
+            "/F is read only without /UF"
+        );
+        // One level of kids, not two.
+        let one_level = pdf(|d| {
+            let s = spec(d, &[("F", "cda.xml")], Some(CDA));
+            let kid =
+                d.add_object(dictionary! {"Names" => vec![Object::string_literal("cda.xml"), s]});
+            dictionary! {"EmbeddedFiles" => dictionary! {"Kids" => vec![kid.into()]}}
+        });
+        assert!(attached(&one_level).is_ok());
+        let two_levels = pdf(|d| {
+            let s = spec(d, &[("F", "cda.xml")], Some(CDA));
+            let leaf =
+                d.add_object(dictionary! {"Names" => vec![Object::string_literal("cda.xml"), s]});
+            let mid = d.add_object(dictionary! {"Kids" => vec![leaf.into()]});
+            dictionary! {"EmbeddedFiles" => dictionary! {"Kids" => vec![mid.into()]}}
+        });
+        assert!(attached(&two_levels).is_err(), "kids of kids are not read");
+        // An entry without an embedded file spoils the others.
+        let spoiled = pdf(|d| {
+            let good = spec(d, &[("F", "cda.xml")], Some(CDA));
+            let bad = spec(d, &[("F", "note.txt")], None);
+            dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![
+                Object::string_literal("cda.xml"), good, Object::string_literal("note.txt"), bad,
+            ]}}
+        });
+        assert!(attached(&spoiled).is_err());
+    }
+
+    #[test]
+    fn the_resource_is_the_first_names_pair_and_indirect() {
+        let with = |first: &str, indirect: bool| {
+            pdf(|d| {
+                let stream = d.add_object(Stream::new(dictionary! {}, CDA.to_vec()));
+                let other = d.add_object(Stream::new(dictionary! {}, b"<x/>".to_vec()));
+                let names = match first {
+                    "datasets" => vec![
+                        Object::string_literal("datasets"),
+                        stream.into(),
+                        Object::string_literal("template"),
+                        other.into(),
+                    ],
+                    _ => vec![
+                        Object::string_literal("template"),
+                        other.into(),
+                        Object::string_literal("datasets"),
+                        stream.into(),
+                    ],
+                };
+                let xfa = dictionary! {"Names" => names};
+                let xfa = if indirect {
+                    d.add_object(xfa).into()
+                } else {
+                    Object::Dictionary(xfa)
+                };
+                dictionary! {"XFAResources" => xfa}
+            })
+        };
+        let resource = |pdf: &[u8]| extract_cda(pdf, Some(ExtractionMode::Resource));
+        assert_eq!(resource(&with("datasets", true)).unwrap().as_bytes(), CDA);
+        assert!(
+            resource(&with("template", true)).is_err(),
+            "datasets must come first"
+        );
+        assert!(
+            resource(&with("datasets", false)).is_err(),
+            "a direct dictionary is not found"
         );
     }
 }
