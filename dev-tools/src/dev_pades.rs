@@ -82,12 +82,14 @@ impl PadesSigner {
         let (_, cert) = X509Certificate::from_der(&self.cert).expect("own certificate");
         let issuer = cert.tbs_certificate.issuer.as_raw();
         let serial = tlv(0x02, cert.tbs_certificate.raw_serial());
-        let attrs = [
+        let mut attrs = [
             attribute("1.2.840.113549.1.9.3", &oid("1.2.840.113549.1.7.1")),
             attribute("1.2.840.113549.1.9.5", &utc_time(at)),
             attribute("1.2.840.113549.1.9.4", &tlv(0x04, digest.as_ref())),
-        ]
-        .concat();
+        ];
+        // DER: a SET's members sorted by their encodings.
+        attrs.sort();
+        let attrs = attrs.concat();
         let signature = self
             .key
             .sign(&SystemRandom::new(), &tlv(0x31, &attrs))

@@ -65,8 +65,10 @@ pub fn read_form(content_type: &str, body: &Bytes) -> Result<Form, FormError> {
 pub struct Part {
     /// Its `Content-Disposition` name.
     pub name: Option<String>,
-    /// Its `filename`, when it has one.
+    /// Whether it has a `filename`.
     pub has_filename: bool,
+    /// Its `filename`, when it has one.
+    pub file_name: Option<String>,
     /// Its own `Content-Type`.
     pub content_type: Option<String>,
     /// Its bytes (a slice of the body).
@@ -101,6 +103,7 @@ impl FormSink for AllParts {
         let part = Part {
             name: head.name.map(str::to_string),
             has_filename: head.has_filename,
+            file_name: head.file_name.map(str::to_string),
             content_type: head.content_type.map(str::to_string),
             body: Bytes::new(),
         };

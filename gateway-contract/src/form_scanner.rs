@@ -36,6 +36,8 @@ pub struct PartHead<'a> {
     pub name: Option<&'a str>,
     /// Whether it has a `filename` (a file part rather than a field).
     pub has_filename: bool,
+    /// That `filename`.
+    pub file_name: Option<&'a str>,
     /// Its own `Content-Type`, if it has one.
     pub content_type: Option<&'a str>,
 }
@@ -195,7 +197,8 @@ impl FormScanner {
                     Ok(read) => {
                         let head = PartHead {
                             name: read.name.as_deref(),
-                            has_filename: read.has_filename,
+                            has_filename: read.file_name.is_some(),
+                            file_name: read.file_name.as_deref(),
                             content_type: read.content_type.as_deref(),
                         };
                         sink.part_start(&head, self.offset + used as u64);
@@ -214,7 +217,7 @@ impl FormScanner {
 #[derive(Default)]
 struct ReadHead {
     name: Option<String>,
-    has_filename: bool,
+    file_name: Option<String>,
     content_type: Option<String>,
 }
 
@@ -238,7 +241,7 @@ fn part_head(head: &[u8]) -> Result<ReadHead, String> {
         if field.trim().eq_ignore_ascii_case("content-disposition") && !disposition {
             disposition = true;
             read.name = disposition_param(value, "name");
-            read.has_filename = disposition_param(value, "filename").is_some();
+            read.file_name = disposition_param(value, "filename");
         } else if field.trim().eq_ignore_ascii_case("content-type") && read.content_type.is_none() {
             read.content_type = Some(value.trim().to_string());
         }

@@ -52,6 +52,13 @@ struct Signer<'a> {
     signed_attrs: Option<Tlv<'a>>,
     signature_alg: Tlv<'a>,
     signature: &'a [u8],
+    unsigned_attrs: Option<Tlv<'a>>,
+}
+
+/// What the signed attributes must say.
+struct Expected<'a> {
+    content_type: &'a str,
+    digest: &'a [u8],
 }
 
 /// Verifies `cms` (a ContentInfo; bytes after it are ignored, as the padding of a PDF's
@@ -76,6 +83,15 @@ pub(crate) fn verify(content: &[u8], cms: &[u8]) -> Result<(), Refusal> {
         .rev()
         .find(|f| f.tag == tag::SET)
         .ok_or(Refusal::Structure("signerInfos"))?;
+    let content_type = fields
+        .get(2)
+        .and_then(|e| {
+            der::children(e.body)
+                .ok()?
+                .first()
+                .map(|o| der::oid(o.body))
+        })
+        .ok_or(Refusal::Structure("encapContentInfo"))?;
     let first = der::children(signer_infos.body)?
         .into_iter()
         .next()
@@ -91,11 +107,12 @@ pub(crate) fn verify(content: &[u8], cms: &[u8]) -> Result<(), Refusal> {
     let signed: Vec<u8> = match &signer.signed_attrs {
         None => content.to_vec(),
         Some(attrs) => {
-            check_attributes(attrs, content_digest.as_ref(), &cert)?;
-            // The signature covers the attributes' DER with the SET tag, not `[0]`.
-            let mut bytes = attrs.whole.to_vec();
-            bytes[0] = tag::SET;
-            bytes
+            let expected = Expected {
+                content_type: &content_type,
+                digest: content_digest.as_ref(),
+            };
+            check_attributes(attrs, signer.unsigned_attrs.as_ref(), &expected, &cert)?;
+            der_set(attrs)?
         }
     };
     let algorithm = verification_algorithm(&signer, &cert)?;
@@ -137,6 +154,7 @@ fn signer(info: Tlv<'_>) -> Result<Signer<'_>, Refusal> {
         signed_attrs,
         signature_alg: next,
         signature: signature.body,
+        unsigned_attrs: it.next().filter(|u| u.tag == tag::CONTEXT_1),
     })
 }
 
@@ -169,45 +187,91 @@ fn identifies(sid: &Tlv<'_>, cert: &X509Certificate<'_>) -> bool {
     }
 }
 
-/// `content-type` and `message-digest` once each, the digest equal to the content's; a
-/// signing time inside the certificate's validity.
+/// `content-type` (equal to the encapsulated type) and `message-digest` (equal to the
+/// content's) once each with one value, a signing time (one) inside the certificate's
+/// validity, and none of the three among the unsigned attributes (Bouncy Castle's
+/// `getSingleValuedSignedAttribute`, `verifyContentTypeAttributeValue`).
 fn check_attributes(
     attrs: &Tlv<'_>,
-    content_digest: &[u8],
+    unsigned: Option<&Tlv<'_>>,
+    expected: &Expected<'_>,
     cert: &X509Certificate<'_>,
 ) -> Result<(), Refusal> {
-    let mut content_type = 0;
-    let mut digests = Vec::new();
-    for attr in der::children(attrs.body)? {
-        let parts = der::children(attr.body)?;
-        let (Some(oid), Some(values)) = (parts.first(), parts.get(1)) else {
-            return Err(Refusal::Structure("Attribute"));
-        };
-        let values = der::children(values.body)?;
-        match der::oid(oid.body).as_str() {
-            CONTENT_TYPE => content_type += values.len(),
-            MESSAGE_DIGEST => digests.extend(values),
-            SIGNING_TIME => {
-                let at = values
-                    .first()
-                    .and_then(seconds)
-                    .ok_or(Refusal::Structure("signingTime"))?;
+    let checked = [CONTENT_TYPE, MESSAGE_DIGEST, SIGNING_TIME];
+    if let Some(unsigned) = unsigned {
+        for (oid, _) in attributes(unsigned)? {
+            if checked.contains(&oid.as_str()) {
+                return Err(Refusal::Structure("a signed attribute among the unsigned"));
+            }
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let (mut content_type, mut digest) = (None, None);
+    for (oid, values) in attributes(attrs)? {
+        if !checked.contains(&oid.as_str()) {
+            continue;
+        }
+        if seen.contains(&oid) || values.len() != 1 {
+            return Err(Refusal::Structure("a signed attribute not single-valued"));
+        }
+        let value = values[0];
+        match oid.as_str() {
+            CONTENT_TYPE => content_type = Some(value),
+            MESSAGE_DIGEST => digest = Some(value),
+            _ => {
+                let at = seconds(&value).ok_or(Refusal::Structure("signingTime"))?;
                 let validity = cert.validity();
                 if at < validity.not_before.timestamp() || at > validity.not_after.timestamp() {
                     return Err(Refusal::NotValidAtSigningTime);
                 }
             }
-            _ => {}
         }
+        seen.push(oid);
     }
-    if content_type != 1 {
-        return Err(Refusal::Attributes("content-type"));
+    match content_type {
+        Some(t) if t.tag == tag::OID && der::oid(t.body) == expected.content_type => {}
+        _ => return Err(Refusal::Attributes("content-type")),
     }
-    match digests.as_slice() {
-        [d] if d.tag == tag::OCTET_STRING && d.body == content_digest => Ok(()),
-        [_] => Err(Refusal::Attributes("message-digest differs")),
-        _ => Err(Refusal::Attributes("message-digest")),
+    match digest {
+        Some(d) if d.tag == tag::OCTET_STRING && d.body == expected.digest => Ok(()),
+        Some(_) => Err(Refusal::Attributes("message-digest differs")),
+        None => Err(Refusal::Attributes("message-digest")),
     }
+}
+
+/// The attributes of a SET: each one's type and values.
+fn attributes<'a>(set: &Tlv<'a>) -> Result<Vec<(String, Vec<Tlv<'a>>)>, Refusal> {
+    der::children(set.body)?
+        .into_iter()
+        .map(|attr| {
+            let parts = der::children(attr.body)?;
+            let (Some(oid), Some(values)) = (parts.first(), parts.get(1)) else {
+                return Err(Refusal::Structure("Attribute"));
+            };
+            Ok((der::oid(oid.body), der::children(values.body)?))
+        })
+        .collect()
+}
+
+/// The signed attributes as Bouncy Castle verifies them: re-encoded as a DER SET, whose
+/// members are sorted by their encodings (X.690 §11.6), whatever order they came in.
+fn der_set(attrs: &Tlv<'_>) -> Result<Vec<u8>, Refusal> {
+    let mut members: Vec<&[u8]> = der::children(attrs.body)?
+        .into_iter()
+        .map(|t| t.whole)
+        .collect();
+    members.sort_by(|a, b| {
+        let n = a.len().max(b.len());
+        let pad = |x: &[u8]| {
+            x.iter()
+                .copied()
+                .chain(std::iter::repeat(0))
+                .take(n)
+                .collect::<Vec<u8>>()
+        };
+        pad(a).cmp(&pad(b))
+    });
+    Ok(hsm::der::tlv(tag::SET, &members.concat()))
 }
 
 /// A UTCTime or GeneralizedTime as seconds since the epoch.

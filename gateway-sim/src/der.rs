@@ -28,6 +28,8 @@ pub(crate) mod tag {
     pub(crate) const SET: u8 = 0x31;
     /// `[0]` constructed.
     pub(crate) const CONTEXT_0: u8 = 0xa0;
+    /// `[1]` constructed.
+    pub(crate) const CONTEXT_1: u8 = 0xa1;
     /// `[0]` primitive (a SubjectKeyIdentifier signer id).
     pub(crate) const CONTEXT_0_PRIMITIVE: u8 = 0x80;
 }

@@ -102,6 +102,9 @@ fn a_signature_of_our_own_and_the_attacks_on_it() {
     let mut not_cms = signed.clone();
     not_cms[gap..gap + 2].copy_from_slice(b"31");
     assert_eq!(verdict(&not_cms), Err(INVALID.into()), "contents not a CMS");
+    // No signing date: PDFBox's `getSignDate()` is null, read before the verification.
+    let undated = replace(&signed, b"/M(D:", b"/X(D:");
+    assert_eq!(verdict(&undated), Err(INVALID.into()), "no /M");
     // Incremental Saving Attack: bytes after the signed range are not covered, and the
     // dispatcher does not ask that the range cover the file — accepted, as there.
     let mut appended = signed.clone();

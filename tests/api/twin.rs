@@ -488,6 +488,16 @@ async fn govway_refuses_requests_outside_the_published_openapi() {
             ),
         ),
     ];
+    // A JSON part with parameters is read as JSON: the validation goes through.
+    let with_charset = validation(
+        "a JSON part with a charset",
+        hand_written(
+            multipart,
+            Some("application/json; charset=UTF-8"),
+            VALIDATION_BODY,
+        ),
+    );
+    assert_eq!(call(&stack, &with_charset, true).await.0, 201);
     for (case, detail) in &cases {
         let (status, body) = call(&stack, case, true).await;
         assert_eq!(

@@ -296,6 +296,38 @@ fn the_other_cvc_codes_use_xerces_wording() {
             ],
         ),
         (
+            "an xs:ID that is not an NCName",
+            mutated(
+                ldo,
+                r#"<section ID="Motivo_del_Ricovero">"#,
+                r#"<section ID="1">"#,
+            ),
+            vec![
+                "ERROR: -1,-1 cvc-datatype-valid.1.2.1: '1' is not a valid value for 'NCName'.",
+                "ERROR: -1,-1 cvc-attribute.3: The value '1' of attribute 'ID' on element 'section' is not valid with respect to its type, 'ID'.",
+            ],
+        ),
+        (
+            "one finding per value: the pattern before the enumeration",
+            mutated(
+                ldo,
+                r#"<structuredBody moodCode="EVN""#,
+                r#"<structuredBody moodCode="E V""#,
+            ),
+            vec![
+                r"ERROR: -1,-1 cvc-pattern-valid: Value 'E V' is not facet-valid with respect to pattern '[^\s]+' for type 'ActMood'.",
+                "ERROR: -1,-1 cvc-attribute.3: The value 'E V' of attribute 'moodCode' on element 'structuredBody' is not valid with respect to its type, 'ActMood'.",
+            ],
+        ),
+        (
+            "whitespace is content for an empty type",
+            mutated(lab, LAB_VALUE, "<value>\n</value>"),
+            vec![
+                "ERROR: -1,-1 cvc-type.2: The type definition cannot be abstract for element value.",
+                "ERROR: -1,-1 cvc-complex-type.2.1: Element 'value' must have no character or element information item [children], because the type's content type is empty.",
+            ],
+        ),
+        (
             "a document type declaration",
             mutated(
                 ldo,

@@ -135,6 +135,8 @@ impl TypeIndex {
             "int" | "long" | "short" | "byte" | "nonNegativeInteger" | "positiveInteger"
             | "negativeInteger" | "nonPositiveInteger" | "unsignedLong" | "unsignedInt"
             | "unsignedShort" | "unsignedByte" => "integer".to_string(),
+            // Xerces checks these by the NCName pattern and names it.
+            "ID" | "IDREF" | "ENTITY" => "NCName".to_string(),
             _ => current,
         }
     }

@@ -53,6 +53,8 @@ struct Names {
     prefixes: HashMap<String, String>,
 }
 
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
 static HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?s)^Element '([^']+)'(?:, attribute '([^']+)')?: (.*)$").expect("valid regex")
 });
@@ -109,7 +111,7 @@ pub(crate) fn in_xerces_words(
 ) -> Vec<String> {
     let names = Names::of(doc);
     let mut findings: Vec<(Level, String)> = Vec::new();
-    for group in attribute_order(reported) {
+    for group in first_failure_only(attribute_order(reported, &names)) {
         match group {
             Ok(f) => {
                 for text in translate(&f, &names, doc, index) {
@@ -127,8 +129,12 @@ pub(crate) fn in_xerces_words(
 }
 
 /// The findings read, those about attributes of one element in the order of their
-/// names: the validator walks a DOM, whose attribute map is kept sorted by name.
-fn attribute_order(reported: &[Reported]) -> Vec<Result<Finding, &Reported>> {
+/// qualified names: the validator walks a DOM, whose attribute map is kept sorted by
+/// `nodeName`.
+fn attribute_order<'r>(
+    reported: &'r [Reported],
+    names: &Names,
+) -> Vec<Result<Finding, &'r Reported>> {
     let mut out: Vec<Result<Finding, &Reported>> = Vec::new();
     for r in reported {
         let Some(c) = HEAD.captures(r.message.trim()) else {
@@ -149,8 +155,51 @@ fn attribute_order(reported: &[Reported]) -> Vec<Result<Finding, &Reported>> {
         while end < out.len() && same_element_attributes(&out[start], &out[end]) {
             end += 1;
         }
-        out[start..end].sort_by(|a, b| attribute_name(a).cmp(attribute_name(b)));
+        out[start..end].sort_by_key(|f| names.raw(attribute_name(f)));
         start = end;
+    }
+    out
+}
+
+/// One finding per value: libxml2 reports every facet a value fails, Xerces throws at
+/// the first, checking the pattern, then the datatype, then the other facets
+/// (`XSSimpleTypeDecl.getActualValue`, then `checkFacets`).
+fn first_failure_only<'r>(
+    found: Vec<Result<Finding, &'r Reported>>,
+) -> Vec<Result<Finding, &'r Reported>> {
+    let rank = |f: &Finding| -> Option<u8> {
+        let rest = f.rest.as_str();
+        if PATTERN.is_match(rest) {
+            Some(0)
+        } else if DATATYPE.is_match(rest) {
+            Some(1)
+        } else if LENGTH.is_match(rest) || ENUMERATION.is_match(rest) {
+            Some(2)
+        } else {
+            None
+        }
+    };
+    let mut out: Vec<Result<Finding, &'r Reported>> = Vec::new();
+    for item in found {
+        let Ok(f) = &item else {
+            out.push(item);
+            continue;
+        };
+        let Some(r) = rank(f) else {
+            out.push(item);
+            continue;
+        };
+        let earlier = out.iter_mut().rev().find_map(|o| match o {
+            Ok(g) if g.line == f.line && g.element == f.element && g.attribute == f.attribute => {
+                rank(g).map(|gr| (g, gr))
+            }
+            _ => None,
+        });
+        match earlier {
+            Some((g, gr)) if r < gr => *g = item.expect("matched Ok above"),
+            Some(_) => {}
+            None => out.push(item),
+        }
     }
     out
 }
@@ -363,7 +412,7 @@ fn abstract_type(
     let declared = index.attributes_of("ANY");
     let mut refused: Vec<String> = node
         .attributes()
-        .filter(|a| a.namespace() != Some("http://www.w3.org/2001/XMLSchema-instance"))
+        .filter(|a| a.namespace() != Some(XSI))
         .filter(|a| !declared.iter().any(|d| d == a.name()))
         .map(|a| match a.namespace() {
             Some(ns) => names.raw(&format!("{{{ns}}}{}", a.name())),
@@ -374,10 +423,13 @@ fn abstract_type(
     out.extend(refused.into_iter().map(|a| {
         format!("cvc-complex-type.3.2.2: Attribute '{a}' is not allowed to appear in element '{element}'.")
     }));
+    // Xerces counts any text, whitespace too (the gateway's DOM keeps it); `xsi:nil` lets
+    // the element be empty of everything.
+    let nil = node.attribute((XSI, "nil")) == Some("true");
     let has_content = node
         .children()
-        .any(|c| c.is_element() || c.text().is_some_and(|t| !t.trim().is_empty()));
-    if has_content {
+        .any(|c| c.is_element() || c.text().is_some_and(|t| !t.is_empty()));
+    if has_content && !nil {
         out.push(empty_content(element));
     }
     out
@@ -432,8 +484,10 @@ fn split_clark(clark: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// A type's name without its namespace, whether libxml2 writes it `{ns}name` or `xs:name`.
 fn local_name(clark: &str) -> &str {
-    split_clark(clark).1
+    let name = split_clark(clark).1;
+    name.rsplit(':').next().unwrap_or(name)
 }
 
 // === impl Names ===

@@ -30,6 +30,10 @@ pub enum RangeError {
     /// The bytes between the two parts are not a hex string.
     #[error("the signature's contents are not hex")]
     Hex,
+    /// No `/M` PDFBox can read as a date (`getSignDate()` is null, read before the
+    /// verification).
+    #[error("no signing date /M")]
+    SignDate,
 }
 
 /// What `SignerUtility.validate` walks.
@@ -45,14 +49,32 @@ pub enum TopLevel {
 /// cannot be loaded (the dispatcher's `BusinessException`).
 pub fn is_signed(pdf: &[u8]) -> Result<bool, CdaError> {
     let doc = Document::load_mem(pdf).map_err(|e| CdaError::Pdf(e.to_string()))?;
+    let cast = |what: &str| CdaError::Pdf(format!("{what} is not a dictionary"));
+    // PDFBox casts `/AcroForm` and a signature field's `/V` to dictionaries: anything
+    // else throws, which the dispatcher answers with 500.
+    if let Ok(form) = doc.catalog().and_then(|c| c.get(b"AcroForm"))
+        && deref(&doc, form).and_then(|f| f.as_dict().ok()).is_none()
+    {
+        return Err(cast("/AcroForm"));
+    }
     let Some(fields) = form_fields(&doc) else {
         return Ok(false);
     };
-    let mut found = false;
+    let (mut found, mut broken) = (false, false);
     for field in fields {
         walk(&doc, field, None, 0, &mut |d, ft| {
-            found |= ft == Some(b"Sig".as_slice()) && signature_of(&doc, d).is_some();
+            if ft != Some(b"Sig".as_slice()) {
+                return;
+            }
+            match d.get(b"V").ok().and_then(|v| deref(&doc, v)) {
+                Some(Object::Dictionary(_)) => found = true,
+                Some(Object::Null) | None => {}
+                Some(_) => broken = true,
+            }
         });
+    }
+    if broken {
+        return Err(cast("a signature field's /V"));
     }
     Ok(found)
 }
@@ -157,6 +179,9 @@ fn signed_range(doc: &Document, sig: &Dictionary, pdf: &[u8]) -> Result<SignedRa
     let [a, b, c, d] = range[..] else {
         return Err(RangeError::ByteRange);
     };
+    if !has_sign_date(sig) {
+        return Err(RangeError::SignDate);
+    }
     let clamp = |n: i64| {
         usize::try_from(n.max(0))
             .unwrap_or(usize::MAX)
@@ -173,19 +198,39 @@ fn signed_range(doc: &Document, sig: &Dictionary, pdf: &[u8]) -> Result<SignedRa
     })
 }
 
+/// `/M` as PDFBox's `DateConverter` reads it, leniently: a string with a four-digit year
+/// (after an optional `D:`).
+fn has_sign_date(sig: &Dictionary) -> bool {
+    let Ok(m) = sig.get(b"M").and_then(Object::as_str) else {
+        return false;
+    };
+    let m = m.strip_prefix(b"D:").unwrap_or(m);
+    m.len() >= 4 && m[..4].iter().all(u8::is_ascii_digit)
+}
+
 /// The gap's bytes as PDFBox decodes them: read in 1024-byte blocks, a block's leading
-/// `<` or `(` or else its trailing `>` or `)` dropped, then the whole taken as hex (an
-/// odd count padded with `0`; anything else refused).
+/// `<` or `(` dropped and, independently, its trailing `>` or `)`; then the whole,
+/// trimmed as Java trims (every byte up to a space), taken as hex (an odd count padded
+/// with `0`; anything else refused).
 fn hex_contents(gap: &[u8]) -> Result<Vec<u8>, RangeError> {
     let mut text = Vec::with_capacity(gap.len());
     for block in gap.chunks(1024) {
-        match (block.first(), block.last()) {
-            (Some(b'<' | b'('), _) => text.extend_from_slice(&block[1..]),
-            (_, Some(b'>' | b')')) => text.extend_from_slice(&block[..block.len() - 1]),
-            _ => text.extend_from_slice(block),
-        }
+        let block = match block.first() {
+            Some(b'<' | b'(') => &block[1..],
+            _ => block,
+        };
+        let block = match block.last() {
+            Some(b'>' | b')') => &block[..block.len() - 1],
+            _ => block,
+        };
+        text.extend_from_slice(block);
     }
-    let trimmed = text.trim_ascii();
+    let start = text.iter().position(|&b| b > b' ').unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| b > b' ')
+        .map_or(start, |i| i + 1);
+    let trimmed = &text[start..end];
     let mut digits = trimmed.to_vec();
     if digits.len() % 2 == 1 {
         digits.push(b'0');
