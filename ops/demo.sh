@@ -12,6 +12,7 @@ SHARED=${FSEMW_SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 . "$ROOT/ops/lib.sh"
 MW_PORT=${MW_PORT:-8443} MW_ADMIN_PORT=${MW_ADMIN_PORT:-9090}
 SIM_PORT=${SIM_PORT:-9443} SIM_ADMIN_PORT=${SIM_ADMIN_PORT:-9444}
+TOUCHPOINT_PORT=${TOUCHPOINT_PORT:-9445}
 
 down() {
   for p in mw sim; do
@@ -43,9 +44,9 @@ up() {
   pg_start_cluster "$DEMO/pg"
   "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='fsemw'" | grep -q 1 \
     || "$(pg_bindir)/psql" -h "$DEMO/pg" -U app -d postgres -qc "CREATE DATABASE fsemw"
-  # A PKI from an older version (without the SAML IdP's CA) is made again, and with it
-  # the token whose certificates its national CA issued.
-  if [ ! -f "$DEMO/pki/saml-ca.crl.pem" ]; then
+  # A PKI from an older version (without the gateway notifier's certificate) is made
+  # again, and with it the token whose certificates its national CA issued.
+  if [ ! -f "$DEMO/pki/gtw-notifier.pem" ]; then
     rm -rf "$DEMO/pki" "$DEMO/hsm"
     "$FSEMW_DEV" dev-pki --out "$DEMO/pki" >/dev/null
   fi
@@ -88,11 +89,19 @@ public_page = true
 name = "demo"
 password_hash = "$(echo demo | "$FSEMW" console-password --iterations 100000)"
 role = "operator"
+
+# The gateway's status pushes (its certificates: the dev national CA).
+[touchpoint]
+listen = "127.0.0.1:$TOUCHPOINT_PORT"
+tls_cert = "$pki/mw-server.pem"
+tls_key = "$pki/mw-server.key"
+client_ca = "$pki/national-ca.pem"
 TOML
   nohup "$FSEMW_DEV" gateway-sim --listen "127.0.0.1:$SIM_PORT" --admin-listen "127.0.0.1:$SIM_ADMIN_PORT" \
     --cert "$pki/gtw-sim.pem" --key "$pki/gtw-sim.key" --client-ca "$pki/national-ca.pem" \
     --jwt-ca "$pki/national-ca.pem" --audience "$gtw_url" ${DEMO_FULL_VALIDATION:+--rules "$SHARED/testdata"} \
     --openapi "$SHARED/reference/upstream/gtw-openapi/swagger_gtw.yaml" \
+    --push-cert "$pki/gtw-notifier.pem" --push-key "$pki/gtw-notifier.key" --push-ca "$pki/regional-ca.pem" \
     > "$DEMO/sim.log" 2>&1 &
   echo $! > "$DEMO/sim.pid"
   wait_http "http://127.0.0.1:$SIM_ADMIN_PORT/healthz" 40
@@ -116,6 +125,7 @@ export FSEMW_DEV=$FSEMW_DEV
 export FSEMW_CONFIG=$DEMO/fsemw.toml
 export MW_URL=https://localhost:$MW_PORT/v1
 export MW_ADMIN_URL=http://127.0.0.1:$MW_ADMIN_PORT
+export MW_TOUCHPOINT_URL=https://localhost:$TOUCHPOINT_PORT
 export MW_ADMIN_TOKEN_FILE=$DEMO/admin.token
 export GTW_SIM_URL=$gtw_url
 export GTW_SIM_ADMIN_URL=http://127.0.0.1:$SIM_ADMIN_PORT

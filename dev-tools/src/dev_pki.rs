@@ -212,8 +212,8 @@ pub fn generate(dir: &Path, names: &PkiNames) -> anyhow::Result<DevPki> {
     })
 }
 
-/// The simulator's server certificate, the region's pair (national CA) and the
-/// middleware's server certificate (regional CA).
+/// The simulator's server certificate and the client certificate it pushes status with,
+/// the region's pair (national CA) and the middleware's server certificate (regional CA).
 fn gateway_and_region(dir: &Path, national: &Ca, regional: &Ca, r: &str) -> anyhow::Result<()> {
     let leaves = [
         (
@@ -221,6 +221,12 @@ fn gateway_and_region(dir: &Path, national: &Ca, regional: &Ca, r: &str) -> anyh
             "gtw-sim",
             "gateway-sim.localhost".to_string(),
             Leaf::Server,
+        ),
+        (
+            national,
+            "gtw-notifier",
+            "notifier.gateway-sim.localhost".to_string(),
+            Leaf::Client,
         ),
         (
             national,

@@ -107,6 +107,9 @@ pub async fn publication(
         let kind = if replace { "REPLACE" } else { "PUBLICATION" };
         early_failure_event(&state, (&ans, None), kind, &r);
     }
+    if r.is_ok() {
+        crate::push::after_publication(&state, &headers, ans.wii.as_deref());
+    }
     finish(&ans, r)
 }
 

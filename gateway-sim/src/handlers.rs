@@ -338,6 +338,9 @@ pub async fn publication(
     });
     let r = publication_flow(&state, op, path_id, &headers, body, &mut ans).await;
     publication_failure_event(&state, op, &ans, &r);
+    if r.is_ok() {
+        crate::push::after_publication(&state, &headers, ans.wii.as_deref());
+    }
     finish(&ans, r)
 }
 

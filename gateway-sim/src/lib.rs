@@ -18,6 +18,7 @@
 //! - [`store`]: records, documents, events.
 //! - [`faults`]: fault injection.
 //! - [`fiscal_code`]: Italian fiscal-code check character.
+//! - [`push`]: the status notifications pushed to a publication's `X-Callback-Url`.
 //! - [`pades`]: the publication's signature check (its CMS verified by `cms`, read by `der`).
 
 pub mod accreditation;
@@ -32,6 +33,7 @@ pub mod jwt_checks;
 pub mod media;
 pub mod openapi;
 pub mod pades;
+pub mod push;
 pub mod request;
 pub mod respond;
 pub mod store;
@@ -155,6 +157,17 @@ pub struct SimOptions {
     /// simulator has GovWay's content validation off.
     #[arg(long, env = "FSEMW_GTW_OPENAPI")]
     pub openapi: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) the simulator presents when it pushes workflow status to a
+    /// publication's `X-Callback-Url` (with `--push-key` and `--push-ca`; without them it
+    /// does not push).
+    #[arg(long)]
+    pub push_cert: Option<String>,
+    /// Its key (PEM).
+    #[arg(long)]
+    pub push_key: Option<String>,
+    /// CA (PEM) trusted for the callback servers (the regions' touchpoints).
+    #[arg(long)]
+    pub push_ca: Option<String>,
 }
 
 /// What the simulator saw of one request (for tests and operators).
@@ -201,6 +214,10 @@ pub struct SimState {
     pub async_delay_ms: i64,
     /// GovWay's request validation, when on.
     pub openapi: Option<openapi::RequestContract>,
+    /// The client of the status pushes, when configured.
+    pub pusher: Option<push::Pusher>,
+    /// What is done to the pushes.
+    pub push_faults: push::PushFaults,
 }
 
 // === impl SimState ===
@@ -259,6 +276,11 @@ impl GatewaySim {
                 .as_deref()
                 .map(openapi::RequestContract::load)
                 .transpose()?,
+            pusher: match (&opts.push_cert, &opts.push_key, &opts.push_ca) {
+                (Some(c), Some(k), Some(ca)) => Some(push::Pusher::new(c, k, ca)?),
+                _ => None,
+            },
+            push_faults: push::PushFaults::default(),
         });
         Ok(Self {
             state,
@@ -307,6 +329,38 @@ impl GatewaySim {
         .await;
         admin.await.map_err(std::io::Error::other)?
     }
+}
+
+/// `POST /faults`: the network fault (`mode`, `delay_ms`, `status`) and/or the push fault
+/// (`push`, `push_delay_ms`); what is not named stays as it was.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    mode: Option<FaultMode>,
+    #[serde(default)]
+    delay_ms: u64,
+    status: Option<u16>,
+    push: Option<push::PushFault>,
+    push_delay_ms: Option<u64>,
+}
+
+impl FaultRequest {
+    fn network(&self) -> Option<FaultConfig> {
+        Some(FaultConfig {
+            mode: self.mode?,
+            delay_ms: self.delay_ms,
+            status: self.status,
+        })
+    }
+}
+
+fn fault_view(s: &SimState) -> serde_json::Value {
+    let f = s.faults.get();
+    let (push, push_delay_ms) = s.push_faults.get();
+    serde_json::json!({
+        "mode": f.mode, "delay_ms": f.delay_ms, "status": f.status,
+        "push": push, "push_delay_ms": push_delay_ms,
+    })
 }
 
 /// Where a call came: the path's id and the whole path as the dispatcher sees it.
@@ -472,10 +526,17 @@ fn admin_router(state: Arc<SimState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/faults",
-            get(|State(s): State<Arc<SimState>>| async move { axum::Json(s.faults.get()) }).post(
-                |State(s): State<Arc<SimState>>, axum::Json(f): axum::Json<FaultConfig>| async move {
-                    match s.faults.set(f) {
-                        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!(f))).into_response(),
+            get(|State(s): State<Arc<SimState>>| async move { axum::Json(fault_view(&s)) }).post(
+                |State(s): State<Arc<SimState>>, axum::Json(f): axum::Json<FaultRequest>| async move {
+                    if let Some(push) = f.push {
+                        s.push_faults.set(push, f.push_delay_ms.unwrap_or(0));
+                    }
+                    let set = match f.network() {
+                        Some(network) => s.faults.set(network),
+                        None => Ok(()),
+                    };
+                    match set {
+                        Ok(()) => (StatusCode::OK, axum::Json(fault_view(&s))).into_response(),
                         Err(e) => (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": e}))).into_response(),
                     }
                 },

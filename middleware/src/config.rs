@@ -48,6 +48,24 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// The touchpoint the gateway pushes workflow status to (none: no listener).
+    #[serde(default)]
+    pub touchpoint: Option<TouchpointConfig>,
+}
+
+/// The region's touchpoint: its own mutual-TLS listener for the gateway's status
+/// notifications (spec 2.22 §11.1: the gateway presents a certificate of the Ministry's CA).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TouchpointConfig {
+    /// Address to listen on (`0.0.0.0:9445`).
+    pub listen: String,
+    /// The touchpoint's server certificate (PEM chain).
+    pub tls_cert: String,
+    /// Its key (PEM).
+    pub tls_key: String,
+    /// CA (PEM) whose client certificates may push: the gateway's.
+    pub client_ca: String,
 }
 
 /// The regional registry and repositories served on the producer listener

@@ -41,6 +41,7 @@ pub mod server;
 pub mod soap_services;
 pub mod startup;
 pub mod telemetry;
+pub mod touchpoint;
 pub mod trust;
 pub mod wssec;
 pub mod xmldsig;

@@ -102,6 +102,11 @@ metrics! {
     outbox_queued: IntCounter = counter("fsemw_outbox_queued_total", "Publications queued because the gateway could not be reached");
     /// Delivery attempts of queued publications, by outcome.
     outbox_deliveries: IntCounterVec = counters("fsemw_outbox_deliveries_total", "Delivery attempts of queued publications (delivered, retry, revalidated, failed)", &["outcome"]);
+    /// Status notifications the gateway pushed to the touchpoint, by result (`stored` or
+    /// the problem type).
+    touchpoint_notifications: IntCounterVec = counters("fsemw_touchpoint_notifications_total", "Workflow status notifications pushed by the gateway, by result", &["result"]);
+    /// Events in those notifications, `new` or `repeated` (kept once).
+    touchpoint_events: IntCounterVec = counters("fsemw_touchpoint_events_total", "Workflow status events received, new or repeated", &["kind"]);
     /// Queued publications by state (refreshed at each scrape).
     outbox_rows: IntGaugeVec = int_gauges("fsemw_outbox_rows", "Queued publications by state (pending, sending, delivered, failed)", &["state"]);
 }

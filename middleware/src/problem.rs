@@ -36,6 +36,10 @@ pub enum MwError {
     /// No route for this method and path.
     #[error("no such endpoint: {0}")]
     NotFound(String),
+    /// A request the middleware reads itself (the touchpoint's notifications) that does
+    /// not follow its schema.
+    #[error("{0}")]
+    BadRequest(String),
     /// The middleware's database cannot be reached: nothing was done, try again shortly.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -92,6 +96,11 @@ impl MwError {
                 "mw/not-found",
                 "Servizio inesistente",
             ),
+            Self::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "mw/bad-request",
+                "Richiesta non valida",
+            ),
             Self::Unavailable(_) | Self::KeysUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "mw/unavailable",
@@ -113,6 +122,7 @@ impl MwError {
             Self::PayloadTooLarge { .. } => Outcome::TooLarge,
             Self::IncompleteBody(_) => Outcome::IncompleteBody,
             Self::NotFound(_) => Outcome::NotFound,
+            Self::BadRequest(_) => Outcome::Refused,
             Self::Unavailable(_) => Outcome::Unavailable,
             Self::KeysUnavailable(_) => Outcome::KeysUnavailable,
             Self::Internal(_) => Outcome::InternalError,

@@ -134,6 +134,14 @@ pub struct App {
     tls: tokio_rustls::TlsAcceptor,
     router: Router,
     timeouts: crate::server::accept::ConnectionTimeouts,
+    touchpoint: Option<Touchpoint>,
+}
+
+/// The touchpoint's listener, bound: the gateway's pushes over strict mutual TLS.
+struct Touchpoint {
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    trust: Arc<Trust>,
 }
 
 /// Why the middleware could not start.
@@ -247,7 +255,27 @@ impl App {
         bases.extend(config.server.alias_base_paths.iter().cloned());
         let routes = crate::config::routes::resolve(&config.gateway.routes)
             .map_err(|e| StartError::Config(e.to_string()))?;
+        let touchpoint = match &config.touchpoint {
+            Some(t) => Some(Touchpoint {
+                listener: bind(t.listen.clone()).await?,
+                tls: tokio_rustls::TlsAcceptor::from(Arc::new(
+                    crate::server::tls::strict_server_config(
+                        &t.tls_cert,
+                        &t.tls_key,
+                        &t.client_ca,
+                    )?,
+                )),
+                trust: Arc::new(Trust::load(
+                    hsm::Purpose::ClientAuth,
+                    std::slice::from_ref(&t.client_ca),
+                    &[],
+                    false,
+                )?),
+            }),
+            None => None,
+        };
         Ok(Self {
+            touchpoint,
             router: producer_router(state.clone(), &bases, &routes),
             producer_listener: bind(config.server.listen.clone()).await?,
             admin_listener: bind(config.server.admin_listen.clone()).await?,
@@ -273,6 +301,15 @@ impl App {
         self.admin_listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// Address of the touchpoint listener, when there is one.
+    pub fn touchpoint_addr(&self) -> Option<SocketAddr> {
+        self.touchpoint.as_ref().map(|t| {
+            t.listener
+                .local_addr()
+                .expect("bound listener has an address")
+        })
     }
 
     /// The shared state (for tests).
@@ -314,6 +351,24 @@ impl App {
         let admin_task = tokio::spawn(serve_plain(self.admin_listener, admin, async move {
             let _ = admin_shutdown.wait_for(|s| *s).await;
         }));
+        let touchpoint_task = self.touchpoint.map(|t| {
+            let mut stop = shutdown.clone();
+            let hooks = ProducerConnections {
+                trust: t.trust,
+                metrics: self.state.metrics.clone(),
+            };
+            let router = crate::touchpoint::router(self.state.clone());
+            tokio::spawn(serve_tls(
+                t.listener,
+                t.tls,
+                self.timeouts,
+                router,
+                hooks,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ))
+        });
         let hooks = ProducerConnections {
             trust: self.state.client_trust.clone(),
             metrics: self.state.metrics.clone(),
@@ -331,6 +386,9 @@ impl App {
         .await;
         if let Some(w) = worker {
             let _ = w.await;
+        }
+        if let Some(t) = touchpoint_task {
+            let _ = t.await;
         }
         admin_task.await.map_err(std::io::Error::other)?
     }

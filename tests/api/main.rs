@@ -23,6 +23,7 @@ mod hsm;
 mod internal_errors;
 mod outbox;
 mod outbox_crash;
+mod outcomes;
 mod pades;
 mod prometheus;
 mod request_rules;

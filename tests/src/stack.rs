@@ -156,6 +156,8 @@ pub struct TestStack {
     pub sim_url: String,
     /// Simulator admin base URL.
     pub sim_admin_url: String,
+    /// The middleware's touchpoint (`https://localhost:<port>`), where the gateway pushes.
+    pub touchpoint_url: String,
     /// Database connection string.
     pub database_url: String,
     /// The middleware state (pool, metrics).
@@ -192,6 +194,9 @@ impl TestStack {
             rules: None,
             no_accreditation_check: false,
             async_delay_ms: 1000,
+            push_cert: Some(pki.cert("gtw-notifier")),
+            push_key: Some(pki.key("gtw-notifier")),
+            push_ca: Some(pki.cert("regional-ca")),
             openapi: opts.govway_validates_content.then(|| {
                 crate::shared_dir().join("reference/upstream/gtw-openapi/swagger_gtw.yaml")
             }),
@@ -228,6 +233,10 @@ impl TestStack {
             .expect("app");
         let mw_url = format!("https://localhost:{}/v1", app.producer_addr().port());
         let admin_url = format!("http://{}", app.admin_addr());
+        let touchpoint_url = format!(
+            "https://localhost:{}",
+            app.touchpoint_addr().expect("a touchpoint").port()
+        );
         let state = app.state();
         tokio::spawn(app.run(rx));
         middleware::db::producers::upsert(&state.pool, &demo_producer(None))
@@ -238,6 +247,7 @@ impl TestStack {
             admin_url,
             sim_url,
             sim_admin_url,
+            touchpoint_url,
             database_url,
             state,
             opts,
@@ -550,6 +560,13 @@ pub fn config(
             max_attempts: 5,
         },
         log: LogConfig::default(),
+        // The region's touchpoint: the gateway's status pushes (national CA) on its own port.
+        touchpoint: Some(middleware::config::TouchpointConfig {
+            listen: "127.0.0.1:0".into(),
+            tls_cert: pki.cert("mw-server"),
+            tls_key: pki.key("mw-server"),
+            client_ca: pki.cert("national-ca"),
+        }),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod producers;
 pub mod tls;
 pub mod transaction_writer;
 pub mod transactions;
+pub mod workflow_events;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
