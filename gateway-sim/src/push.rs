@@ -1,14 +1,21 @@
-//! The gateway's push notifications (spec 2.22 §11.2–11.3, `swagger_status.yaml`): after
-//! an accepted publication, at each of its asynchronous steps the simulator POSTs the
+//! The gateway's push notifications (spec 2.22 §11.2–11.3, `swagger_status.yaml`): when
+//! an accepted publication's workflow reaches a **final** status, the simulator POSTs the
 //! workflow's whole ordered list of events to `{X-Callback-Url}/v1/workflow/status`
-//! over mutual TLS (`--push-cert`, `--push-key`, trusting `--push-ca`). Faults for the
-//! tests (`POST /faults {"push": …}`): `drop` sends nothing, `delay` waits
-//! `push_delay_ms` more, `duplicate` sends each notification twice, `reorder` sends the
-//! events newest first.
+//! over mutual TLS (`--push-cert`, `--push-key`, trusting `--push-ca`).
 //!
-//! **Unverified** beyond the spec: when the real notifier sends (after each event or only
-//! at the end), its retries and its timeouts; without a callback URL the real gateway
-//! uses its routing table, which the simulator does not have (no push then).
+//! Final, as status-manager decides it (`TransactionEventsSRV.isFinalStatus`, list of
+//! it-fse-gtw-status-manager @ 9c8f942, commit d3702c7): `SEND_TO_INI` or `SEND_TO_UAR`
+//! with `BLOCKING_ERROR`, `UAR_FINAL_STATUS` whatever its status; only then does it
+//! publish the workflow to the notifier's topic. The URL is the one the create/replace
+//! brought (`PublicationCTL` reads `X-Callback-Url` on create, replace and validate-and-*,
+//! no validation of it; dispatcher `develop` @ 43daaa28). A failed `SEND_TO_EDS` is not
+//! final: no push.
+//!
+//! Faults for the tests (`POST /faults {"push": …}`): `drop` sends nothing, `delay` waits
+//! `push_delay_ms` more, `duplicate` sends the notification twice, `reorder` sends the
+//! events newest first. **Unverified**: the notifier itself is not public — its TLS,
+//! timeouts, retries and what it counts as delivered; without a callback URL the real
+//! gateway looks up its routing table, which the simulator does not have (no push then).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -78,8 +85,8 @@ impl Pusher {
     }
 }
 
-/// After an accepted publication with an `X-Callback-Url`: a push at each asynchronous
-/// step still to come for its workflow.
+/// After an accepted publication with an `X-Callback-Url`: a push when its workflow
+/// reaches a final status.
 pub fn after_publication(state: &Arc<SimState>, headers: &http::HeaderMap, wii: Option<&str>) {
     let (Some(wii), Some(callback)) = (
         wii,
@@ -87,8 +94,8 @@ pub fn after_publication(state: &Arc<SimState>, headers: &http::HeaderMap, wii: 
     ) else {
         return;
     };
-    let now = state.now_ms();
-    let mut times: Vec<i64> = {
+    // The first final status of the workflow (its asynchronous steps are already planned).
+    let times: Vec<i64> = {
         let store = state
             .store
             .lock()
@@ -96,13 +103,21 @@ pub fn after_publication(state: &Arc<SimState>, headers: &http::HeaderMap, wii: 
         store
             .events
             .iter()
-            .filter(|e| e.workflow_instance_id == wii && e.at_ms > now)
+            .filter(|e| e.workflow_instance_id == wii && is_final(&e.event_type, &e.event_status))
             .map(|e| e.at_ms)
+            .min()
+            .into_iter()
             .collect()
     };
-    times.sort_unstable();
-    times.dedup();
     schedule(state, wii.to_string(), callback.to_string(), times);
+}
+
+/// Whether the status manager counts the event as the workflow's end.
+fn is_final(event_type: &str, status: &str) -> bool {
+    matches!(
+        (event_type, status),
+        ("SEND_TO_INI" | "SEND_TO_UAR", "BLOCKING_ERROR") | ("UAR_FINAL_STATUS", _)
+    )
 }
 
 /// Pushes the events of `wii` to `callback` at each of `step_times` (unix ms, simulator
