@@ -153,6 +153,16 @@ pub struct GtwError {
     pub instance: String,
 }
 
+/// The status service's answer to a lookup with no events, which the dispatcher passes on
+/// (review S4, live it-fse-support #1493): the simulator's, and the middleware's for a
+/// workflow that is not the caller's.
+pub fn status_not_found_body() -> serde_json::Value {
+    serde_json::json!({
+        "type": "/err/resource", "title": "Resource error", "detail": "Record non trovato",
+        "status": 404, "instance": "/not-found",
+    })
+}
+
 /// Builds a [`GtwError`].
 pub fn err(kind: Kind, detail: impl Into<String>, instance: impl Into<String>) -> GtwError {
     GtwError {

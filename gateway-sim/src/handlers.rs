@@ -917,10 +917,7 @@ fn unverifiable_sub(ans: &Answer) -> Stop {
 /// No event for the id: the status service's own 404, passed on by the dispatcher (review
 /// S4, live it-fse-support #1493).
 fn status_not_found() -> Response {
-    let body = serde_json::json!({
-        "type": "/err/resource", "title": "Resource error", "detail": "Record non trovato",
-        "status": 404, "instance": "/not-found",
-    });
+    let body = gateway_contract::problem::status_not_found_body();
     respond::json_response(StatusCode::NOT_FOUND, &body, "application/problem+json")
 }
 

@@ -9,15 +9,45 @@ use serde_json::{Value, json};
 
 use crate::{LAB_OK, pdf, read, validate};
 
+/// A status call made by the region straight to the simulator.
+async fn status_direct(stack: &TestStack, path: &str, sub: &str) -> (u16, Value) {
+    let (auth, _) = tokens(
+        JwtOperation::Validation,
+        None,
+        json!({ "sub": sub, "aud": stack.sim_url }),
+        "region-sig",
+    );
+    let r = stack
+        .client(Some("region-auth"))
+        .get(format!("{}{path}", stack.sim_url))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    let (s, _, b) = read(r).await;
+    (s, b)
+}
+
 async fn status(stack: &TestStack, path: &str, sub: &str) -> (u16, Value) {
+    status_as(stack, "producer", path, sub).await
+}
+
+/// A status call through the middleware as producer `client` (its certificate and
+/// tokens), the bearer's `sub` given.
+pub(crate) async fn status_as(
+    stack: &TestStack,
+    client: &str,
+    path: &str,
+    sub: &str,
+) -> (u16, Value) {
     let (auth, _) = tokens(
         JwtOperation::Validation,
         None,
         json!({ "sub": sub }),
-        "producer",
+        client,
     );
     let r = stack
-        .call(Some("producer"), Method::GET, path, None)
+        .call(Some(client), Method::GET, path, None)
         .header("Authorization", &auth)
         .send()
         .await
@@ -32,24 +62,25 @@ async fn status_checks_come_before_the_lookup_and_unknown_ids_get_the_status_ser
     let ours = "S1#160#80017210727FSEMW";
     let unknown = "2.16.840.1.113883.2.9.2.160.4.4.abc^^^^urn:ihe:iti:xdw:2013:workflowInstanceId";
 
-    let (s, b) = status(&stack, "/status/search/0123456789abcdef", ours).await;
-    assert_eq!(s, 404, "{b}");
-    assert_eq!(
-        b,
-        json!({"type": "/err/resource", "title": "Resource error", "detail": "Record non trovato", "status": 404, "instance": "/not-found"})
+    // Through the middleware, an id that is not the producer's gets the status service's
+    // 404 without reaching the gateway (issue 19 §5, docs/outcomes.md).
+    let not_found = json!({"type": "/err/resource", "title": "Resource error", "detail": "Record non trovato", "status": 404, "instance": "/not-found"});
+    for path in [
+        "/status/search/0123456789abcdef".to_string(),
+        format!("/status/{unknown}"),
+        "/status/UNKNOWN_WORKFLOW_ID".to_string(),
+    ] {
+        let (s, b) = status(&stack, &path, ours).await;
+        assert_eq!((s, &b), (404, &not_found), "{path}");
+    }
+    assert!(
+        stack.observed().await.is_empty(),
+        "none reached the gateway"
     );
-    let (s, b) = status(&stack, &format!("/status/{unknown}"), ours).await;
-    assert_eq!((s, b["type"].as_str()), (404, Some("/err/resource")), "{b}");
-
-    // A sub without a region is refused before the lookup: 401, with `status` 400 in the body.
-    let (s, b) = status(&stack, &format!("/status/{unknown}"), "RSSMRA22A01A399Z").await;
-    assert_eq!(s, 401, "{b}");
-    assert_eq!(b["status"], 400, "{b}");
-    assert_eq!(b["type"], "/msg/mandatory-element-token");
-    assert_eq!(b["detail"], "Token JWT non valido.");
-    assert_eq!(b["instance"], "/missing-jwt");
-
-    let (s, b) = status(&stack, "/status/UNKNOWN_WORKFLOW_ID", ours).await;
+    // The gateway's own answers, asked directly: an unknown id, the placeholder.
+    let (s, b) = status_direct(&stack, "/status/search/0123456789abcdef", ours).await;
+    assert_eq!((s, b), (404, not_found));
+    let (s, b) = status_direct(&stack, "/status/UNKNOWN_WORKFLOW_ID", ours).await;
     assert_eq!((s, b["type"].as_str()), (400, Some("/msg/wii")), "{b}");
     assert_eq!(b["detail"], "Il wii non è valido");
 
@@ -57,6 +88,15 @@ async fn status_checks_come_before_the_lookup_and_unknown_ids_get_the_status_ser
     let (s, _, v) = read(validate(&stack, &pdf(LAB_OK)).await).await;
     assert_eq!(s, 201, "{v}");
     let wii = v["workflowInstanceId"].as_str().unwrap();
+
+    // A sub without a region is refused before the lookup: 401, with `status` 400 in the body.
+    let (s, b) = status(&stack, &format!("/status/{wii}"), "RSSMRA22A01A399Z").await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["status"], 400, "{b}");
+    assert_eq!(b["type"], "/msg/mandatory-element-token");
+    assert_eq!(b["detail"], "Token JWT non valido.");
+    assert_eq!(b["instance"], "/missing-jwt");
+
     let (s, b) = status(&stack, &format!("/status/{wii}"), "S1#150#80017210727OTHER").await;
     assert_eq!(s, 401, "{b}");
     assert_eq!(

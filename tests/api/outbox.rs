@@ -192,8 +192,8 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
             .get("workflowInstanceId")
             .is_none()
     );
-    // Another producer asking for the same id does not get the trail: its call goes to the
-    // gateway like any other, and the gateway is down.
+    // Another producer asking for the same id does not get the trail, nor does its call
+    // reach the gateway: the id is not its own (issue 19 §5), the status service's 404.
     stack.register_second_producer().await;
     let (other, _) = integration_tests::stack::tokens(
         JwtOperation::Validation,
@@ -208,7 +208,7 @@ async fn a_publication_during_an_outage_is_queued_indexed_and_delivered() {
         .await
         .unwrap();
     let (s, _, b) = read(r).await;
-    assert_eq!((s, b["type"].as_str()), (504, Some("mw/io_error")), "{b}");
+    assert_eq!((s, b["type"].as_str()), (404, Some("/err/resource")), "{b}");
 
     // The gateway is back: delivered once, the transaction records it.
     stack.fault(json!({"mode": "none"})).await;

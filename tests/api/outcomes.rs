@@ -7,7 +7,11 @@ use integration_tests::stack::{StackOptions, TestStack, form, tokens};
 use middleware::db::workflow_events;
 use serde_json::json;
 
+use crate::gateway_status::status_as;
 use crate::{publication_body, read, signed_lab, validate};
+
+/// The region's `sub` the producers' status tokens name.
+const OURS: &str = "S1#160#80017210727FSEMW";
 
 /// Publishes the signed lab report as `id` asking the gateway to push to `callback`; the
 /// workflowInstanceId.
@@ -149,4 +153,26 @@ async fn the_touchpoint_takes_the_gateways_certificate_and_the_ministrys_schema_
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_reads_the_status_of_its_own_workflows_only() {
+    let stack = TestStack::spawn(StackOptions::default()).await;
+    stack.register_second_producer().await;
+    let (s, _, v) = read(validate(&stack, &crate::pdf(crate::LAB_OK)).await).await;
+    assert_eq!(s, 201, "{v}");
+    let by_wii = format!("/status/{}", v["workflowInstanceId"].as_str().unwrap());
+    let by_trace = format!("/status/search/{}", v["traceID"].as_str().unwrap());
+    for path in [&by_wii, &by_trace] {
+        let (s, b) = status_as(&stack, "producer", path, OURS).await;
+        assert_eq!(s, 200, "the owner: {path} {b}");
+        let before = stack.observed().await.len();
+        let (s, b) = status_as(&stack, "producer-unregistered", path, OURS).await;
+        assert_eq!(
+            (s, b),
+            (404, gateway_contract::problem::status_not_found_body()),
+            "another producer: {path}"
+        );
+        assert_eq!(stack.observed().await.len(), before, "never forwarded");
+    }
 }

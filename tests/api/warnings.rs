@@ -214,8 +214,13 @@ async fn status_delete_and_metadata_answers_get_no_regional_warning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn govway_refusals_keep_their_headers() {
     let stack = TestStack::spawn(StackOptions::default()).await;
+    // A status of the producer's own trace (another's never reaches the gateway), asked
+    // without a token.
+    let (s, _, v) = read(validate(&stack, &pdf(LAB_OK)).await).await;
+    assert_eq!(s, 201, "{v}");
+    let search = format!("/status/search/{}", v["traceID"].as_str().unwrap());
     let r = stack
-        .call(Some("producer"), Method::GET, "/status/search/abc", None)
+        .call(Some("producer"), Method::GET, &search, None)
         .send()
         .await
         .unwrap();

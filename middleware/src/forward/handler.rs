@@ -307,6 +307,11 @@ pub async fn send(
     {
         return Ok(local);
     }
+    // Another producer's workflow (or none): the gateway's not-found, never forwarded.
+    if super::status_scope::is_foreign(state, op, path_id.as_deref(), producer.id).await? {
+        rec.outcome = Outcome::Success;
+        return Ok(super::status_scope::not_found());
+    }
     // REST and SOAP alike: the document type names the request in reports and metrics.
     rec.document_type = tokens
         .claims

@@ -20,6 +20,7 @@ pub mod handler;
 pub mod inspect;
 pub mod local_status;
 pub mod spool;
+pub mod status_scope;
 pub mod tokens;
 pub mod warnings;
 
