@@ -313,3 +313,33 @@ fn from_row(r: &Row) -> TransactionRecord {
         document_type: r.get(30),
     }
 }
+
+/// Which gateway id of a transaction a status call names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayId {
+    /// `workflow_instance_id`.
+    Workflow,
+    /// `gtw_trace_id`.
+    Trace,
+}
+
+/// Whether a transaction of `producer_id` carried `id` (its workflowInstanceId or the
+/// gateway's traceID).
+pub async fn carried_by(
+    pool: &Pool,
+    which: GatewayId,
+    id: &str,
+    producer_id: i64,
+) -> Result<bool, DbError> {
+    let sql = match which {
+        GatewayId::Workflow => {
+            "SELECT EXISTS (SELECT 1 FROM transactions WHERE workflow_instance_id = $1 AND producer_id = $2)"
+        }
+        GatewayId::Trace => {
+            "SELECT EXISTS (SELECT 1 FROM transactions WHERE gtw_trace_id = $1 AND producer_id = $2)"
+        }
+    };
+    let client = pool.get().await?;
+    let row = client.query_one(sql, &[&id, &producer_id]).await?;
+    Ok(row.get(0))
+}

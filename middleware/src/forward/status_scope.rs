@@ -14,6 +14,7 @@ use axum::response::Response;
 use http::{StatusCode, header};
 
 use super::Operation;
+use crate::db::transactions::{GatewayId, carried_by};
 use crate::problem::MwError;
 use crate::startup::AppState;
 
@@ -25,27 +26,18 @@ pub async fn is_foreign(
     id: Option<&str>,
     producer_id: i64,
 ) -> Result<bool, MwError> {
-    let column = match op {
-        Operation::StatusByWorkflow => "workflow_instance_id",
-        Operation::StatusByTrace => "gtw_trace_id",
+    let which = match op {
+        Operation::StatusByWorkflow => GatewayId::Workflow,
+        Operation::StatusByTrace => GatewayId::Trace,
         _ => return Ok(false),
     };
     let Some(id) = id else {
         return Ok(false);
     };
-    let client = state
-        .pool
-        .get()
+    let ours = carried_by(&state.pool, which, id, producer_id)
         .await
-        .map_err(|e| MwError::from_db("status scope", e.into()))?;
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM transactions WHERE {column} = $1 AND producer_id = $2)"
-    );
-    let row = client
-        .query_one(sql.as_str(), &[&id, &producer_id])
-        .await
-        .map_err(|e| MwError::from_db("status scope", e.into()))?;
-    Ok(!row.get::<_, bool>(0))
+        .map_err(|e| MwError::from_db("status scope", e))?;
+    Ok(!ours)
 }
 
 /// The gateway's answer to a status lookup with no events (the status service's 404,
