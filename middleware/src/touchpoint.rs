@@ -56,7 +56,10 @@ async fn receive(State(state): State<Arc<AppState>>, req: Request) -> Response {
         .inc();
     match answer {
         Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
-        Err(e) => problem(&e),
+        Err(e) => {
+            tracing::warn!(error = %e, from = from.as_deref().unwrap_or("-"), "status notification refused");
+            problem(&e)
+        }
     }
 }
 

@@ -115,7 +115,7 @@ fn alert_rules_pass_promtool() {
         &["check", "rules", dir.join("alerts.yml").to_str().unwrap()],
         None,
     );
-    assert!(ok && out.contains("SUCCESS: 11 rules found"), "{out}");
+    assert!(ok && out.contains("SUCCESS: 12 rules found"), "{out}");
     let (ok, out) = promtool(
         &[
             "test",
@@ -183,7 +183,7 @@ async fn a_real_prometheus_scrapes_and_evaluates_the_alerts() {
     let groups = eventually("every rule evaluated", || async {
         let rules = api(&prom, "rules").await?;
         let all: Vec<Value> = rules["groups"][0]["rules"].as_array()?.clone();
-        (all.len() == 11
+        (all.len() == 12
             && all
                 .iter()
                 .all(|r| r["health"] == "ok" && r["lastEvaluation"] != "0001-01-01T00:00:00Z"))
