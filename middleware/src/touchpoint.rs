@@ -57,8 +57,10 @@ async fn receive(State(state): State<Arc<AppState>>, req: Request) -> Response {
     match answer {
         Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, from = from.as_deref().unwrap_or("-"), "status notification refused");
-            problem(&e)
+            // The notification has no transaction of its own: an id to find it in the log.
+            let id = uuid::Uuid::new_v4().to_string();
+            tracing::warn!(error = %e, id, from = from.as_deref().unwrap_or("-"), "status notification refused");
+            e.into_response_for(&id)
         }
     }
 }
@@ -83,16 +85,6 @@ async fn store(state: &AppState, body: &Bytes, from: Option<&str>) -> Result<Val
         .with_label_values(&["repeated"])
         .inc_by(events.len() as u64 - stored);
     Ok(json!({"workflowInstanceId": wii, "received": events.len(), "stored": stored}))
-}
-
-fn problem(e: &MwError) -> Response {
-    let (status, ..) = e.parts();
-    let mut r = (status, axum::Json(e.to_problem(""))).into_response();
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/problem+json"),
-    );
-    r
 }
 
 /// The notification as `WorkflowStatusDTO` declares it: closed objects, strings, an
